@@ -1,0 +1,39 @@
+# skinbench: every target does its own set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RESULTS ?= results
+
+.PHONY: install test test-all demo reproduce bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-all: install
+	$(BIN)/python -m pytest -q -m ''
+
+demo: install
+	rm -rf $(RESULTS)/demo
+	$(BIN)/skinbench run --matrix smoke --dataset synthetic --out $(RESULTS)/demo
+	$(BIN)/skinbench ablate mobilenetv3 --smoke --dataset synthetic --out $(RESULTS)/demo
+	$(BIN)/skinbench report $(RESULTS)/demo
+
+reproduce: install
+	$(BIN)/skinbench run --matrix full --data-dir $(DATA) --out $(RESULTS)/full
+	$(BIN)/skinbench ablate mobilenetv3 --data-dir $(DATA) --out $(RESULTS)/full
+	$(BIN)/skinbench report $(RESULTS)/full
+
+bench: install
+	$(BIN)/python benchmarks/pipeline_vs_keras.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(RESULTS)/demo demo-data

@@ -1,0 +1,1 @@
+"""Typer commands, one small module each; ``skinbench.cli`` registers them."""

@@ -1,0 +1,6 @@
+"""`skinbench bench`."""
+
+
+def bench() -> None:
+    """Measure training and inference throughput."""
+    raise NotImplementedError

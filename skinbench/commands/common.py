@@ -1,0 +1,36 @@
+"""What every command shares: turning user errors and Ctrl-C into clean exits."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, TypeVar
+
+import typer
+
+from skinbench.console import err_console
+from skinbench.errors import SkinbenchError
+
+F = TypeVar("F", bound=Callable)
+
+INTERRUPTED_EXIT = 130
+
+
+def guarded(func: F) -> F:
+    """Run a command; a SkinbenchError becomes one red line and its exit code.
+
+    Ctrl-C exits with 130 after saying that finished work is kept (every result file is
+    written atomically, so nothing half-written is left behind).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SkinbenchError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: finished work is kept; run the same command again to resume.")
+            raise typer.Exit(INTERRUPTED_EXIT) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,6 @@
+"""`skinbench report`."""
+
+
+def report() -> None:
+    """Write the paper's tables and plots from run folders."""
+    raise NotImplementedError

@@ -1,0 +1,69 @@
+"""Atomic file writes: a crash never leaves a half-written file that looks finished."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from skinbench.errors import SkinbenchError
+
+
+def write_atomic(path: Path, writer: Callable[[Path], None]) -> Path:
+    """Call ``writer(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A full disk becomes a SkinbenchError naming the file; the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise SkinbenchError(f"disk full while writing {path}; free space and run again (finished files are kept)") from exc
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    text = json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n"
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write text atomically."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_csv(path: Path, frame: pd.DataFrame, **kwargs: Any) -> Path:
+    """Write a DataFrame as CSV (no index unless asked), atomically."""
+    kwargs.setdefault("index", False)
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, **kwargs))
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text())
+
+
+def _json_default(value: Any) -> Any:
+    """Let numpy scalars and arrays, and paths, go into JSON."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -1,0 +1,1 @@
+"""Backbones, the Soft-Attention layer and the model builder."""

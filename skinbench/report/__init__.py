@@ -1,0 +1,1 @@
+"""The paper's tables and plots, from result folders."""

@@ -1,0 +1,1 @@
+"""Training cells and running matrices of them."""
