@@ -1,6 +1,101 @@
-"""`skinbench bench`."""
+"""`skinbench bench`: training and inference throughput per backbone, or the input pipeline's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+from skinbench.commands.common import guarded
+from skinbench.commands.options import Backbones, BatchSize, ImageSize, TableFormat
+from skinbench.console import console, err_console
+from skinbench.errors import RunError
+
+PRECISIONS = {"float32": ["float32"], "mixed": ["mixed"], "both": ["float32", "mixed"]}
 
 
-def bench() -> None:
-    """Measure training and inference throughput."""
-    raise NotImplementedError
+@guarded
+def bench(
+    backbones: Backbones = "mobilenetv3large",
+    image_size: ImageSize = "native",
+    batch_size: BatchSize = 32,
+    precision: Annotated[str, typer.Option("--precision", help="'float32', 'mixed' or 'both'.")] = "float32",
+    recipe: Annotated[str, typer.Option("--recipe", help="'metadata' (image + metadata model) or 'augmented' (image only).")] = "metadata",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps after the warm-up.")] = 20,
+    warmup: Annotated[int, typer.Option("--warmup", min=1, help="Warm-up steps (the first compiles; timed apart).")] = 2,
+    pipeline: Annotated[bool, typer.Option("--pipeline", help="Time the input pipeline alone (cache to ready batch) instead of the models.")] = False,
+    count: Annotated[int, typer.Option("--count", min=32, help="With --pipeline: synthetic images to time over.")] = 2000,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the rows to this CSV and a JSON beside it.")] = None,
+    lock: Annotated[Optional[Path], typer.Option("--lock", help="Lock file shared by bench processes on one device: they compile at once but time one at a time.")] = None,
+    fmt: TableFormat = "table",
+) -> None:
+    """Measure training images/s, inference latency and throughput on random tensors (or, with --pipeline, the input pipeline)."""
+    from skinbench import benchmark
+
+    size = None if image_size == "native" else _parse_size(image_size)
+    if pipeline:
+        rows = [benchmark.bench_pipeline(image_size=size or 224, batch_size=batch_size, count=count).as_dict()]
+        _emit(pd.DataFrame(rows), out, fmt)
+        return
+    if precision not in PRECISIONS:
+        raise RunError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if fmt not in ("table", "markdown", "csv"):
+        raise RunError(f"--format must be 'table', 'markdown' or 'csv', not {fmt!r}")
+    if recipe not in ("metadata", "augmented"):
+        raise RunError(f"--recipe must be 'metadata' or 'augmented', not {recipe!r}")
+    names = benchmark.resolve_backbones(backbones)
+    rows: list[dict] = []
+    with console.status("") as status:
+        for name in names:
+            for prec in PRECISIONS[precision]:
+                status.update(f"measuring {name} ({prec}, batch {batch_size})")
+                row = benchmark.bench_backbone(
+                    name, image_size=size, batch_size=batch_size, precision=prec, recipe=recipe, steps=steps, warmup=warmup, lock=lock
+                )
+                rows.append(row.as_dict())
+                err_console.print(
+                    f"{name} {prec}: {row.train_images_per_s:.1f} train images/s, "
+                    f"{row.latency_ms_b1:.2f} ms/image at batch 1 (compile {row.compile_s:.1f} s)",
+                    highlight=False,
+                )
+                if out:  # rewritten after every row, so a stopped run keeps what it measured
+                    _write(pd.DataFrame(rows), out)
+    _emit(pd.DataFrame(rows), out, fmt)
+
+
+def _parse_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        raise RunError(f"--image-size must be 'native' or a number of pixels, not {text!r}") from None
+    if size < 32:
+        raise RunError(f"--image-size {size} is too small; use 32 or more")
+    return size
+
+
+def _write(frame: pd.DataFrame, out: Path) -> None:
+    from skinbench.io import write_csv, write_json
+
+    out = Path(out)
+    write_csv(out.with_suffix(".csv"), frame)
+    write_json(out.with_suffix(".json"), frame.to_dict(orient="records"))
+
+
+def _emit(frame: pd.DataFrame, out: Optional[Path], fmt: str) -> None:
+    if out:
+        _write(frame, out)
+    if fmt == "csv":
+        typer.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "markdown":
+        typer.echo(frame.to_markdown(index=False))
+    else:
+        from rich.table import Table
+
+        table = Table(title="skinbench bench")
+        for column in frame.columns:
+            table.add_column(column, justify="right" if frame[column].dtype.kind in "if" else "left")
+        for record in frame.itertuples(index=False):
+            table.add_row(*(str(v) for v in record))
+        console.print(table)
