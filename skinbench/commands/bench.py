@@ -10,7 +10,7 @@ import typer
 
 from skinbench.commands.common import guarded
 from skinbench.commands.options import Backbones, BatchSize, ImageSize, TableFormat
-from skinbench.console import console, err_console
+from skinbench.console import console, err_console, print_frame
 from skinbench.errors import RunError
 
 PRECISIONS = {"float32": ["float32"], "mixed": ["mixed"], "both": ["float32", "mixed"]}
@@ -41,8 +41,6 @@ def bench(
         return
     if precision not in PRECISIONS:
         raise RunError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if fmt not in ("table", "markdown", "csv"):
-        raise RunError(f"--format must be 'table', 'markdown' or 'csv', not {fmt!r}")
     if recipe not in ("metadata", "augmented"):
         raise RunError(f"--recipe must be 'metadata' or 'augmented', not {recipe!r}")
     names = benchmark.resolve_backbones(backbones)
@@ -86,16 +84,4 @@ def _write(frame: pd.DataFrame, out: Path) -> None:
 def _emit(frame: pd.DataFrame, out: Optional[Path], fmt: str) -> None:
     if out:
         _write(frame, out)
-    if fmt == "csv":
-        typer.echo(frame.to_csv(index=False), nl=False)
-    elif fmt == "markdown":
-        typer.echo(frame.to_markdown(index=False))
-    else:
-        from rich.table import Table
-
-        table = Table(title="skinbench bench")
-        for column in frame.columns:
-            table.add_column(column, justify="right" if frame[column].dtype.kind in "if" else "left")
-        for record in frame.itertuples(index=False):
-            table.add_row(*(str(v) for v in record))
-        console.print(table)
+    print_frame(frame, fmt, title="skinbench bench")
