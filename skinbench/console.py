@@ -13,7 +13,7 @@ def print_frame(frame, fmt: str = "table", title: str | None = None) -> None:
     if fmt == "csv":
         console.out(frame.to_csv(index=False), end="", highlight=False)
     elif fmt == "markdown":
-        console.out(frame.to_markdown(index=False), highlight=False)
+        console.out(frame.astype(object).where(frame.notna(), "—").to_markdown(index=False), highlight=False)
     elif fmt == "table":
         from rich.table import Table
 
