@@ -1,0 +1,238 @@
+"""Classification metrics from true labels and class probabilities.
+
+Definitions (../shared/METHOD.md, Metrics):
+
+- ``balanced_accuracy`` is the ISIC challenge's: the mean per-class recall over the classes
+  present in ``y_true``.
+- ``paper_balanced_accuracy`` is the seed paper's: the mean over classes of
+  (sensitivity + specificity) / 2.
+- F1 is 2TP / (2TP + FP + FN) (the paper prints TN in the denominator too, a typo).
+- A precision, recall or F1 whose denominator is zero is 0 (scikit-learn's ``zero_division=0``).
+- One-vs-rest ROC AUC is undefined for a class with no positives (or no negatives) in
+  ``y_true``: it is ``None`` and left out of the macro and weighted AUC, with a note.
+
+The predicted class is the arg-max of the probabilities. Everything returned is JSON-ready.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    confusion_matrix,
+    multilabel_confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from skinbench.classes import CLASSES
+
+PER_CLASS_METRICS = ("precision", "recall", "specificity", "f1", "auc")
+BOOTSTRAP_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auc")
+
+
+def compute_metrics(y_true: Sequence[int], probs: np.ndarray, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """All metrics of one set of predictions.
+
+    ``y_true`` holds class indices, ``probs`` is ``(N, K)``; K is the number of classes.
+    ``class_names`` defaults to ``CLASSES`` when K is 7, else to ``"0" .. "K-1"``.
+    """
+    y_true, probs = _check(y_true, probs)
+    k = probs.shape[1]
+    names = _class_names(k, class_names)
+    labels = np.arange(k)
+    y_pred = probs.argmax(axis=1)
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    stacked = multilabel_confusion_matrix(y_true, y_pred, labels=labels)
+    tn, fp = stacked[:, 0, 0], stacked[:, 0, 1]
+    specificity = np.divide(tn, tn + fp, out=np.zeros(k), where=(tn + fp) > 0)
+    auc = np.array([_one_vs_rest_auc(y_true == c, probs[:, c]) for c in labels])
+    with warnings.catch_warnings():
+        # A class predicted but absent from y_true is left out, which is the ISIC definition.
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = balanced_accuracy_score(y_true, y_pred)
+
+    per_class = {"precision": precision, "recall": recall, "specificity": specificity, "f1": f1, "auc": auc}
+    defined = ~np.isnan(auc)
+    result: dict[str, Any] = {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "balanced_accuracy": float(balanced),
+        "paper_balanced_accuracy": float(np.mean((recall + specificity) / 2)),
+    }
+    for name, values in per_class.items():
+        keep = defined if name == "auc" else np.ones(k, dtype=bool)
+        result[f"macro_{name}"] = _mean(values[keep])
+        result[f"weighted_{name}"] = _mean(values[keep], weights=support[keep])
+    result["per_class"] = {
+        names[c]: {**{m: _number(per_class[m][c]) for m in PER_CLASS_METRICS}, "support": int(support[c])}
+        for c in labels
+    }
+    result["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    result["classes"] = list(names)
+    undefined = [names[c] for c in labels if not defined[c]]
+    result["notes"] = (
+        [f"ROC AUC undefined for {', '.join(undefined)} (only one kind of label in y_true); left out of macro and weighted AUC"]
+        if undefined
+        else []
+    )
+    return result
+
+
+def bootstrap(y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` bootstrap resamples of the images: each of BOOTSTRAP_METRICS, one value per resample."""
+    y_true, probs = _check(y_true, probs)
+    rng = np.random.default_rng(seed)
+    size = len(y_true)
+    draws = rng.integers(0, size, size=(n, size))
+    # counts[r, i]: how many times image i is drawn in resample r.
+    counts = np.bincount((np.arange(n)[:, None] * size + draws).ravel(), minlength=n * size).reshape(n, size)
+    return resampled_metrics(counts, y_true, probs)
+
+
+def resampled_metrics(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
+    """BOOTSTRAP_METRICS for each row of ``counts`` (how often each image is in that resample).
+
+    Vectorised over resamples; the values equal ``compute_metrics`` on the resampled images.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    k = probs.shape[1]
+    y_pred = probs.argmax(axis=1)
+    pairs = np.zeros((len(y_true), k * k))
+    pairs[np.arange(len(y_true)), y_true * k + y_pred] = 1.0
+    matrices = (counts @ pairs).reshape(len(counts), k, k)
+    tp = np.diagonal(matrices, axis1=1, axis2=2)
+    actual, predicted = matrices.sum(axis=2), matrices.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(actual > 0, tp / actual, np.nan)
+        f1_denominator = actual + predicted  # 2TP + FP + FN
+        f1 = np.where(f1_denominator > 0, 2 * tp / f1_denominator, 0.0)
+        auc = np.stack([_resampled_auc(counts, y_true == c, probs[:, c]) for c in range(k)], axis=1)
+        return {
+            "accuracy": tp.sum(axis=1) / counts.sum(axis=1),
+            "balanced_accuracy": _nanmean_rows(recall),
+            "macro_f1": f1.mean(axis=1),
+            "macro_auc": _nanmean_rows(auc),
+        }
+
+
+def intervals(samples: Sequence[Mapping[str, np.ndarray]], level: float = 0.95) -> dict[str, dict[str, float | None]]:
+    """Percentile interval of the mean over cells (e.g. seeds) of bootstrap samples.
+
+    Each element of ``samples`` is one cell's ``bootstrap`` output, all drawn with the same
+    ``n``; resample r of every cell is averaged before taking percentiles.
+    """
+    tail = (1 - level) / 2 * 100
+    result: dict[str, dict[str, float | None]] = {}
+    for metric in BOOTSTRAP_METRICS:
+        stacked = np.stack([np.asarray(s[metric], dtype=np.float64) for s in samples])
+        with np.errstate(invalid="ignore"):
+            means = _nanmean_rows(stacked.T)
+        finite = means[~np.isnan(means)]
+        low, high = np.percentile(finite, [tail, 100 - tail]) if finite.size else (np.nan, np.nan)
+        result[metric] = {"low": _number(low), "high": _number(high)}
+    return result
+
+
+def bootstrap_ci(
+    y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, Any]:
+    """Seeded percentile bootstrap confidence intervals of BOOTSTRAP_METRICS for one cell."""
+    return {"n": n, "seed": seed, "level": level, **intervals([bootstrap(y_true, probs, n, seed)], level)}
+
+
+def flatten(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """Every scalar of a ``compute_metrics`` result; per-class values as ``per_class.<class>.<metric>``."""
+    flat: dict[str, float | None] = {}
+    for key, value in metrics.items():
+        if key == "per_class":
+            for name, values in value.items():
+                for metric, number in values.items():
+                    flat[f"per_class.{name}.{metric}"] = number
+        elif isinstance(value, (int, float)) or value is None:
+            flat[key] = value
+    return flat
+
+
+def aggregate_seeds(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | int | None]]:
+    """Mean, sample standard deviation (None below two values) and count of every scalar across seeds.
+
+    Accepts ``compute_metrics`` results or already flat mappings; ``None`` values are skipped.
+    """
+    frame = pd.DataFrame([flatten(m) for m in per_seed]).apply(pd.to_numeric, errors="coerce")
+    mean, std, count = frame.mean(), frame.std(ddof=1), frame.count()
+    return {
+        key: {"mean": _number(mean[key]), "std": _number(std[key]) if count[key] > 1 else None, "n": int(count[key])}
+        for key in frame.columns
+    }
+
+
+def _check(y_true: Sequence[int], probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) != len(y_true) or len(y_true) == 0:
+        raise ValueError(f"need probs of shape (N, K) with N = len(y_true) > 0; got {probs.shape} for {len(y_true)} labels")
+    if y_true.min() < 0 or y_true.max() >= probs.shape[1]:
+        raise ValueError(f"labels must lie in [0, {probs.shape[1]}); got {y_true.min()}..{y_true.max()}")
+    return y_true, probs
+
+
+def _class_names(k: int, class_names: Sequence[str] | None) -> list[str]:
+    if class_names is not None:
+        if len(class_names) != k:
+            raise ValueError(f"{len(class_names)} class names for {k} probability columns")
+        return list(class_names)
+    return list(CLASSES) if k == len(CLASSES) else [str(i) for i in range(k)]
+
+
+def _one_vs_rest_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    if positive.all() or not positive.any():
+        return np.nan
+    return float(roc_auc_score(positive, scores))
+
+
+def _resampled_auc(counts: np.ndarray, positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """One-vs-rest AUC per resample: the Mann-Whitney statistic with ties counted half, as roc_auc_score.
+
+    Each positive wins against the resample's negatives scored below it and half of those tied with it.
+    """
+    order = np.argsort(scores, kind="stable")
+    ranked, is_pos = scores[order], positive[order]
+    new_value = np.r_[True, ranked[1:] != ranked[:-1]]
+    first = np.maximum.accumulate(np.where(new_value, np.arange(len(ranked)), 0))  # first index of each tie group
+    last = np.r_[np.flatnonzero(new_value)[1:], len(ranked)][np.cumsum(new_value) - 1]  # one past its end
+    weights = counts[:, order]
+    negatives = np.where(is_pos, 0.0, weights)
+    before = np.concatenate([np.zeros((len(counts), 1)), np.cumsum(negatives, axis=1)], axis=1)
+    pos_index = np.flatnonzero(is_pos)
+    below = before[:, first[pos_index]]
+    tied = before[:, last[pos_index]] - below
+    wins = (weights[:, pos_index] * (below + 0.5 * tied)).sum(axis=1)
+    pairs = weights[:, pos_index].sum(axis=1) * before[:, -1]
+    return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1), np.nan)
+
+
+def _nanmean_rows(values: np.ndarray) -> np.ndarray:
+    """Mean of each row over its non-NaN entries (NaN for an all-NaN row), without warnings."""
+    defined = ~np.isnan(values)
+    total = np.where(defined, values, 0.0).sum(axis=1)
+    count = defined.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    if values.size == 0 or (weights is not None and weights.sum() == 0):
+        return None
+    return float(np.average(values, weights=weights))
+
+
+def _number(value: float) -> float | None:
+    """A JSON-ready float: NaN becomes None."""
+    value = float(value)
+    return None if np.isnan(value) else value
