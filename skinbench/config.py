@@ -1,0 +1,227 @@
+"""What a benchmark run is made of: cells, recipes, training settings and named matrices.
+
+A cell is one training run: (backbone, recipe or ablation row, split, seed). Its id names its
+results folder, so ids are deterministic, and shards split a matrix by their sorted order.
+This module imports no Keras: the CLI validates options before any heavy import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Iterable, Sequence
+
+from skinbench.errors import RunError
+
+SPLITS = ("paper", "lesion")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a cell is trained (METHOD.md, "Training recipes")."""
+
+    name: str
+    metadata: bool  #: the model has the metadata branch
+    weighted_loss: bool  #: class-weighted cross-entropy (train.loss)
+    augmented: bool  #: trains on the offline-augmented training set (data.augment)
+
+
+RECIPES: dict[str, Recipe] = {
+    "augmented": Recipe("augmented", metadata=False, weighted_loss=False, augmented=True),
+    "metadata": Recipe("metadata", metadata=True, weighted_loss=True, augmented=False),
+}
+
+
+@dataclass(frozen=True)
+class EarlyStoppingRule:
+    monitor: str
+    patience: int
+
+
+#: "paper": the paper text's rule (default); "code": the author's code.
+EARLY_STOPPING: dict[str, EarlyStoppingRule] = {
+    "paper": EarlyStoppingRule("val_accuracy", 25),
+    "code": EarlyStoppingRule("val_loss", 35),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run. ``ablation`` is a key of ``models.ablation`` rows, else None."""
+
+    backbone: str
+    recipe: str
+    split: str
+    seed: int
+    ablation: str | None = None
+
+    @property
+    def cell_id(self) -> str:
+        """``<backbone>-<recipe>-<split>-s<seed>`` or ``<backbone>-ablation-<row>-<split>-s<seed>``."""
+        middle = f"ablation-{self.ablation}" if self.ablation else self.recipe
+        return f"{self.backbone}-{middle}-{self.split}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Training settings shared by every cell of a run (CLI options override a profile's)."""
+
+    image_size: int | None = None  #: None: each backbone's native size
+    epochs: int = 150
+    batch_size: int = 32
+    weights: str = "imagenet"  #: 'imagenet', 'none' or a weights file
+    attention: str = "paper"
+    precision: str = "float32"  #: 'float32' or 'mixed'
+    jit: bool = False
+    early_stopping: str = "paper"  #: a key of EARLY_STOPPING
+
+    def override(self, **values: object) -> "Settings":
+        """A copy with every value that is not None replaced."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """The synthetic HAM10000 stand-in a profile generates when ``--dataset synthetic``."""
+
+    count: int = 10015
+    size: tuple[int, int] = (600, 450)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Default settings and synthetic data for a kind of run (the real benchmark, or a CPU smoke check)."""
+
+    settings: Settings = field(default_factory=Settings)
+    synthetic: Synthetic = field(default_factory=Synthetic)
+
+
+#: The smoke profile: small images and few epochs, over a few hundred small synthetic
+#: images: a CPU check of the whole path in minutes.
+SMOKE = Profile(Settings(image_size=64, epochs=2, batch_size=16, weights="none"), Synthetic(count=300, size=(128, 96)))
+#: The smoke ablation trains every Table 9 row for one epoch.
+SMOKE_ABLATION = Profile(replace(SMOKE.settings, epochs=1), SMOKE.synthetic)
+BENCHMARK = Profile()
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """A named list of (backbone, recipe) pairs with the profile it runs under by default."""
+
+    name: str
+    pairs: tuple[tuple[str, str], ...]
+    profile: Profile
+
+
+_PAPER_AUGMENTED = ("inceptionresnetv2", "densenet201", "resnet50", "vgg16")
+_PAPER_METADATA = (
+    "inceptionresnetv2",
+    "densenet201",
+    "resnet50",
+    "resnet152",
+    "mobilenetv2",
+    "mobilenetv3large",
+    "mobilenetv3small",
+    "nasnetlarge",
+    "nasnetmobile",
+)
+SMOKE_BACKBONES = ("mobilenetv3small", "mobilenet")
+
+
+def backbone_names() -> tuple[str, ...]:
+    """Every registered backbone, in registry order (imports the model registry)."""
+    from skinbench.models.backbones import REGISTRY
+
+    return tuple(REGISTRY)
+
+
+def matrix_spec(name: str) -> MatrixSpec:
+    """The named matrix: ``full``, ``paper`` or ``smoke``."""
+    if name == "full":
+        pairs = tuple((b, r) for b in backbone_names() for r in RECIPES)
+        return MatrixSpec("full", pairs, BENCHMARK)
+    if name == "paper":
+        pairs = tuple((b, "augmented") for b in _PAPER_AUGMENTED) + tuple((b, "metadata") for b in _PAPER_METADATA)
+        return MatrixSpec("paper", pairs, BENCHMARK)
+    if name == "smoke":
+        return MatrixSpec("smoke", tuple((b, r) for b in SMOKE_BACKBONES for r in RECIPES), SMOKE)
+    raise RunError(f"--matrix must be one of full, paper, smoke; not {name!r}")
+
+
+def parse_list(text: str | None, option: str, allowed: Sequence[str]) -> list[str] | None:
+    """A comma-separated option as a list of known names (None when not given)."""
+    if text is None:
+        return None
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise RunError(f"{option}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(allowed)}")
+    return names
+
+
+def parse_seeds(seeds: str | None, seed: int) -> list[int]:
+    """``--seeds 0,1,2`` when given, else ``[--seed]``."""
+    if seeds is None:
+        return [seed]
+    try:
+        values = [int(part) for part in seeds.split(",") if part.strip()]
+    except ValueError:
+        raise RunError(f"--seeds must be comma-separated integers such as 0,1,2, not {seeds!r}") from None
+    if not values:
+        raise RunError("--seeds is empty; give e.g. --seeds 0,1,2")
+    return sorted(set(values))
+
+
+def parse_image_size(text: str | None) -> int | None:
+    """'native' -> None (each backbone's own size); a number of pixels -> int. None stays None."""
+    if text is None or text == "native":
+        return None
+    try:
+        size = int(text)
+    except ValueError:
+        raise RunError(f"--image-size must be 'native' or a number of pixels, not {text!r}") from None
+    if size < 32:
+        raise RunError(f"--image-size {size} is too small; use 32 or more")
+    return size
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``K/N`` (1 <= K <= N) -> (K, N)."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise RunError(f"--shard must look like K/N, e.g. 2/4, not {text!r}") from None
+    if not 1 <= k <= n:
+        raise RunError(f"--shard {text}: K must be between 1 and N")
+    return k, n
+
+
+def expand(pairs: Iterable[tuple[str, str]], split: str, seeds: Sequence[int]) -> list[Cell]:
+    """Cells for every (backbone, recipe) pair and seed, sorted by id."""
+    if split not in SPLITS:
+        raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+    return sorted((Cell(b, r, split, s) for b, r in pairs for s in seeds), key=lambda c: c.cell_id)
+
+
+def select(
+    spec: MatrixSpec, *, backbones: list[str] | None, recipes: list[str] | None, split: str, seeds: Sequence[int]
+) -> list[Cell]:
+    """The matrix's cells, filtered to the given backbones and recipes."""
+    pairs = [(b, r) for b, r in spec.pairs if (backbones is None or b in backbones) and (recipes is None or r in recipes)]
+    if not pairs:
+        raise RunError(
+            f"no cell of the {spec.name} matrix matches --backbones/--recipes; "
+            "'--matrix full' has every backbone with both recipes"
+        )
+    return expand(pairs, split, seeds)
+
+
+def shard(cells: Sequence[Cell], k: int, n: int) -> list[Cell]:
+    """Part K of N (1-based): every N-th cell in id order, so parts are disjoint and balanced."""
+    ordered = sorted(cells, key=lambda c: c.cell_id)
+    return [cell for index, cell in enumerate(ordered) if index % n == k - 1]

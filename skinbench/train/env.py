@@ -1,0 +1,94 @@
+"""The machine a cell ran on (env.json): versions, backend, accelerator, CPU and RAM.
+
+Nothing here imports a backend that is not the active one, so it works on a machine with JAX
+and no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+import keras
+import psutil
+
+from skinbench import __version__
+
+_PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def gpus() -> list[dict]:
+    """Name and memory (GiB) of each GPU the active backend can use; empty on CPU."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = tf.config.list_physical_devices("GPU")
+        names = [tf.config.experimental.get_device_details(d).get("device_name", d.name) for d in devices]
+    elif backend == "jax":
+        import jax
+
+        devices = [d for d in jax.devices() if d.platform == "gpu"]
+        names = [d.device_kind for d in devices]
+    elif backend == "torch":
+        import torch
+
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    else:
+        names = []
+    memory = _nvidia_memory_gib()
+    return [{"name": name, "memory_gib": memory[i] if i < len(memory) else None} for i, name in enumerate(names)]
+
+
+def _nvidia_memory_gib() -> list[float]:
+    """Total memory of each NVIDIA GPU from nvidia-smi (empty when it is not there)."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [round(float(line) / 1024, 1) for line in out.split() if line.strip()]
+
+
+def accelerator_name() -> str:
+    """The first GPU's name, else the CPU's description."""
+    found = gpus()
+    if found:
+        return found[0]["name"]
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def describe() -> dict:
+    """Everything env.json records."""
+    memory = psutil.virtual_memory()
+    return {
+        "skinbench": __version__,
+        "python": sys.version.split()[0],
+        "backend": keras.backend.backend(),
+        "versions": {name: _version(name) for name in _PACKAGES},
+        "gpus": gpus(),
+        "cpu": {
+            "model": platform.processor() or platform.machine(),
+            "physical_cores": psutil.cpu_count(logical=False),
+            "logical_cores": psutil.cpu_count(logical=True),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        },
+        "ram_gib": round(memory.total / 2**30, 1),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+    }

@@ -1,0 +1,46 @@
+"""timing.json: how long a cell's epochs, evaluation and single predictions took.
+
+An epoch's ``seconds`` in history.csv is one pass over the training set (validation is
+timed apart as ``val_seconds``). The first epoch of every training process includes tracing
+and compilation, so it is reported apart (``first_epoch_s``) and left out of the median
+(``epoch_s``); a resumed cell's first epoch after the restart is left out the same way.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import keras
+
+from skinbench.benchmark import inference_latency_ms
+from skinbench.train.state import TrainingState
+
+#: Timed calls per latency figure (after one warm-up call).
+LATENCY_REPEATS = 10
+
+
+def latency(model: keras.Model, inputs: dict) -> dict[str, float]:
+    """Inference latency in ms per image at batch 1 and batch 32 on real inputs."""
+    return {
+        "latency_ms_b1": round(inference_latency_ms(model, inputs, 1, LATENCY_REPEATS), 4),
+        "latency_ms_b32": round(inference_latency_ms(model, inputs, 32, LATENCY_REPEATS), 4),
+    }
+
+
+def summarize(state: TrainingState, *, n_train_images: int, eval_s: float, latency_ms: dict, replicas: int) -> dict:
+    """Every figure timing.json holds."""
+    history = state.history
+    rest = [row["seconds"] for row in history if row["epoch"] not in state.traced_epochs]
+    epoch_s = statistics.median(rest) if rest else None
+    return {
+        "first_epoch_s": history[0]["seconds"] if history else None,
+        "epoch_s": epoch_s,
+        "train_images_per_s": round(n_train_images / epoch_s, 2) if epoch_s else None,
+        "eval_s": round(eval_s, 4),
+        **latency_ms,
+        "epochs_run": len(history),
+        "best_epoch": state.best_epoch,
+        "n_train_images": n_train_images,
+        "replicas": replicas,
+        "traced_epochs": state.traced_epochs,
+    }

@@ -1,0 +1,184 @@
+"""Train one cell with Keras ``fit`` and write its results (METHOD.md, "Training recipes").
+
+Adam (learning rate 1e-3, epsilon 0.1); ReduceLROnPlateau on the validation loss (factor 0.2,
+patience 5, floor 1e-7); EarlyStopping by the paper text's rule or the code's; the weights of
+the best validation-accuracy epoch are evaluated. The cell resumes from its checkpoint
+(``train.state``) and writes history.csv, predictions.csv, metrics.json, model.json and
+timing.json into its folder; the runner writes config.json, env.json and status.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ContextManager, Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+
+from skinbench.config import EARLY_STOPPING, Settings
+from skinbench.errors import RunError
+from skinbench.eval.metrics import compute_metrics
+from skinbench.eval.predictions import read_predictions, write_predictions
+from skinbench.io import write_csv, write_json
+from skinbench.train import timing
+from skinbench.train.env import gpus
+from skinbench.train.state import Checkpoint, EpochState, StopRequest, TrainingState
+
+LEARNING_RATE = 1e-3
+ADAM_EPSILON = 0.1
+REDUCE_LR = {"monitor": "val_loss", "factor": 0.2, "patience": 5, "min_lr": 1e-7}
+
+
+class CellFailed(Exception):
+    """Training cannot go on (the loss became NaN); the cell is recorded as failed."""
+
+
+@dataclass
+class CellInputs:
+    """The data one cell trains and is evaluated on (built by ``train.rundata``)."""
+
+    train: keras.utils.PyDataset  #: shuffled; ``set_epoch(e)`` fixes epoch e's order
+    val: keras.utils.PyDataset  #: model selection
+    report: keras.utils.PyDataset  #: the reported part, in order
+    report_part: str
+    report_ids: list[str]
+    report_labels: np.ndarray
+    n_train_images: int
+    class_weights: np.ndarray | None  #: None: unweighted loss
+
+
+def precision_policy(precision: str) -> str:
+    """Keras dtype policy for ``--precision``: mixed is float16 on a GPU, bfloat16 elsewhere."""
+    if precision == "float32":
+        return "float32"
+    if precision == "mixed":
+        return "mixed_float16" if gpus() else "mixed_bfloat16"
+    raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
+
+
+def jit_compile(jit: bool) -> bool:
+    """XLA when asked; always on JAX, whose training step is only usable compiled."""
+    return jit or keras.backend.backend() == "jax"
+
+
+def compile_model(model: keras.Model, *, class_weights: np.ndarray | None, jit: bool) -> None:
+    """Adam and (class-weighted when ``class_weights`` is given) categorical cross-entropy."""
+    if class_weights is None:
+        loss = "categorical_crossentropy"
+    else:
+        from skinbench.train.loss import weighted_categorical_crossentropy
+
+        loss = weighted_categorical_crossentropy(class_weights)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=ADAM_EPSILON),
+        loss=loss,
+        metrics=["accuracy"],
+        jit_compile=jit_compile(jit),
+    )
+
+
+def distribution() -> tuple[ContextManager, int]:
+    """A data-parallel scope and replica count (several GPUs on TensorFlow), else none and 1."""
+    if keras.backend.backend() == "tensorflow":
+        from skinbench.train.tf_distribute import mirrored_scope
+
+        return mirrored_scope()
+    return contextlib.nullcontext(), 1
+
+
+def train_cell(
+    build: Callable[[], keras.Model],
+    inputs: CellInputs,
+    folder: Path,
+    *,
+    seed: int,
+    settings: Settings,
+    stop: StopRequest,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> None:
+    """Train (or resume) one cell and write its result files into ``folder``.
+
+    Raises ``CellFailed`` on a NaN loss and ``KeyboardInterrupt`` when ``stop`` was requested
+    (after the epoch in progress is saved); the checkpoint stays for the next run either way.
+    """
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy(precision_policy(settings.precision))
+    try:
+        scope, replicas = distribution()
+        with scope:
+            model = build()
+            compile_model(model, class_weights=inputs.class_weights, jit=settings.jit)
+            checkpoint = Checkpoint(folder / "checkpoint")
+            state = checkpoint.restore(model) or TrainingState()
+        if not state.done:
+            _fit(model, inputs, checkpoint, state, settings=settings, stop=stop, callbacks=callbacks)
+        model.load_weights(checkpoint.best_weights())
+        _evaluate(model, inputs, folder, state, replicas)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _fit(
+    model: keras.Model,
+    inputs: CellInputs,
+    checkpoint: Checkpoint,
+    state: TrainingState,
+    *,
+    settings: Settings,
+    stop: StopRequest,
+    callbacks: Sequence[keras.callbacks.Callback],
+) -> None:
+    rule = EARLY_STOPPING[settings.early_stopping]
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(**REDUCE_LR)
+    early_stopping = keras.callbacks.EarlyStopping(monitor=rule.monitor, patience=rule.patience)
+    recorder = EpochState(
+        checkpoint,
+        state,
+        stateful={"reduce_lr": reduce_lr, "early_stopping": early_stopping},
+        train_batches=inputs.train,
+        stop=stop,
+    )
+    model.fit(
+        inputs.train,
+        validation_data=inputs.val,
+        epochs=settings.epochs,
+        initial_epoch=state.epochs_done,
+        callbacks=[keras.callbacks.TerminateOnNaN(), reduce_lr, early_stopping, recorder, *callbacks],
+        verbose=0,
+    )
+    if recorder.nan_epoch is not None:
+        raise CellFailed(
+            f"the loss became NaN in epoch {recorder.nan_epoch}; try --precision float32 or a smaller learning rate"
+        )
+    if recorder.interrupted:
+        raise KeyboardInterrupt
+
+
+def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: TrainingState, replicas: int) -> None:
+    """Predict the reported part with the best weights; write every result file but status.json."""
+    from skinbench.models.accounting import summarize
+
+    start = time.perf_counter()
+    probs = model.predict(inputs.report, verbose=0)
+    eval_s = time.perf_counter() - start
+    predictions = write_predictions(folder / "predictions.csv", inputs.report_ids, inputs.report_labels, probs)
+    _, y_true, saved_probs = read_predictions(predictions)  # metrics from the file as written
+    metrics = compute_metrics(y_true, saved_probs)
+    write_json(folder / "metrics.json", {**metrics, "part": inputs.report_part, "n_images": len(y_true)})
+    write_json(folder / "model.json", summarize(model))
+    write_csv(folder / "history.csv", pd.DataFrame(state.history))
+    sample, _ = inputs.report[0]
+    write_json(
+        folder / "timing.json",
+        timing.summarize(
+            state,
+            n_train_images=inputs.n_train_images,
+            eval_s=eval_s,
+            latency_ms=timing.latency(model, sample),
+            replicas=replicas,
+        ),
+    )
