@@ -1,0 +1,347 @@
+"""Load and validate a HAM10000 folder.
+
+Two layouts are accepted:
+
+* ``ham10000`` (Harvard Dataverse / Kaggle): ``HAM10000_metadata.csv`` with the columns
+  ``lesion_id,image_id,dx,dx_type,age,sex,localization`` (``dataset`` and ``dx_type`` are
+  optional) and the JPEGs anywhere below the folder, matched by ``image_id``.
+* ``isic2018`` (ISIC 2018 Task 3): one-hot ground-truth CSV(s) ``image,MEL,NV,BCC,AKIEC,BKL,
+  DF,VASC`` and the images. It has no age, sex or site. When the challenge's
+  ``..._LesionGroupings.csv`` (``image,lesion_id``) is present it supplies ``lesion_id``;
+  otherwise every image is its own lesion.
+
+User data never crashes the loader: everything found goes into ``Dataset.problems``; a
+problem is ``fatal`` when the data cannot be used as asked, and ``load_dataset`` then raises
+one ``DataError`` that lists them. Rows dropped (missing age as in the paper, missing images)
+are counted in ``Dataset.dropped``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skinbench.classes import CLASS_NAMES, CLASSES, FROM_ISIC, ISIC_COLUMNS
+from skinbench.errors import DataError
+
+METADATA_CSV = "HAM10000_metadata.csv"
+REQUIRED_COLUMNS = ("lesion_id", "image_id", "dx", "age", "sex", "localization")
+FRAME_COLUMNS = ["image_id", "lesion_id", "dx", "label", "age", "sex", "localization", "path"]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+UNKNOWN = "unknown"
+MAX_AGE = 120
+EXAMPLES = 5
+DOWNLOAD_HINT = (
+    "download HAM10000 from https://doi.org/10.7910/DVN/DBW86T (HAM10000_metadata.csv and "
+    "the two image zips) or the ISIC 2018 Task 3 training data from https://challenge.isic-archive.com/data/"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the data. ``examples`` names the first few images or rows."""
+
+    kind: str
+    message: str
+    fatal: bool = False
+    examples: tuple[str, ...] = ()
+
+
+@dataclass
+class Dataset:
+    """A validated HAM10000 folder: one ``frame`` row per usable image (see FRAME_COLUMNS)."""
+
+    root: Path
+    layout: str
+    frame: pd.DataFrame
+    has_metadata: bool
+    problems: list[Problem]
+    dropped: dict[str, int]
+    fingerprint: str
+    listed: pd.Series = field(default_factory=lambda: pd.Series(0, index=list(CLASSES)))
+    """Images per class as listed in the CSV, before any row was dropped."""
+
+    @property
+    def fatal_problems(self) -> list[Problem]:
+        return [p for p in self.problems if p.fatal]
+
+
+def load_dataset(root: Path | str, *, strict: bool = False, require_metadata: bool = False) -> Dataset:
+    """Load ``root``; raise ``DataError`` when the data cannot be used.
+
+    ``strict`` turns missing images and impossible ages into errors (unreadable images are
+    found by ``data.cache.build_cache``, which takes its own ``strict``). ``require_metadata``
+    refuses layouts without age, sex and site.
+    """
+    dataset = inspect_dataset(root, strict=strict, require_metadata=require_metadata)
+    raise_if_fatal(dataset)
+    return dataset
+
+
+def raise_if_fatal(dataset: Dataset) -> None:
+    """Raise one ``DataError`` listing every fatal problem of ``dataset``, if any."""
+    fatal = dataset.fatal_problems
+    if fatal:
+        raise DataError(f"{dataset.root} cannot be used: " + " | ".join(p.message for p in fatal))
+
+
+def inspect_dataset(root: Path | str, *, strict: bool = False, require_metadata: bool = False) -> Dataset:
+    """Read and validate ``root`` like ``load_dataset``, but return fatal problems instead of raising.
+
+    Raises ``DataError`` only when nothing can be tabulated (no folder, no CSV, missing columns).
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; pass the folder that holds {METADATA_CSV}, or {DOWNLOAD_HINT}")
+    csv_path = _find_metadata_csv(root)
+    if csv_path is not None:
+        table, problems, layout, sources = _read_ham_csv(csv_path), [], "ham10000", [csv_path]
+    else:
+        table, problems, sources = _read_isic(root)
+        layout = "isic2018"
+    has_metadata = layout == "ham10000"
+    if require_metadata and not has_metadata:
+        problems.append(Problem(
+            "no metadata",
+            f"{root} is in the ISIC 2018 Task 3 layout, which has no age, sex or site; the metadata "
+            f"recipe needs {METADATA_CSV} (Dataverse/Kaggle layout): add it to the folder, or use the 'augmented' recipe",
+            fatal=True,
+        ))
+
+    problems += _check_labels(table, sources[0])
+    problems += _check_duplicates(table, sources[0])
+    listed = table["dx"].value_counts().reindex(list(CLASSES), fill_value=0)
+    table = table[table["dx"].isin(CLASSES)].drop_duplicates("image_id", keep=False)
+
+    dropped: dict[str, int] = {}
+    if has_metadata:
+        table, age_problems = _check_ages(table, sources[0], strict, dropped)
+        problems += age_problems
+
+    images = _index_images(root)
+    table = table.assign(path=table["image_id"].map(images))
+    missing = table[table["path"].isna()]
+    if len(missing):
+        dropped["image missing"] = len(missing)
+        names = tuple(missing["image_id"].head(EXAMPLES))
+        problems.append(Problem(
+            "missing images",
+            f"{len(missing):,} of the {len(table):,} images to use (listed in {sources[0].name}"
+            f"{', with an age' if has_metadata else ''}) are not below {root} "
+            f"(first: {', '.join(names)}); they are left out. Put the image files anywhere below the folder "
+            "(file name = image_id + .jpg)",
+            fatal=strict or len(missing) == len(table),
+            examples=names,
+        ))
+    table = table[table["path"].notna()]
+
+    frame = table.assign(label=table["dx"].map({c: i for i, c in enumerate(CLASSES)}).astype("int64"))
+    frame = frame[FRAME_COLUMNS].reset_index(drop=True)
+    return Dataset(
+        root=root,
+        layout=layout,
+        frame=frame,
+        has_metadata=has_metadata,
+        problems=problems,
+        dropped=dropped,
+        fingerprint=_fingerprint(sources, frame["path"]),
+        listed=listed,
+    )
+
+
+def table2(dataset: Dataset) -> pd.DataFrame:
+    """Class distribution as the paper's Table 2: one row per class plus ``total``.
+
+    Columns: ``name``, ``images`` (usable), ``percent`` (of usable), ``listed`` (rows in the
+    CSV before any drop) and, when the CSV lists as many images as HAM10000, ``paper`` (the
+    paper's published counts, for comparison).
+    """
+    from skinbench.report.paper import paper_table
+
+    usable = dataset.frame["dx"].value_counts().reindex(list(CLASSES), fill_value=0)
+    listed = dataset.listed.reindex(list(CLASSES), fill_value=0)
+    table = pd.DataFrame({
+        "name": [CLASS_NAMES[c] for c in CLASSES] + ["Total"],
+        "images": [*usable.tolist(), int(usable.sum())],
+        "percent": [*(100 * usable / max(usable.sum(), 1)).round(2).tolist(), 100.0 if usable.sum() else 0.0],
+        "listed": [*listed.tolist(), int(listed.sum())],
+    }, index=pd.Index([*CLASSES, "total"], name="class"))
+    paper = paper_table(2)["n_images"]
+    if listed.sum() == paper["total"]:
+        table["paper"] = paper.reindex(table.index).astype(int)
+    return table
+
+
+def read_metadata_csv(path: Path) -> pd.DataFrame:
+    """Read ``HAM10000_metadata.csv`` as strings (age numeric), checking the required columns."""
+    try:
+        table = pd.read_csv(path, dtype=str, skipinitialspace=True)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {path}: {exc}; check that it is the CSV from the HAM10000 download") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"{path} lacks the column(s) {', '.join(missing)}; a HAM10000 metadata file has "
+            f"{','.join(REQUIRED_COLUMNS)} (plus dx_type and dataset); use the file from the download unchanged"
+        )
+    for column in table.columns:
+        table[column] = table[column].str.strip()
+    return table
+
+
+def _read_ham_csv(path: Path) -> pd.DataFrame:
+    table = read_metadata_csv(path)
+    table["dx"] = table["dx"].str.lower()
+    for column in ("sex", "localization"):
+        table[column] = table[column].str.lower().fillna(UNKNOWN).replace("", UNKNOWN)
+    table["lesion_id"] = table["lesion_id"].fillna(table["image_id"])
+    table["csv_line"] = np.arange(len(table)) + 2
+    return table
+
+
+def _find_metadata_csv(root: Path) -> Path | None:
+    found = sorted(root.rglob(METADATA_CSV), key=lambda p: (len(p.parts), str(p)))
+    return found[0] if found else None
+
+
+def _read_isic(root: Path) -> tuple[pd.DataFrame, list[Problem], list[Path]]:
+    """Read ISIC 2018 Task 3 ground truth (all such CSVs below root) and lesion groupings."""
+    truth, groupings = [], []
+    for path in sorted(root.rglob("*.csv")):
+        try:
+            header = pd.read_csv(path, nrows=0).columns.str.strip()
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+        if "image" in header and set(ISIC_COLUMNS) <= set(header):
+            truth.append(path)
+        elif {"image", "lesion_id"} <= set(header):
+            groupings.append(path)
+    if not truth:
+        raise DataError(
+            f"no {METADATA_CSV} and no ISIC 2018 Task 3 ground-truth CSV (image,{','.join(ISIC_COLUMNS)}) "
+            f"below {root}; {DOWNLOAD_HINT}"
+        )
+    parts = []
+    for path in truth:
+        part = pd.read_csv(path, skipinitialspace=True)
+        part.columns = part.columns.str.strip()
+        parts.append(part.assign(csv_line=np.arange(len(part)) + 2, csv_name=path.name))
+    table = pd.concat(parts, ignore_index=True)
+    onehot = table[list(ISIC_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+    valid = onehot.isin([0, 1]).all(axis=1) & (onehot.sum(axis=1) == 1)
+    codes = onehot.idxmax(axis=1).map(FROM_ISIC)
+    table = pd.DataFrame({
+        "image_id": table["image"].astype(str).str.strip(),
+        "dx": codes.where(valid, "not one-hot"),
+        "age": np.nan,
+        "sex": UNKNOWN,
+        "localization": UNKNOWN,
+        "csv_line": table["csv_line"],
+    })
+    problems = []
+    lesions = pd.concat([pd.read_csv(p, dtype=str) for p in groupings]) if groupings else None
+    if lesions is not None:
+        mapping = lesions.drop_duplicates("image").set_index("image")["lesion_id"]
+        table["lesion_id"] = table["image_id"].map(mapping).fillna(table["image_id"])
+    else:
+        table["lesion_id"] = table["image_id"]
+        problems.append(Problem(
+            "no lesion_id",
+            f"{truth[0].name} has no lesion_id, so each image counts as its own lesion and the 'lesion' "
+            "split cannot keep images of one lesion together; add ISIC2018_Task3_Training_LesionGroupings.csv "
+            f"or {METADATA_CSV} to the folder",
+        ))
+    return table, problems, truth + groupings
+
+
+def _rows(lines: pd.Series) -> str:
+    shown = ", ".join(str(n) for n in lines.head(EXAMPLES))
+    more = f" and {len(lines) - EXAMPLES} more" if len(lines) > EXAMPLES else ""
+    return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
+
+
+def _check_labels(table: pd.DataFrame, csv_path: Path) -> list[Problem]:
+    bad = table[~table["dx"].isin(CLASSES)]
+    if bad.empty:
+        return []
+    values = ", ".join(repr(v) for v in bad["dx"].fillna("").unique()[:EXAMPLES])
+    return [Problem(
+        "unknown dx",
+        f"{csv_path.name} {_rows(bad['csv_line'])}: unknown diagnosis {values}; dx must be one of "
+        f"{', '.join(CLASSES)} (ISIC files: exactly one 1 per row); fix or remove those rows",
+        fatal=True,
+        examples=tuple(bad["image_id"].astype(str).head(EXAMPLES)),
+    )]
+
+
+def _check_duplicates(table: pd.DataFrame, csv_path: Path) -> list[Problem]:
+    dup = table[table["image_id"].duplicated(keep=False)]
+    if dup.empty:
+        return []
+    names = tuple(dup["image_id"].unique()[:EXAMPLES])
+    return [Problem(
+        "duplicate image_id",
+        f"{csv_path.name} {_rows(dup['csv_line'])}: image_id listed more than once ({', '.join(names)}); "
+        "keep one row per image",
+        fatal=True,
+        examples=names,
+    )]
+
+
+def _check_ages(
+    table: pd.DataFrame, csv_path: Path, strict: bool, dropped: dict[str, int]
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Drop rows without an age (as the paper does) and rows whose age is impossible."""
+    problems = []
+    age = pd.to_numeric(table["age"], errors="coerce")
+    missing = table["age"].isna()
+    impossible = ~missing & (age.isna() | (age < 0) | (age > MAX_AGE))
+    if missing.any():
+        dropped["missing age"] = int(missing.sum())
+        problems.append(Problem(
+            "missing age",
+            f"{int(missing.sum())} rows of {csv_path.name} have no age and are dropped, as in the paper "
+            f"({_rows(table.loc[missing, 'csv_line'])})",
+            examples=tuple(table.loc[missing, "image_id"].head(EXAMPLES)),
+        ))
+    if impossible.any():
+        dropped["impossible age"] = int(impossible.sum())
+        values = ", ".join(repr(v) for v in table.loc[impossible, "age"].head(EXAMPLES))
+        problems.append(Problem(
+            "impossible age",
+            f"{csv_path.name} {_rows(table.loc[impossible, 'csv_line'])}: age {values} is not a number "
+            f"from 0 to {MAX_AGE}; those rows are left out (fix the ages, or leave them empty)",
+            fatal=strict,
+            examples=tuple(table.loc[impossible, "image_id"].head(EXAMPLES)),
+        ))
+    keep = ~missing & ~impossible
+    return table[keep].assign(age=age[keep].astype("float64")), problems
+
+
+def _index_images(root: Path) -> dict[str, str]:
+    """Map file stem -> path for every image below ``root`` (first in sorted order wins)."""
+    images: dict[str, str] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            stem, suffix = os.path.splitext(name)
+            if suffix.lower() in IMAGE_SUFFIXES and stem not in images:
+                images[stem] = os.path.join(folder, name)
+    return images
+
+
+def _fingerprint(sources: list[Path], paths: pd.Series) -> str:
+    """Hash of the CSV bytes plus each image's path, size and modification time."""
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.read_bytes())
+    for path in paths:
+        stat = os.stat(path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
