@@ -20,7 +20,6 @@ Every number here is labelled as the paper's wherever it is shown.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from importlib import resources
 
@@ -88,11 +87,13 @@ def paper_table(table: int | str) -> pd.DataFrame:
 
 def paper_value(table: int | str, row: str, column: str) -> float | None:
     """One published number, or None where the paper has none."""
-    frame = load_paper()
-    hit = frame[(frame["table"] == str(table)) & (frame["row"] == row) & (frame["column"] == column)]
-    if hit.empty or math.isnan(hit["value"].iloc[0]):
-        return None
-    return float(hit["value"].iloc[0])
+    return _values().get((str(table), row, column))
+
+
+@lru_cache(maxsize=1)
+def _values() -> dict[tuple[str, str, str], float]:
+    frame = load_paper().dropna(subset=["value"])
+    return {(t, r, c): float(v) for t, r, c, v in frame[["table", "row", "column", "value"]].itertuples(index=False)}
 
 
 def paper_rows(table: int | str) -> list[str]:

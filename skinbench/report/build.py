@@ -1,0 +1,36 @@
+"""``skinbench report``'s library function: run folders in, report.md + CSVs + plots out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from skinbench.io import write_csv, write_text
+from skinbench.report.document import compose
+from skinbench.report.plots import Figures, draw_all
+from skinbench.report.render import write_table_csv
+from skinbench.report.runs import load_results
+from skinbench.report.summary import Summary, summarise
+from skinbench.report.tables import build_tables, cells_frame
+
+REPORT_NAME = "report.md"
+CELLS_NAME = "cells.csv"
+
+
+def build_report(
+    folders: Sequence[Path], out: Path | None = None, *, bootstrap: int = 1000, plots: bool = True
+) -> tuple[Path, Summary]:
+    """Write report.md, one CSV per table, cells.csv and (unless ``plots`` is False) the figures.
+
+    ``out`` defaults to the first run folder; ``bootstrap`` is the number of resamples for the
+    95% intervals (0 skips them). Returns the report's path and the summary it was built from.
+    """
+    results = load_results(folders)
+    out = Path(out) if out is not None else results.folders[0]
+    summary = summarise(results, bootstrap)
+    tables = build_tables(summary)
+    for table in tables:
+        write_table_csv(table, out)
+    write_csv(out / CELLS_NAME, cells_frame(summary), float_format="%.6g")
+    figures = draw_all(summary, tables, out) if plots else Figures()
+    return write_text(out / REPORT_NAME, compose(summary, tables, figures)), summary

@@ -1,0 +1,199 @@
+"""report.md: title, the paper's Tables 2-11 with their figures, the cells, then the footer.
+
+The footer states the protocol (from config.json, env.json and data.json), the definitions,
+the warnings that apply to these run folders, and every cell that did not finish.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import pandas as pd
+
+from skinbench.report.paper import ONE_BY_ONE_ABLATIONS
+from skinbench.report.plots import Figures
+from skinbench.report.render import DASH, interval_text, run_text, table_markdown
+from skinbench.report.summary import Summary
+from skinbench.report.tables import Table
+
+PAPER = 'Do Hoang, "Diagnostic support of skin lesion classification using CNN and soft attention" (HAM10000)'
+_METRIC_HEADINGS = {
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "macro_f1": "Macro F1",
+    "macro_auc": "Macro AUC",
+}
+
+
+def compose(summary: Summary, tables: list[Table], figures: Figures) -> str:
+    """The whole report.md."""
+    parts = [_header(summary)]
+    for table in tables:
+        parts.append(table_markdown(table))
+        parts += [f"![{caption}]({path})\n" for caption, path in figures.after_table.get(table.name, [])]
+    parts += [_cells(summary, figures), _protocol(summary), _definitions(summary), _warnings(summary), _unfinished(summary)]
+    return "\n".join(part for part in parts if part)
+
+
+def _header(summary: Summary) -> str:
+    results = summary.results
+    title = "# skinbench report" + (": SYNTHETIC DATA, not HAM10000" if results.synthetic else "")
+    counts = pd.Series([c.status for c in results.cells]).value_counts()
+    state = ", ".join(f"{counts[s]} {s}" for s in ("finished", "failed", "pending") if s in counts) or "no cells"
+    lines = [title, ""]
+    if results.synthetic:
+        lines += ["> Built from synthetic images: these numbers test the pipeline and say nothing about skin lesions.", ""]
+    lines += [
+        f"Run folder(s): {', '.join(f.name for f in results.folders)}. Cells: {state}.",
+        "",
+        f"Each table puts this run's values beside the published ones of {PAPER}. "
+        "This run's values are recomputed from each cell's predictions.csv; over several seeds they are "
+        "the mean ± sample standard deviation (n = seeds). "
+        f"{DASH} marks a cell that did not run or a number the paper does not print. "
+        "Definitions, protocol and warnings are at the end.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _cells(summary: Summary, figures: Figures) -> str:
+    if not summary.cells:
+        return "## Cells\n\nNo cell has finished.\n"
+    records = []
+    for result in summary.cells:
+        record = {"Cell": result.cell.cell_id}
+        for metric, heading in _METRIC_HEADINGS.items():
+            interval = (result.ci or {}).get(metric, {})
+            text = run_text(result.values.get(metric), None, 1)
+            if interval:
+                text += " " + interval_text(interval["low"], interval["high"])
+            record[heading] = text
+        record["Epochs"] = run_text(result.values.get("timing.epochs_run"), None, 1, ".0f")
+        record["s / epoch"] = run_text(result.values.get("timing.epoch_s"), None, 1, ".1f")
+        records.append(record)
+    lines = ["## Cells", ""]
+    if summary.bootstrap_n:
+        lines += [f"Brackets: 95% bootstrap interval ({summary.bootstrap_n:,} resamples of the evaluated images).", ""]
+    lines += [pd.DataFrame(records).to_markdown(index=False, disable_numparse=True), ""]
+    for cell_id, path in figures.cells.items():
+        lines += [f"### {cell_id}", "", f"![{cell_id}]({path})", ""]
+    return "\n".join(lines)
+
+
+def _protocol(summary: Summary) -> str:
+    cells = [r.cell for r in summary.cells] or list(summary.results.cells)
+    data = summary.results.data
+    envs = [c.json("env") for c in cells]
+    early = [c.config.get("early_stopping") or {} for c in cells]
+    items = {
+        "Dataset": _dataset(data, summary),
+        "Split": _distinct(c.split for c in cells),
+        "Reported part": _distinct(r.cell.json("metrics").get("part") for r in summary.cells),
+        "Seeds": _distinct(c.seed for c in cells),
+        "Epochs (maximum)": _distinct(c.config.get("epochs") for c in cells),
+        "Epochs run": _distinct(r.values.get("timing.epochs_run") for r in summary.cells),
+        "Early stopping": _distinct(f"{e.get('monitor')}, patience {e.get('patience')}" for e in early if e),
+        "Image size": _distinct(c.config.get("image_size") for c in cells),
+        "Batch size": _distinct(c.config.get("batch_size") for c in cells),
+        "Weights": _distinct(c.config.get("weights") for c in cells),
+        "Soft attention": _distinct(c.config.get("attention") for c in cells),
+        "Precision": _distinct(c.config.get("precision") for c in cells),
+        "Backend": _distinct(c.config.get("backend") or e.get("backend") for c, e in zip(cells, envs)),
+        "Device": _distinct(_device(e) for e in envs),
+    }
+    return "## Protocol\n\n" + "\n".join(f"- {name}: {value}" for name, value in items.items()) + "\n"
+
+
+def _definitions(summary: Summary) -> str:
+    units = _distinct(r.cell.json("model").get("flops_unit") for r in summary.cells)
+    lines = [
+        "- Accuracy: share of images whose arg-max class is the true class.",
+        "- Balanced accuracy: mean per-class recall, the ISIC 2018 challenge's metric (cells table). "
+        "The paper's \"balanced accuracy\" (Table 8 only) is the mean over classes of (sensitivity + specificity) / 2.",
+        "- Per class, one class against the rest: precision, recall (= sensitivity), specificity, "
+        "F1 = 2TP / (2TP + FP + FN), ROC AUC. Macro means weigh classes equally; weighted means weigh them by "
+        "support. A class with no images in the evaluated part has no AUC and is left out of the AUC means.",
+        "- Parameters, depth and size: model.json of the model as trained. Depth = number of layers that hold "
+        "weights (the Keras applications convention).",
+        f"- FLOPs: model.json `flops`, per image{f' (counted as {units})' if units != DASH else ''}.",
+        "- Time per epoch: median of the epochs after the first (which includes tracing and compilation), "
+        "one pass over the training set; training images/s is that set's size over that time.",
+        "- ±: sample standard deviation over seeds; n: seeds that finished.",
+    ]
+    if summary.bootstrap_n:
+        lines.append(
+            f"- 95% CI: percentile bootstrap over the evaluated images ({summary.bootstrap_n:,} resamples, seed 0); "
+            "with several seeds, of the mean over seeds."
+        )
+    lines.append("- Paper values: as printed in the paper (skinbench/report/paper_results.csv).")
+    return "## Definitions\n\n" + "\n".join(lines) + "\n"
+
+
+def _warnings(summary: Summary) -> str:
+    keys = summary.groups.keys()
+    lines = []
+    if summary.results.synthetic:
+        lines.append("Synthetic data: the images are generated, not HAM10000; no number here is a result about skin lesions.")
+    if any(k.split == "paper" for k in keys):
+        lines.append(
+            "The paper split stratifies by diagnosis but ignores lesion_id: images of one lesion fall on both "
+            "sides, so its scores are optimistic (leakage). The lesion split avoids it."
+        )
+    one_by_one = sorted({k.ablation for k in keys if k.ablation in ONE_BY_ONE_ABLATIONS})
+    if one_by_one:
+        lines.append(
+            f"Ablation row(s) {', '.join(one_by_one)}: the cut lands on a 1x1 feature map, where soft attention "
+            "is only a scaling; run as the paper did, not as a useful design."
+        )
+    for result in summary.cells:
+        lines += [f"{result.cell.cell_id}: {note}." for note in result.metrics["notes"]]
+    if summary.unfinished:
+        lines.append(f"{len(summary.unfinished)} cell(s) did not finish; their values show {DASH} (listed below).")
+    return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
+
+
+def _unfinished(summary: Summary) -> str:
+    if not summary.unfinished:
+        return ""
+    frame = pd.DataFrame(
+        [{"Cell": c.cell_id, "Status": c.status, "Error": _one_line(c.error)} for c in summary.unfinished]
+    )
+    return "## Failed and pending cells\n\n" + frame.to_markdown(index=False, disable_numparse=True) + "\n"
+
+
+def _dataset(data: dict[str, Any], summary: Summary) -> str:
+    if not data:
+        return DASH
+    counts = data.get("class_counts") or {}
+    name = str(data.get("name", DASH))
+    if summary.results.synthetic and "synthetic" not in name:
+        name += " (synthetic)"
+    return f"{name}, {sum(counts.values()):,} images" if counts else name
+
+
+def _device(env: dict[str, Any]) -> str | None:
+    """env.json's device: ``device``, else the GPU's name, else the CPU's."""
+    for key in ("device", "gpu", "cpu"):
+        value = env.get(key)
+        if isinstance(value, dict):
+            value = value.get("name")
+        if value:
+            return str(value)
+    return None
+
+
+def _distinct(values: Iterable[Any]) -> str:
+    """The distinct non-empty values, sorted (numbers by value), or a dash."""
+    found = sorted(
+        {v for v in values if v is not None and v != ""},
+        key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)),
+    )
+    return ", ".join(_plain(v) for v in found) or DASH
+
+
+def _plain(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _one_line(text: str | None) -> str:
+    return DASH if not text else " ".join(str(text).split()).replace("|", "\\|")

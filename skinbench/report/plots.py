@@ -1,0 +1,142 @@
+"""The report's figures as PNG files (matplotlib's object API with the Agg canvas, no pyplot state).
+
+Per cell: normalised confusion matrix, one-vs-rest ROC curves and training curves in one
+figure. Across cells: accuracy against parameters and against time per epoch, and the
+ablation bar chart beside the paper's values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+from sklearn.metrics import roc_curve
+
+from skinbench.io import write_atomic
+from skinbench.report.paper import display_name
+from skinbench.report.summary import CellResult, Summary
+from skinbench.report.tables import Table
+
+PLOTS_DIR = "plots"
+
+
+@dataclass
+class Figures:
+    """Paths (relative to the report) of the figures drawn: after a table, and per cell."""
+
+    after_table: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table name -> (caption, path)
+    cells: dict[str, str] = field(default_factory=dict)  # cell id -> path
+
+
+def draw_all(summary: Summary, tables: list[Table], out: Path) -> Figures:
+    """Draw every figure into ``<out>/plots/`` and say where each went."""
+    figures = Figures()
+    for result in summary.cells:
+        figures.cells[result.cell.cell_id] = _save(cell_figure(result), out, f"cells/{result.cell.cell_id}.png")
+    _add(figures, "table11_cost", out, "cost.png", "Accuracy against parameters and time per epoch", cost_figure(summary))
+    ablation = next(t for t in tables if t.name == "table09_ablation")
+    _add(figures, ablation.name, out, "ablation.png", "Ablation: this run beside the paper", ablation_figure(ablation))
+    return figures
+
+
+def cell_figure(result: CellResult) -> Figure:
+    """Confusion matrix (rows normalised), ROC curves, loss and accuracy per epoch of one cell."""
+    metrics = result.metrics
+    classes = metrics["classes"]
+    figure = Figure(figsize=(11, 9))
+    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.06, top=0.92, wspace=0.25, hspace=0.3)
+    (ax_cm, ax_roc), (ax_loss, ax_acc) = figure.subplots(2, 2)
+    figure.suptitle(result.cell.cell_id)
+
+    counts = np.asarray(metrics["confusion_matrix"], dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    ax_cm.imshow(normalised, vmin=0, vmax=1, cmap="Blues")
+    for (i, j), value in np.ndenumerate(normalised):
+        ax_cm.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white" if value > 0.5 else "black")
+    ax_cm.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
+              xlabel="predicted", ylabel="true", title="Confusion matrix (each true class sums to 1)")
+
+    y_true, probs = result.y_true, result.probs
+    for index, name in enumerate(classes):
+        positive = y_true == index
+        if positive.any() and not positive.all():
+            fpr, tpr, _ = roc_curve(positive, probs[:, index])
+            auc = metrics["per_class"][name]["auc"]
+            ax_roc.plot(fpr, tpr, label=f"{name} ({auc:.2f})")
+    ax_roc.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, one class against the rest")
+    ax_roc.legend(fontsize=7, loc="lower right")
+
+    history = result.cell.history()
+    for axis, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        for column in (metric, f"val_{metric}"):
+            if history is not None and column in history and "epoch" in history:
+                axis.plot(history["epoch"], history[column], marker=".", label=column)
+        axis.set(xlabel="epoch", title=f"Training curve: {metric}" + ("" if history is not None else " (no history.csv)"))
+        if axis.has_data():
+            axis.legend(fontsize=7)
+    return figure
+
+
+_COSTS = (("model.params", 1e-6, "parameters (millions)"), ("timing.epoch_s", 1.0, "seconds per epoch"))
+_MARKERS = {"augmented": "s", "metadata": "o"}
+
+
+def cost_figure(summary: Summary) -> Figure | None:
+    """Accuracy (mean ± std over seeds) of each backbone and recipe against its parameters and its
+    time per epoch (log scales); None when no cell has both."""
+    figure = Figure(figsize=(13, 5.5))
+    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.11, top=0.9, wspace=0.2)
+    drawn = False
+    for axis, (metric, factor, label) in zip(figure.subplots(1, 2), _COSTS):
+        for recipe, marker in _MARKERS.items():
+            for key in summary.where(recipe=recipe, ablation=None):
+                cost, accuracy = summary.stat(key, metric), summary.stat(key, "accuracy")
+                if cost is None or accuracy is None:
+                    continue
+                cost = cost.scaled(factor)
+                axis.errorbar(cost.mean, accuracy.mean, xerr=cost.std or 0, yerr=accuracy.std or 0, fmt=marker,
+                              capsize=3, color="tab:blue" if recipe == "metadata" else "tab:orange")
+                axis.annotate(f"{display_name(key.backbone)} ({recipe}){summary.split_suffix(key)}",
+                              (cost.mean, accuracy.mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                drawn = True
+        axis.set(xscale="log", xlabel=f"{label}, log scale", ylabel="accuracy", title=f"This run: accuracy against {label}")
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.grid(True, alpha=0.3)
+    return figure if drawn else None
+
+
+def ablation_figure(table: Table) -> Figure | None:
+    """Bars of this run's accuracy per ablation row (± std) beside the paper's; None when no row ran."""
+    frame = table.frame
+    if frame["run"].isna().all():
+        return None
+    positions = np.arange(len(frame))
+    figure = Figure(figsize=(11, 0.45 * len(frame) + 1.5))
+    figure.subplots_adjust(left=0.45, right=0.97, bottom=0.1, top=0.9)
+    axis = figure.subplots()
+    axis.barh(positions - 0.2, frame["run"].fillna(0), height=0.4, xerr=frame["run_std"].fillna(0), label="this run")
+    axis.barh(positions + 0.2, frame["paper"].fillna(0), height=0.4, label="paper", alpha=0.6)
+    axis.set(yticks=positions, yticklabels=[row.removeprefix("MobileNetV3Large-Layer") for row in frame["row"]],
+             xlabel="accuracy", xlim=(0, 1), title="MobileNetV3Large ablation (missing bars: not run / not published)")
+    axis.invert_yaxis()
+    axis.legend(fontsize=8)
+    return figure
+
+
+def _add(figures: Figures, table: str, out: Path, name: str, caption: str, figure: Figure | None) -> None:
+    if figure is not None:
+        figures.after_table.setdefault(table, []).append((caption, _save(figure, out, name)))
+
+
+def _save(figure: Figure, out: Path, name: str) -> str:
+    """Write the figure under ``<out>/plots/`` atomically; return its path relative to ``out``."""
+    relative = f"{PLOTS_DIR}/{name}"
+    FigureCanvasAgg(figure)
+    write_atomic(out / relative, lambda tmp: figure.savefig(tmp, format="png", dpi=90))
+    return relative

@@ -1,0 +1,93 @@
+"""Tables as Markdown (for report.md) and CSV (one file per table)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from skinbench.io import write_csv
+from skinbench.report.tables import Table
+
+DASH = "—"
+CELL_LEGEND = "Each cell: this run / paper / difference (run − paper)."
+
+
+def write_table_csv(table: Table, out: Path) -> Path:
+    """``<out>/<table.name>.csv``: the long frame, empty where a value is missing."""
+    return write_csv(out / f"{table.name}.csv", table.frame, float_format="%.6g")
+
+
+def table_markdown(table: Table) -> str:
+    """The table under its title, then its notes.
+
+    A table with one value column gets separate columns for this run, its 95% interval, the
+    paper and the difference; a wider one puts "run / paper / difference" in each cell.
+    """
+    columns = list(dict.fromkeys(table.frame["column"]))
+    body = _expanded(table) if len(columns) == 1 else _grid(table, columns)
+    lines = [f"## {table.title}", "", body.to_markdown(index=False, disable_numparse=True), ""]
+    if len(columns) > 1 and table.frame["paper"].notna().any():
+        lines[2:2] = [CELL_LEGEND, ""]
+    lines += [f"- {note}" for note in table.notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _expanded(table: Table) -> pd.DataFrame:
+    frame = table.frame
+    records = []
+    for entry in frame.itertuples(index=False):
+        fmt = table.format_of(entry.row, entry.column)
+        record = {table.row_header: entry.row, "This run": run_text(entry.run, entry.run_std, entry.n_seeds, fmt)}
+        if frame["ci_low"].notna().any():
+            record["95% CI"] = interval_text(entry.ci_low, entry.ci_high, fmt)
+        if frame["paper"].notna().any():
+            record["Paper"] = _paper_text(entry.paper, fmt)
+            record["Difference"] = _number(entry.difference, "+" + fmt)
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def _grid(table: Table, columns: list[str]) -> pd.DataFrame:
+    frame = table.frame
+    with_paper = set(frame.loc[frame["paper"].notna(), "column"])
+    records: dict[str, dict[str, str]] = {}
+    for entry in frame.itertuples(index=False):
+        fmt = table.format_of(entry.row, entry.column)
+        text = run_text(entry.run, entry.run_std, entry.n_seeds, fmt)
+        if entry.column in with_paper:
+            text = f"{text} / {_paper_text(entry.paper, fmt)} / {_number(entry.difference, '+' + fmt)}"
+        records.setdefault(entry.row, {table.row_header: entry.row})[table.headers.get(entry.column, entry.column)] = text
+    headings = [table.row_header, *(table.headers.get(c, c) for c in columns)]
+    return pd.DataFrame(list(records.values())).reindex(columns=headings).fillna(DASH)
+
+
+def run_text(mean: float | None, std: float | None, n: int, fmt: str = ".3f") -> str:
+    """This run's value: "0.853", or "0.853 ± 0.012 (n=3)" over several seeds (no ± when they agree);
+    a dash when missing."""
+    if _missing(mean):
+        return DASH
+    text = format(mean, fmt)
+    if n > 1:
+        text += ("" if _missing(std) or std == 0 else f" ± {format(std, fmt)}") + f" (n={n})"
+    return text
+
+
+def interval_text(low: float | None, high: float | None, fmt: str = ".3f") -> str:
+    return DASH if _missing(low) or _missing(high) else f"[{format(low, fmt)}, {format(high, fmt)}]"
+
+
+def _paper_text(value: float | None, fmt: str) -> str:
+    """A printed number as the paper printed it (0.7, 25.6, 10015); derived numbers in ``fmt``."""
+    if _missing(value):
+        return DASH
+    return f"{value:g}" if round(value, 2) == value else format(value, fmt)
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return DASH if _missing(value) else format(value, fmt)
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,142 @@
+"""Metrics of every finished cell, recomputed from predictions.csv, and their means across seeds.
+
+A group is one (backbone, recipe, ablation row, split): the cells that differ only by seed.
+Each number a table shows is a ``Stat`` of a group: the mean and sample standard deviation
+over its seeds and, for the bootstrapped metrics, a 95% interval of that mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from skinbench.errors import SkinbenchError
+from skinbench.eval.metrics import aggregate_seeds, bootstrap, compute_metrics, flatten, intervals
+from skinbench.report.runs import FAILED, FINISHED, Cell, Results
+
+
+class GroupKey(NamedTuple):
+    backbone: str
+    recipe: str | None
+    ablation: str | None
+    split: str
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One number of this run: mean over seeds, sample std (None for one seed), seed count, CI."""
+
+    mean: float | None
+    std: float | None = None
+    n: int = 1
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    def scaled(self, factor: float) -> Stat:
+        """The same statistic in other units (e.g. parameters in millions)."""
+
+        def scale(value: float | None) -> float | None:
+            return None if value is None else value * factor
+
+        return Stat(scale(self.mean), scale(self.std), self.n, scale(self.ci_low), scale(self.ci_high))
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """A finished cell: its predictions, their metrics, and the scalars of model.json and timing.json."""
+
+    cell: Cell
+    y_true: np.ndarray
+    probs: np.ndarray
+    metrics: dict[str, Any]
+    values: dict[str, float | None]  # flatten(metrics) plus "model.<key>" and "timing.<key>"
+    samples: dict[str, np.ndarray] | None  # bootstrap resamples, None when skipped
+    ci: dict[str, dict[str, float | None]] | None
+
+    @property
+    def key(self) -> GroupKey:
+        c = self.cell
+        return GroupKey(c.backbone, c.recipe, c.ablation, c.split)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything the tables and plots need from the run folders."""
+
+    results: Results
+    cells: tuple[CellResult, ...]
+    unfinished: tuple[Cell, ...]  # failed or pending, including finished cells whose files are unusable
+    bootstrap_n: int
+
+    @cached_property
+    def groups(self) -> dict[GroupKey, list[CellResult]]:
+        groups: dict[GroupKey, list[CellResult]] = {}
+        for result in self.cells:
+            groups.setdefault(result.key, []).append(result)
+        return groups
+
+    @cached_property
+    def splits(self) -> list[str]:
+        return sorted({key.split for key in self.groups}, key=lambda s: (s != "paper", s))
+
+    def where(self, **fields: Any) -> list[GroupKey]:
+        """Groups whose fields equal the given ones (``ablation=None`` matches non-ablation cells), by split."""
+        keys = [k for k in self.groups if all(getattr(k, name) == value for name, value in fields.items())]
+        return sorted(keys, key=lambda k: self.splits.index(k.split))
+
+    def split_suffix(self, key: GroupKey) -> str:
+        """A label suffix naming the split, needed only when the run has several."""
+        return f" [{key.split} split]" if len(self.splits) > 1 else ""
+
+    def stat(self, key: GroupKey, metric: str) -> Stat | None:
+        """``metric`` (a ``flatten`` key, ``model.*`` or ``timing.*``) of a group, or None when absent."""
+        aggregated = self._aggregated[key].get(metric)
+        if aggregated is None or aggregated["mean"] is None:
+            return None
+        interval = self._intervals[key].get(metric, {}) if key in self._intervals else {}
+        return Stat(aggregated["mean"], aggregated["std"], aggregated["n"], interval.get("low"), interval.get("high"))
+
+    @cached_property
+    def _aggregated(self) -> dict[GroupKey, dict[str, dict[str, Any]]]:
+        return {key: aggregate_seeds([r.values for r in members]) for key, members in self.groups.items()}
+
+    @cached_property
+    def _intervals(self) -> dict[GroupKey, dict[str, dict[str, float | None]]]:
+        return {
+            key: intervals([r.samples for r in members])
+            for key, members in self.groups.items()
+            if all(r.samples is not None for r in members)
+        }
+
+
+def summarise(results: Results, bootstrap_n: int = 1000, bootstrap_seed: int = 0) -> Summary:
+    """Recompute every finished cell's metrics from its predictions (``bootstrap_n`` 0 skips the CIs)."""
+    done: list[CellResult] = []
+    unfinished: list[Cell] = []
+    for cell in results.cells:
+        if cell.status != FINISHED:
+            unfinished.append(cell)
+            continue
+        try:
+            done.append(_cell_result(cell, bootstrap_n, bootstrap_seed))
+        except SkinbenchError as exc:
+            unfinished.append(Cell(cell.path, cell.config, FAILED, str(exc)))
+    return Summary(results, tuple(done), tuple(unfinished), bootstrap_n)
+
+
+def _cell_result(cell: Cell, bootstrap_n: int, bootstrap_seed: int) -> CellResult:
+    y_true, probs = cell.predictions()
+    metrics = compute_metrics(y_true, probs)
+    values = flatten(metrics)
+    for name in ("model", "timing"):
+        values.update({f"{name}.{k}": v for k, v in cell.json(name).items() if _is_number(v)})
+    samples = bootstrap(y_true, probs, bootstrap_n, bootstrap_seed) if bootstrap_n else None
+    ci = intervals([samples]) if samples is not None else None
+    return CellResult(cell, y_true, probs, metrics, values, samples, ci)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

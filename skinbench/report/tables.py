@@ -1,0 +1,371 @@
+"""The paper's Tables 2-11, each as this run's values beside the paper's and their difference.
+
+A table is a long frame with one line per (row, column) cell: this run's mean, standard
+deviation and seed count, a 95% interval where bootstrapped, the paper's value and
+run - paper. A cell that did not run has no run value; a number the paper does not print has
+no paper value. Nothing is filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from skinbench.classes import CLASSES
+from skinbench.eval.metrics import BOOTSTRAP_METRICS
+from skinbench.report.paper import (
+    ABLATION_LABELS,
+    BEST_ABLATION,
+    DISPLAY_NAMES,
+    MOBILE_BACKBONES,
+    ONE_BY_ONE_ABLATIONS,
+    PAPER_DEVICE,
+    PAPER_EPOCH_IMAGES,
+    RECIPE_LABELS,
+    display_name,
+    paper_rows,
+    paper_value,
+)
+from skinbench.report.runs import Cell
+from skinbench.report.summary import GroupKey, Stat, Summary
+
+COLUMNS = ("row", "column", "run", "run_std", "n_seeds", "ci_low", "ci_high", "paper", "difference")
+RECIPES = ("augmented", "metadata")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the report; ``frame`` has COLUMNS, in display order."""
+
+    name: str  # file stem of its CSV
+    title: str
+    frame: pd.DataFrame
+    row_header: str = "Model"
+    headers: dict[str, str] = field(default_factory=dict)  # column key -> heading
+    formats: dict[str, str] = field(default_factory=dict)  # row or column key -> format spec
+    notes: tuple[str, ...] = ()
+
+    def format_of(self, row: str, column: str) -> str:
+        return self.formats.get(column) or self.formats.get(row) or ".3f"
+
+
+class _Rows:
+    """Collects the cells of one table."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict] = []
+
+    def add(self, row: str, column: str, stat: Stat | None, paper: float | None) -> None:
+        run = stat.mean if stat else None
+        self.entries.append(
+            {
+                "row": row,
+                "column": column,
+                "run": run,
+                "run_std": stat.std if stat else None,
+                "n_seeds": stat.n if stat else 0,
+                "ci_low": stat.ci_low if stat else None,
+                "ci_high": stat.ci_high if stat else None,
+                "paper": paper,
+                "difference": None if run is None or paper is None else run - paper,
+            }
+        )
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.entries, columns=list(COLUMNS))
+        numeric = [c for c in COLUMNS if c not in ("row", "column")]
+        frame[numeric] = frame[numeric].astype("float64")
+        frame["n_seeds"] = frame["n_seeds"].astype("int64")
+        return frame
+
+
+def build_tables(summary: Summary) -> list[Table]:
+    """Every table of the report, in the paper's order."""
+    return [
+        data_distribution(summary),
+        backbone_size(summary),
+        accuracy_table(summary, 4, "augmented"),
+        accuracy_table(summary, 5, "metadata"),
+        per_class_table(summary, 6, "f1"),
+        per_class_table(summary, 7, "recall"),
+        mobile_models(summary),
+        ablation(summary),
+        best_mobilenetv3large(summary),
+        best_mobilenetv3large_per_class(summary),
+        cost(summary),
+    ]
+
+
+def data_distribution(summary: Summary) -> Table:
+    """Table 2: images per class in the dataset (data.json ``class_counts``)."""
+    data = summary.results.data
+    counts = data.get("class_counts") or {}
+    rows = _Rows()
+    for name in (*CLASSES, "total"):
+        count = sum(counts.values()) if name == "total" and counts else counts.get(name)
+        rows.add(name, "n_images", None if count is None else Stat(float(count)), paper_value(2, name, "n_images"))
+    dropped = data.get("dropped") or {}
+    notes = [
+        "This run: the images the dataset had after dropped rows (data.json `class_counts`); "
+        "the paper: all 10,015 HAM10000 images."
+    ]
+    if dropped:
+        notes.append("Dropped rows: " + ", ".join(f"{reason} {count}" for reason, count in dropped.items()) + ".")
+    if not data:
+        notes.append("No data.json in the run folder(s): this run's counts are unknown.")
+    return Table(
+        "table02_data_distribution", "Table 2. Data distribution", rows.frame(),
+        row_header="Class", headers={"n_images": "Images"}, formats={"n_images": ".0f"}, notes=tuple(notes),
+    )
+
+
+def backbone_size(summary: Summary) -> Table:
+    """Table 3: parameters, depth, size (and FLOPs) from model.json of each backbone's cells."""
+    rows = _Rows()
+    for backbone in _backbones(summary):
+        keys = summary.where(backbone=backbone, recipe="metadata", ablation=None) or summary.where(
+            backbone=backbone, recipe="augmented", ablation=None
+        )
+        name = display_name(backbone)
+        if not keys and name not in paper_rows(3):
+            continue
+        key = keys[0] if keys else None
+        rows.add(name, "params_m", _stat(summary, key, "model.params", 1e-6), paper_value(3, name, "params_m"))
+        rows.add(name, "depth", _stat(summary, key, "model.depth"), paper_value(3, name, "depth"))
+        rows.add(name, "size_mb", _stat(summary, key, "model.size_mb"), paper_value(3, name, "size_mb"))
+        rows.add(name, "gflops", _stat(summary, key, "model.flops", 1e-9), None)
+    return Table(
+        "table03_backbones", "Table 3. Backbone size, parameters and depth", rows.frame(),
+        headers={"params_m": "Parameters (M)", "depth": "Depth", "size_mb": "Size (MB)", "gflops": "GFLOPs / image"},
+        formats={"params_m": ".1f", "depth": ".0f", "size_mb": ".0f", "gflops": ".2f"},
+        notes=(
+            "This run: the model as trained (backbone cut + soft attention + head, with the metadata "
+            "branch for the metadata recipe; that recipe's cells where present), from model.json. "
+            "The paper: the Keras application with its ImageNet top.",
+        ),
+    )
+
+
+def accuracy_table(summary: Summary, table: int, recipe: str) -> Table:
+    """Tables 4 and 5: accuracy per backbone for one recipe."""
+    rows = _Rows()
+    for backbone in _backbone_rows(summary, table, recipe, display_name):
+        name = display_name(backbone)
+        for key in summary.where(backbone=backbone, recipe=recipe, ablation=None) or [None]:
+            label = name + (summary.split_suffix(key) if key else "")
+            rows.add(label, "accuracy", _stat(summary, key, "accuracy"), paper_value(table, name, "accuracy"))
+    what = "augmented data" if recipe == "augmented" else "metadata"
+    return Table(
+        f"table{table:02d}_accuracy_{recipe}", f"Table {table}. Accuracy with {what} (recipe `{recipe}`)",
+        rows.frame(), headers={"accuracy": "Accuracy"},
+    )
+
+
+def per_class_table(summary: Summary, table: int, metric: str) -> Table:
+    """Tables 6 (F1) and 7 (recall): per class and the unweighted mean, for both recipes."""
+    rows = _Rows()
+    for recipe in RECIPES:
+        def label(backbone: str, recipe: str = recipe) -> str:
+            return f"{display_name(backbone)} + {RECIPE_LABELS[recipe]}"
+
+        for backbone in _backbone_rows(summary, table, recipe, label):
+            paper_row = label(backbone)
+            for key in summary.where(backbone=backbone, recipe=recipe, ablation=None) or [None]:
+                row = paper_row + (summary.split_suffix(key) if key else "")
+                for name in CLASSES:
+                    stat = _stat(summary, key, f"per_class.{name}.{metric}")
+                    rows.add(row, name, stat, paper_value(table, paper_row, name))
+                rows.add(row, "mean", _stat(summary, key, f"macro_{metric}"), paper_value(table, paper_row, "mean"))
+    title = {"f1": "F1 score", "recall": "Recall (sensitivity)"}[metric]
+    return Table(
+        f"table{table:02d}_{metric}_per_class", f"Table {table}. {title} per class and their unweighted mean",
+        rows.frame(), headers={"mean": "Mean"},
+        notes=("F1 = 2TP / (2TP + FP + FN); the paper prints TN in the denominator too, a typo.",) if metric == "f1" else (),
+    )
+
+
+_TABLE8_METRICS = {
+    "accuracy": ("Accuracy", "accuracy"),
+    "balanced_accuracy": ("Balanced accuracy (paper's: mean of (sens + spec) / 2)", "paper_balanced_accuracy"),
+    "precision": ("Precision (macro)", "macro_precision"),
+    "f1": ("F1 (macro)", "macro_f1"),
+    "sensitivity": ("Sensitivity (macro)", "macro_recall"),
+    "specificity": ("Specificity (macro)", "macro_specificity"),
+    "auc": ("ROC AUC (macro)", "macro_auc"),
+}
+
+
+def mobile_models(summary: Summary) -> Table:
+    """Table 8: the mobile backbones with the metadata recipe, unweighted means."""
+    in_paper = [b for b in MOBILE_BACKBONES if display_name(b) in paper_rows(8)]
+    in_paper.sort(key=lambda b: paper_rows(8).index(display_name(b)))
+    extra = [b for b in MOBILE_BACKBONES if b not in in_paper and summary.where(backbone=b, recipe="metadata", ablation=None)]
+    rows = _Rows()
+    for backbone in in_paper + extra:
+        name = display_name(backbone)
+        for key in summary.where(backbone=backbone, recipe="metadata", ablation=None) or [None]:
+            column = name + (summary.split_suffix(key) if key else "")
+            for paper_column, (row, metric) in _TABLE8_METRICS.items():
+                rows.add(row, column, _stat(summary, key, metric), paper_value(8, name, paper_column))
+    return Table(
+        "table08_mobile_models", "Table 8. Mobile models (recipe `metadata`)", rows.frame(), row_header="Metric",
+        notes=("Means are unweighted over the seven classes; the paper averaged rounded per-class values.",),
+    )
+
+
+def ablation(summary: Summary) -> Table:
+    """Table 9: the MobileNetV3Large truncation ablation, accuracy per row."""
+    present = {k.ablation for k in summary.groups if k.ablation is not None}
+    rows = _Rows()
+    for row_key in [*ABLATION_LABELS, *sorted(present - set(ABLATION_LABELS))]:
+        label = f"{ABLATION_LABELS.get(row_key, row_key)} [{row_key}{', 1x1' if row_key in ONE_BY_ONE_ABLATIONS else ''}]"
+        paper = paper_value(9, ABLATION_LABELS[row_key], "accuracy") if row_key in ABLATION_LABELS else None
+        for key in summary.where(ablation=row_key) or [None]:
+            rows.add(label + (summary.split_suffix(key) if key else ""), "accuracy", _stat(summary, key, "accuracy"), paper)
+    return Table(
+        "table09_ablation", "Table 9. MobileNetV3Large ablation", rows.frame(), headers={"accuracy": "Accuracy"},
+        notes=(
+            "Rows marked 1x1 cut where the feature map is 1x1: soft attention there is only a scaling; "
+            "they are run as the paper did.",
+        ),
+    )
+
+
+_TABLE10_METRICS = {
+    "accuracy": ("Accuracy", "accuracy"),
+    "precision": ("Precision (weighted)", "weighted_precision"),
+    "f1": ("F1 (weighted)", "weighted_f1"),
+    "sensitivity": ("Sensitivity (weighted)", "weighted_recall"),
+    "specificity": ("Specificity (weighted)", "weighted_specificity"),
+    "auc": ("ROC AUC (weighted)", "weighted_auc"),
+}
+
+
+def best_mobilenetv3large(summary: Summary) -> Table:
+    """Table 10: the paper's best MobileNetV3Large (the [:240] cut), support-weighted means."""
+    rows = _Rows()
+    for key in summary.where(ablation=BEST_ABLATION) or [None]:
+        column = "MobileNetV3Large [:240]" + (summary.split_suffix(key) if key else "")
+        for paper_column, (row, metric) in _TABLE10_METRICS.items():
+            rows.add(row, column, _stat(summary, key, metric), paper_value(10, "MobileNetV3Large", paper_column))
+    notes = ["Means are weighted by class support, as the paper's equal precision, F1 and sensitivity show."]
+    best = _best_ablation(summary)
+    if best is not None:
+        notes.append(f"This run's most accurate ablation row: {best[0]} (mean accuracy {best[1]:.3f}).")
+    return Table(
+        "table10_best_mobilenetv3large", "Table 10. The best MobileNetV3Large ([:240] + soft attention + metadata)",
+        rows.frame(), row_header="Metric", notes=tuple(notes),
+    )
+
+
+def best_mobilenetv3large_per_class(summary: Summary) -> Table:
+    """Table 10, per class: this run only (the paper gives no per-class values for it)."""
+    rows = _Rows()
+    for key in summary.where(ablation=BEST_ABLATION) or [None]:
+        for name in CLASSES:
+            row = name + (summary.split_suffix(key) if key else "")
+            for metric in ("precision", "recall", "specificity", "f1", "auc", "support"):
+                rows.add(row, metric, _stat(summary, key, f"per_class.{name}.{metric}"), None)
+    return Table(
+        "table10_per_class", "Table 10 (per class). The best MobileNetV3Large, this run only", rows.frame(),
+        row_header="Class", formats={"support": ".0f"},
+        headers={"precision": "Precision", "recall": "Recall", "specificity": "Specificity", "f1": "F1",
+                 "auc": "ROC AUC", "support": "Support"},
+    )
+
+
+def cost(summary: Summary) -> Table:
+    """Table 11: cost against accuracy, with time per epoch compared per image."""
+    models: list[tuple[str, Callable[[], list[GroupKey]]]] = [
+        ("MobileNetV3Large", lambda: summary.where(ablation=BEST_ABLATION)),
+        ("DenseNet201", lambda: summary.where(backbone="densenet201", recipe="metadata", ablation=None)),
+        ("InceptionResNetV2", lambda: summary.where(backbone="inceptionresnetv2", recipe="metadata", ablation=None)),
+    ]
+    speed_row = "Training images/s"
+    pass_row = "Seconds per pass over the training set"
+    rows = _Rows()
+    for name, keys in models:
+        paper_epoch = paper_value(11, name, "epoch_s")
+        for key in keys() or [None]:
+            column = name + (" [:240]" if name == "MobileNetV3Large" else "") + (summary.split_suffix(key) if key else "")
+            n_train = _stat(summary, key, "timing.n_train_images")
+            rows.add("Parameters (M)", column, _stat(summary, key, "model.params", 1e-6), paper_value(11, name, "params_m"))
+            rows.add("Depth", column, _stat(summary, key, "model.depth"), paper_value(11, name, "depth"))
+            rows.add("Accuracy", column, _stat(summary, key, "accuracy"), paper_value(11, name, "accuracy"))
+            rows.add(speed_row, column, _stat(summary, key, "timing.train_images_per_s"), PAPER_EPOCH_IMAGES / paper_epoch)
+            paper_pass = paper_epoch * n_train.mean / PAPER_EPOCH_IMAGES if n_train else None
+            rows.add(pass_row, column, _stat(summary, key, "timing.epoch_s"), paper_pass)
+    return Table(
+        "table11_cost", "Table 11. Cost: parameters, depth, accuracy and training time", rows.frame(), row_header="",
+        formats={"Parameters (M)": ".1f", "Depth": ".0f", speed_row: ".1f", pass_row: ".1f"},
+        notes=(
+            f"The paper's times are seconds per its \"epoch\" of 896 steps at batch 32 ({PAPER_EPOCH_IMAGES:,} images) "
+            f"on an {PAPER_DEVICE}: MobileNetV3Large 116 s, DenseNet201 1000 s, InceptionResNetV2 3500 s.",
+            f"Paper values of \"{speed_row}\" are {PAPER_EPOCH_IMAGES:,} / its seconds; of \"{pass_row}\" its seconds "
+            "scaled to this run's training-set size (timing.json `n_train_images`). Both are derived, not printed.",
+            "This run: timing.json `train_images_per_s` and `epoch_s` (median of the epochs after the first, "
+            "one pass over the training set), on the device named under Protocol.",
+            "The paper's Table 11 gives InceptionResNetV2 0.90 accuracy where its Table 5 gives 0.89.",
+        ),
+    )
+
+
+CELL_COLUMNS = (
+    "cell", "status", "backbone", "recipe", "ablation", "split", "seed", "folder",
+    *(f"{m}{suffix}" for m in BOOTSTRAP_METRICS for suffix in ("", "_ci_low", "_ci_high")),
+    "epochs_run", "epoch_s", "error",
+)
+
+
+def cells_frame(summary: Summary) -> pd.DataFrame:
+    """One line per cell of the run folders: its state, headline metrics with 95% intervals, timing, error."""
+    records = []
+    for result in summary.cells:
+        record = _cell_fields(result.cell)
+        for metric in BOOTSTRAP_METRICS:
+            interval = (result.ci or {}).get(metric, {})
+            record |= {metric: result.values.get(metric), f"{metric}_ci_low": interval.get("low"),
+                       f"{metric}_ci_high": interval.get("high")}
+        record |= {"epochs_run": result.values.get("timing.epochs_run"), "epoch_s": result.values.get("timing.epoch_s")}
+        records.append(record)
+    records += [_cell_fields(cell) | {"error": cell.error} for cell in summary.unfinished]
+    frame = pd.DataFrame(records, columns=list(CELL_COLUMNS))
+    return frame.sort_values("cell", ignore_index=True)
+
+
+def _cell_fields(cell: Cell) -> dict:
+    return {
+        "cell": cell.cell_id, "status": cell.status, "backbone": cell.backbone, "recipe": cell.recipe,
+        "ablation": cell.ablation, "split": cell.split, "seed": cell.seed, "folder": cell.path.parent.name,
+    }
+
+
+def _stat(summary: Summary, key: GroupKey | None, metric: str, factor: float = 1.0) -> Stat | None:
+    stat = summary.stat(key, metric) if key is not None else None
+    return stat.scaled(factor) if stat is not None and factor != 1.0 else stat
+
+
+def _backbones(summary: Summary) -> list[str]:
+    """Registry order, then any other backbone the run folders name."""
+    return [*DISPLAY_NAMES, *sorted({k.backbone for k in summary.groups} - set(DISPLAY_NAMES))]
+
+
+def _backbone_rows(summary: Summary, table: int, recipe: str, label: Callable[[str], str]) -> list[str]:
+    """Backbones with a row in the paper's table (its order), then those only this run has."""
+    paper = paper_rows(table)
+    in_paper = sorted((b for b in _backbones(summary) if label(b) in paper), key=lambda b: paper.index(label(b)))
+    extra = [
+        b for b in _backbones(summary) if b not in in_paper and summary.where(backbone=b, recipe=recipe, ablation=None)
+    ]
+    return in_paper + extra
+
+
+def _best_ablation(summary: Summary) -> tuple[str, float] | None:
+    scored = [
+        (key.ablation + summary.split_suffix(key), stat.mean)
+        for key in summary.groups
+        if key.ablation is not None and (stat := summary.stat(key, "accuracy")) is not None
+    ]
+    return max(scored, key=lambda item: item[1]) if scored else None

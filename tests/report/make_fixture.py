@@ -1,0 +1,150 @@
+"""Write the report's test fixture: two shards of one run folder, with deterministic fake predictions.
+
+    python tests/report/make_fixture.py [OUT]   (default: tests/report/fixtures)
+
+Files follow docs/architecture.md ("A run folder"). No model is trained: each cell's
+probabilities are a softmax of noise plus a per-cell bonus on the true class. Shard ``a``
+holds finished cells (two seeds of one group) and a failed cell; shard ``b`` holds more
+finished cells, two ablation rows (one on a 1x1 cut) and a pending cell.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skinbench.classes import CLASSES
+from skinbench.eval.metrics import compute_metrics
+from skinbench.eval.predictions import write_predictions
+from skinbench.io import write_csv, write_json
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CLASS_COUNTS = {"akiec": 46, "bcc": 72, "bkl": 154, "df": 16, "mel": 156, "nv": 938, "vasc": 18}
+SEEDS = (0, 1)
+SKILL = {"densenet201": 2.2, "inceptionresnetv2": 2.6, "mobilenetv3large": 1.8, "resnet50": 1.5, "nasnetmobile": 1.7}
+MODEL = {  # params, depth, size_mb, flops per image
+    "densenet201": (19_400_000, 402, 74.0, 8.6e9),
+    "inceptionresnetv2": (54_800_000, 449, 209.0, 13.2e9),
+    "mobilenetv3large": (4_300_000, 118, 16.5, 0.44e9),
+    "resnet50": (24_600_000, 107, 94.0, 7.8e9),
+    "nasnetmobile": (5_200_000, 308, 20.0, 1.1e9),
+}
+EPOCH_S = {"densenet201": 41.0, "inceptionresnetv2": 88.0, "mobilenetv3large": 9.5, "resnet50": 30.0, "nasnetmobile": 14.0}
+
+# shard -> (backbone, recipe, ablation, seed, status)
+CELLS = {
+    "a": [
+        ("densenet201", "metadata", None, 0, "finished"),
+        ("densenet201", "metadata", None, 1, "finished"),
+        ("inceptionresnetv2", "metadata", None, 0, "finished"),
+        ("mobilenetv3large", "metadata", None, 0, "finished"),
+        ("resnet50", "metadata", None, 0, "failed"),
+    ],
+    "b": [
+        ("densenet201", "augmented", None, 0, "finished"),
+        ("mobilenetv3large", "metadata", "cut240", 0, "finished"),
+        ("mobilenetv3large", "metadata", "cut230", 0, "finished"),
+        ("nasnetmobile", "metadata", None, 0, "pending"),
+    ],
+}
+
+
+def dataset() -> pd.DataFrame:
+    """image_id and label of the fixture's 1,400 images."""
+    labels = np.repeat(np.arange(len(CLASSES)), [CLASS_COUNTS[c] for c in CLASSES])
+    return pd.DataFrame({"image_id": [f"SYN_{i:07d}" for i in range(len(labels))], "label": labels})
+
+
+def split(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A stratified 90/10 split: every tenth image of each class (after a seeded shuffle) is validation."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(frame))
+    part = np.full(len(frame), "train", dtype=object)
+    for label in range(len(CLASSES)):
+        members = order[frame["label"].to_numpy()[order] == label]
+        part[members[::10]] = "val"
+    return pd.DataFrame({"image_id": frame["image_id"], "part": part})
+
+
+def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: str, recipe: str,
+               ablation: str | None, seed: int, status: str) -> None:
+    middle = f"ablation-{ablation}" if ablation else recipe
+    cell_id = f"{backbone}-{middle}-paper-s{seed}"
+    folder = run / cell_id
+    write_json(folder / "config.json", {
+        "cell_id": cell_id, "backbone": backbone, "recipe": recipe, "ablation": ablation, "seed": seed,
+        "split": "paper", "image_size": 64, "epochs": 3, "batch_size": 32, "weights": "none", "attention": "paper",
+        "precision": "float32", "jit": False, "early_stopping": {"monitor": "val_accuracy", "patience": 25},
+        "dataset": {"name": "synthetic", "synthetic": True, "root": "synthetic", "n_images": len(frame),
+                    "fingerprint": "fixture"},
+        "backend": "tensorflow",
+    })
+    write_json(folder / "env.json", {"skinbench": "0.1.0", "keras": "3.0", "backend": "tensorflow",
+                                     "tensorflow": "2.16", "device": "CPU (fixture)", "cpu": "fixture", "ram_gb": 8})
+    rng = np.random.default_rng(zlib.crc32(cell_id.encode()))
+    bonus = SKILL[backbone] + (0.3 if ablation == "cut240" else 0.0)
+    epochs = 3 if status != "pending" else 1
+    history = pd.DataFrame({
+        "epoch": np.arange(1, epochs + 1),
+        "loss": np.round(1.6 / np.arange(1, epochs + 1) + rng.uniform(0, 0.1, epochs), 4),
+        "accuracy": np.round(0.5 + 0.1 * np.arange(epochs) + rng.uniform(0, 0.05, epochs), 4),
+        "val_loss": np.round(1.8 / np.arange(1, epochs + 1) + rng.uniform(0, 0.1, epochs), 4),
+        "val_accuracy": np.round(0.45 + 0.1 * np.arange(epochs) + rng.uniform(0, 0.05, epochs), 4),
+        "learning_rate": [0.001] * epochs,
+        "seconds": np.round(EPOCH_S[backbone] * np.r_[3.0, np.ones(epochs - 1)] + rng.uniform(0, 1, epochs), 2),
+    })
+    write_csv(folder / "history.csv", history)
+    if status == "pending":
+        write_json(folder / "checkpoint" / "state.json", {"epoch": 1})
+        return
+    if status == "failed":
+        write_json(folder / "status.json", {"status": "failed", "finished_at": "2025-01-01T00:00:00Z",
+                                            "error": "ResourceExhaustedError: out of memory allocating tensor\nwith shape [32,2048,7,7]"})
+        return
+    val = frame[(parts["part"] == "val").to_numpy()]
+    y_true = val["label"].to_numpy()
+    logits = rng.normal(0.0, 1.0, (len(val), len(CLASSES)))
+    logits[np.arange(len(val)), y_true] += bonus
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    write_predictions(folder / "predictions.csv", val["image_id"].tolist(), y_true, probs)
+    write_json(folder / "metrics.json", {**compute_metrics(y_true, probs), "part": "val", "n_images": len(val)})
+    params, depth, size_mb, flops = MODEL[backbone]
+    params += 4096 * 22 if recipe == "metadata" else 0
+    write_json(folder / "model.json", {"params": params, "trainable_params": params - 60_000,
+                                       "non_trainable_params": 60_000, "depth": depth, "size_mb": size_mb, "flops": flops})
+    n_train = int((parts["part"] == "train").sum())
+    epoch_s = float(np.median(history["seconds"].iloc[1:]))
+    write_json(folder / "timing.json", {
+        "first_epoch_s": float(history["seconds"].iloc[0]), "epoch_s": epoch_s,
+        "train_images_per_s": round(n_train / epoch_s, 3), "eval_s": 1.5, "latency_ms_b1": 12.0,
+        "latency_ms_b32": 3.1, "epochs_run": epochs, "n_train_images": n_train, "replicas": 1,
+    })
+    write_json(folder / "status.json", {"status": "finished", "error": None, "finished_at": "2025-01-01T00:00:00Z"})
+
+
+def main(out: Path = FIXTURES) -> None:
+    frame = dataset()
+    splits = {seed: split(frame, seed) for seed in SEEDS}
+    for shard, cells in CELLS.items():
+        run = out / f"shard-{shard}"
+        sizes = {
+            f"paper-s{seed}": {
+                part: {c: int(((parts["part"] == part) & (frame["label"] == i)).sum()) for i, c in enumerate(CLASSES)}
+                for part in ("train", "val")
+            }
+            for seed, parts in splits.items()
+        }
+        write_json(run / "data.json", {"name": "synthetic", "synthetic": True, "root": "synthetic",
+                                       "class_counts": CLASS_COUNTS, "dropped": {"missing age": 0}, "split_sizes": sizes})
+        for seed, parts in splits.items():
+            write_csv(run / f"split-paper-s{seed}.csv", parts)
+        for backbone, recipe, ablation, seed, status in cells:
+            write_cell(run, frame, splits[seed], backbone, recipe, ablation, seed, status)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES)
