@@ -1,10 +1,169 @@
-"""`skinbench run` and `skinbench ablate`."""
+"""`skinbench run` (a matrix of backbones x recipes) and `skinbench ablate mobilenetv3` (paper Table 9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+from skinbench.commands.common import guarded
+from skinbench.commands.options import (
+    Backbones,
+    BatchSize,
+    DataDir,
+    DatasetName,
+    Epochs,
+    ImageSize,
+    Jit,
+    Out,
+    Precision,
+    Quiet,
+    Seed,
+    Seeds,
+    Split,
+    Weights,
+)
+from skinbench.config import EARLY_STOPPING, RECIPES, Profile, Settings
+from skinbench.errors import RunError
+
 ablate_app = typer.Typer(help="Ablation studies.", no_args_is_help=True)
 
+Matrix = Annotated[str, typer.Option("--matrix", help="'full' (11 backbones x 2 recipes), 'paper' (the 13 cells the paper reports) or 'smoke' (a small CPU check).")]
+Recipes = Annotated[Optional[str], typer.Option("--recipes", help="Comma-separated recipes: augmented, metadata.")]
+Shard = Annotated[Optional[str], typer.Option("--shard", help="K/N: run only part K (1..N) of the cells, e.g. one SLURM array task each.")]
+EarlyStopping = Annotated[
+    str, typer.Option("--early-stopping", help="'paper' (validation accuracy, patience 25) or 'code' (validation loss, patience 35).")
+]
+Cuts = Annotated[Optional[str], typer.Option("--cuts", help="Comma-separated cuts to run, e.g. 230,240,246 (default: every row).")]
+Smoke = Annotated[bool, typer.Option("--smoke", help="Small synthetic-size settings: a CPU check of every row.")]
 
-def run() -> None:
-    """Train a matrix of cells."""
-    raise NotImplementedError
+
+@guarded
+def run(
+    matrix: Matrix = "full",
+    backbones: Backbones = None,
+    recipes: Recipes = None,
+    seeds: Seeds = None,
+    seed: Seed = 0,
+    shard: Shard = None,
+    data_dir: DataDir = None,
+    dataset: DatasetName = "ham10000",
+    image_size: ImageSize = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    weights: Weights = None,
+    split: Split = "paper",
+    early_stopping: EarlyStopping = "paper",
+    precision: Precision = None,
+    jit: Jit = False,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume."""
+    from skinbench import config
+    from skinbench.train.runner import matrix_plans
+
+    spec = config.matrix_spec(matrix)
+    cells = config.select(
+        spec,
+        backbones=config.parse_list(backbones, "--backbones", config.backbone_names()),
+        recipes=config.parse_list(recipes, "--recipes", tuple(RECIPES)),
+        split=split,
+        seeds=config.parse_seeds(seeds, seed),
+    )
+    parts = config.parse_shard(shard)
+    if parts:
+        cells = config.shard(cells, *parts)
+    settings = _settings(spec.profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
+    _start(matrix_plans(cells, settings), settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet)
+
+
+@ablate_app.command("mobilenetv3")
+@guarded
+def ablate_mobilenetv3(
+    cuts: Cuts = None,
+    smoke: Smoke = False,
+    seeds: Seeds = None,
+    seed: Seed = 0,
+    shard: Shard = None,
+    data_dir: DataDir = None,
+    dataset: DatasetName = "ham10000",
+    image_size: ImageSize = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    weights: Weights = None,
+    split: Split = "paper",
+    early_stopping: EarlyStopping = "paper",
+    precision: Precision = None,
+    jit: Jit = False,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Paper Table 9: MobileNetV3Large cut at each layer of the table, with the metadata recipe."""
+    from skinbench import config
+    from skinbench.train.runner import ablation_plans
+
+    profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
+    settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
+    plans = ablation_plans(_parse_cuts(cuts), split=split, seeds=config.parse_seeds(seeds, seed))
+    parts = config.parse_shard(shard)
+    if parts:
+        keep = {c.cell_id for c in config.shard([p.cell for p in plans], *parts)}
+        plans = [p for p in plans if p.cell.cell_id in keep]
+    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet)
+
+
+def _parse_cuts(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
+
+
+def _settings(
+    profile: Profile,
+    image_size: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    weights: str | None,
+    precision: str | None,
+    jit: bool,
+    early_stopping: str,
+) -> Settings:
+    """The profile's settings with every option given on the command line applied."""
+    from skinbench.config import parse_image_size
+
+    if early_stopping not in EARLY_STOPPING:
+        raise RunError(f"--early-stopping must be one of {', '.join(EARLY_STOPPING)}, not {early_stopping!r}")
+    if precision not in (None, "float32", "mixed"):
+        raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
+    if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
+        raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
+    return profile.settings.override(
+        image_size=parse_image_size(image_size),
+        epochs=epochs,
+        batch_size=batch_size,
+        weights=weights,
+        precision=precision,
+        jit=jit or None,
+        early_stopping=early_stopping,
+    )
+
+
+def _start(plans, settings: Settings, profile: Profile, dataset: str, data_dir: Path | None, out: Path, quiet: bool) -> None:
+    from skinbench.console import err_console
+    from skinbench.train.rundata import DATASETS, DataSource
+    from skinbench.train.runner import run_cells
+
+    if dataset not in DATASETS:
+        raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
+    if dataset == "synthetic" and data_dir is not None:
+        raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
+    summary = run_cells(plans, settings, DataSource(dataset, data_dir, profile.synthetic), out, quiet=quiet)
+    err_console.print(
+        f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished; results in {summary.out}",
+        highlight=False,
+    )

@@ -5,7 +5,8 @@ Keras' ``BackupAndRestore`` keeps the weights and the epoch but not the callback
 the history or the epoch timings, so a cell resumed with it would not end as if never stopped.
 Here each save writes a new folder ``epoch-NNNN/`` holding the model's weights together with
 the optimizer's variables (``model.save_weights`` stores both; the learning rate is one of
-them) and ``state.json``; then ``latest.json`` is pointed at it (an atomic rename) and older
+them), the state of the model's random seed generators (dropout masks then continue as
+if never stopped) and ``state.json``; then ``latest.json`` is pointed at it (an atomic rename) and older
 folders are removed. A kill at any moment leaves the previous complete save in force. The
 best-validation-accuracy weights are a hard link to the weights of the epoch that set them.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from skinbench.io import read_json, write_json
 
@@ -30,6 +32,7 @@ SELECTION_METRIC = "val_accuracy"
 _CALLBACK_ATTRIBUTES = ("wait", "best", "cooldown_counter", "best_epoch", "stopped_epoch")
 _WEIGHTS = "model.weights.h5"
 _BEST = "best.weights.h5"
+_SEEDS = "seed_generators.npz"
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Checkpoint:
         shutil.rmtree(folder, ignore_errors=True)  # a save a kill left half-written
         folder.mkdir(parents=True)
         model.save_weights(folder / _WEIGHTS)
+        np.savez(folder / _SEEDS, *[v.numpy() for v in _seed_states(model)])
         if improved or previous is None:
             _link(folder / _WEIGHTS, folder / _BEST)
         else:
@@ -89,10 +93,19 @@ class Checkpoint:
         state, folder = loaded
         model.optimizer.build(model.trainable_variables)  # so its saved variables have a place
         model.load_weights(folder / _WEIGHTS)
+        with np.load(folder / _SEEDS) as saved:
+            for variable, key in zip(_seed_states(model), saved.files, strict=True):
+                variable.assign(saved[key])
         return state
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _seed_states(model: keras.Model) -> list:
+    """The model's variables that are not weights: its layers' random seed generator states."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 def _link(source: Path, target: Path) -> None:
@@ -162,7 +175,7 @@ class EpochState(keras.callbacks.Callback):
             return
         row = {"epoch": number}
         row.update({key: float(logs[key]) for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs})
-        row.update(learning_rate=self._learning_rate, seconds=round(train_seconds, 4), val_seconds=round(total - train_seconds, 4))
+        row.update(learning_rate=float(f"{self._learning_rate:.6g}"), seconds=round(train_seconds, 4), val_seconds=round(total - train_seconds, 4))
         state = self.state
         state.history.append(row)
         if self._first_epoch_of_fit:

@@ -147,6 +147,7 @@ def _fit(
         validation_data=inputs.val,
         epochs=settings.epochs,
         initial_epoch=state.epochs_done,
+        shuffle=False,  # Batches orders each epoch by (seed, epoch); Keras' own shuffle would not resume
         callbacks=[keras.callbacks.TerminateOnNaN(), reduce_lr, early_stopping, recorder, *callbacks],
         verbose=0,
     )

@@ -1,0 +1,210 @@
+"""The data a run prepares once and shares across its cells.
+
+The dataset is loaded and validated once. The split of each (protocol, seed) is written to the
+run folder as ``split-<protocol>-s<seed>.csv`` the first time and read back from there ever
+after, so every cell of that seed, every shard and every rerun uses the identical split. The
+metadata encoder of each split, the image cache of each image size and the offline-augmented
+training set of each (size, split) are built on first use and kept for the cells that follow;
+a failure to build one is kept too, so each cell that needs it fails at once with that error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from skinbench.classes import CLASSES, NUM_CLASSES
+from skinbench.config import RECIPES, Cell, Synthetic
+from skinbench.errors import DataError, RunError
+from skinbench.train.trainer import CellInputs
+
+DATASETS = ("ham10000", "synthetic")
+#: The augmented recipe grows the training set by the factor the paper's data grew
+#: (10,015 -> 18,015 images, METHOD.md "Training recipes").
+AUGMENT_GROWTH = 18015 / 10015
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a run's images come from: a HAM10000 folder, or the generated synthetic set."""
+
+    name: str
+    data_dir: Path | None
+    synthetic: Synthetic
+
+    def root(self) -> Path:
+        """The dataset folder (generating the synthetic one on first use)."""
+        if self.name == "synthetic":
+            from skinbench.data.synthetic import ensure_synthetic
+
+            return ensure_synthetic(count=self.synthetic.count, size=self.synthetic.size, seed=self.synthetic.seed)
+        if self.name != "ham10000":
+            raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {self.name!r}")
+        if self.data_dir is None:
+            from skinbench.data.ham10000 import DOWNLOAD_HINT
+
+            raise DataError(
+                "no HAM10000 folder given: pass --data-dir FOLDER holding either HAM10000_metadata.csv and the "
+                "images (Dataverse/Kaggle layout; both recipes) or the ISIC 2018 Task 3 training images and "
+                f"ground-truth CSV (augmented recipe only); {DOWNLOAD_HINT}; "
+                "or run on generated data with --dataset synthetic"
+            )
+        return self.data_dir
+
+
+class RunData:
+    """Everything the cells of one run read, each piece built once."""
+
+    def __init__(self, source: DataSource, out: Path, *, need_metadata: bool) -> None:
+        from skinbench.data.ham10000 import load_dataset
+
+        self.source = source
+        self.out = Path(out)
+        self.dataset = load_dataset(source.root(), require_metadata=need_metadata)
+        self._built: dict[tuple, Any] = {}
+
+    def _once(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """``build()`` the first time ``key`` is asked for; its value (or its error) after that."""
+        if key not in self._built:
+            try:
+                self._built[key] = build()
+            except Exception as exc:  # kept so later cells fail the same way without rebuilding
+                self._built[key] = exc
+        value = self._built[key]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def split_path(self, protocol: str, seed: int) -> Path:
+        return self.out / f"split-{protocol}-s{seed}.csv"
+
+    def split(self, protocol: str, seed: int) -> pd.DataFrame:
+        """The dataset frame with a ``part`` column (train/val/test) for this split."""
+        return self._once(("split", protocol, seed), lambda: self._split(protocol, seed))
+
+    def _split(self, protocol: str, seed: int) -> pd.DataFrame:
+        from skinbench.data.splits import load_split, make_split, save_split
+
+        path = self.split_path(protocol, seed)
+        if path.exists():
+            split = load_split(path)
+        else:
+            split = make_split(self.dataset.frame, protocol, seed)
+            save_split(split, path)
+        frame = self.dataset.frame.merge(split[["image_id", "part"]], on="image_id", how="left")
+        if frame["part"].isna().any() or len(split) != len(frame):
+            raise DataError(
+                f"{path} does not match the dataset in {self.dataset.root} ({len(split):,} split rows, "
+                f"{len(frame):,} images); results folders hold one dataset: use another --out"
+            )
+        return frame
+
+    def encoder(self, protocol: str, seed: int):
+        """The metadata encoder fitted on this split's training part."""
+        from skinbench.data.metadata import MetadataEncoder
+
+        def fit():
+            frame = self.split(protocol, seed)
+            return MetadataEncoder().fit(frame[frame["part"] == "train"])
+
+        return self._once(("encoder", protocol, seed), fit)
+
+    def cache(self, size: int):
+        """The decoded, resized uint8 images at ``size`` pixels."""
+        from skinbench.data.cache import build_cache
+
+        return self._once(("cache", size), lambda: build_cache(self.dataset, size, rule="crop", progress=False))
+
+    def augmented(self, size: int, protocol: str, seed: int):
+        """The offline-augmented training set of this split at ``size`` pixels."""
+        from skinbench.data.augment import augment_offline
+
+        def build():
+            train = self.part(protocol, seed, "train")
+            cache = self.cache(size)
+            target = int(round(len(train) * AUGMENT_GROWTH))
+            return augment_offline(cache, cache.rows(train["image_id"]), train["label"].to_numpy(), target, seed)
+
+        return self._once(("augmented", size, protocol, seed), build)
+
+    def part(self, protocol: str, seed: int, part: str) -> pd.DataFrame:
+        frame = self.split(protocol, seed)
+        return frame[frame["part"] == part].reset_index(drop=True)
+
+    def inputs(self, cell: Cell, size: int, batch_size: int, *, metadata: bool) -> CellInputs:
+        """Batches for one cell: training (augmented or not), validation and the reported part."""
+        from skinbench.data.pipeline import Batches
+        from skinbench.data.splits import reported_part
+
+        recipe = RECIPES[cell.recipe]
+        cache = self.cache(size)
+        encoder = self.encoder(cell.split, cell.seed) if metadata else None
+
+        def batches(frame: pd.DataFrame, shuffle: bool) -> Batches:
+            features = encoder.transform(frame) if encoder is not None else None
+            return Batches(
+                cache.images, cache.rows(frame["image_id"]), frame["label"].to_numpy(), features,
+                batch_size=batch_size, shuffle=shuffle, seed=cell.seed,
+            )
+
+        train_frame = self.part(cell.split, cell.seed, "train")
+        if recipe.augmented:
+            augmented = self.augmented(size, cell.split, cell.seed)
+            train = Batches(
+                augmented.images, np.arange(len(augmented.labels)), augmented.labels, None,
+                batch_size=batch_size, shuffle=True, seed=cell.seed,
+            )
+            n_train = len(augmented.labels)
+        else:
+            train, n_train = batches(train_frame, shuffle=True), len(train_frame)
+        val = batches(self.part(cell.split, cell.seed, "val"), shuffle=False)
+        part = reported_part(cell.split)
+        report_frame = self.part(cell.split, cell.seed, part)
+        report = val if part == "val" else batches(report_frame, shuffle=False)
+        class_weights = None
+        if recipe.weighted_loss:
+            from skinbench.train.loss import class_weights as weights_of
+
+            class_weights = weights_of(train_frame["label"].to_numpy(), NUM_CLASSES)
+        return CellInputs(
+            train=train,
+            val=val,
+            report=report,
+            report_part=part,
+            report_ids=report_frame["image_id"].tolist(),
+            report_labels=report_frame["label"].to_numpy(),
+            n_train_images=n_train,
+            class_weights=class_weights,
+        )
+
+    def metadata_features(self, protocol: str, seed: int) -> int:
+        return self.encoder(protocol, seed).n_features
+
+    def describe(self, splits: list[tuple[str, int]]) -> dict:
+        """data.json: the dataset, its class counts, dropped rows and each split's sizes per class."""
+        dataset = self.dataset
+        counts = dataset.frame["dx"].value_counts()
+        sizes = {}
+        for protocol, seed in splits:
+            frame = self.split(protocol, seed)
+            table = pd.crosstab(frame["part"], frame["dx"]).reindex(columns=list(CLASSES), fill_value=0)
+            sizes[f"{protocol}-s{seed}"] = {
+                part: {c: int(n) for c, n in row.items()} for part, row in table.iterrows()
+            }
+        return {
+            "name": self.source.name,
+            "synthetic": self.source.name == "synthetic",
+            "root": str(dataset.root),
+            "layout": dataset.layout,
+            "has_metadata": dataset.has_metadata,
+            "fingerprint": dataset.fingerprint,
+            "n_images": len(dataset.frame),
+            "class_counts": {c: int(counts.get(c, 0)) for c in CLASSES},
+            "dropped": dict(dataset.dropped),
+            "problems": [p.message for p in dataset.problems],
+            "splits": sizes,
+        }

@@ -1,0 +1,270 @@
+"""Run a list of cells into a results folder: skip finished cells, resume killed ones, record failures.
+
+Each cell folder gets config.json and env.json when the cell starts, the trainer's result
+files, and status.json last; a cell is finished only when status.json says so. A cell that
+fails (NaN loss, out of memory, unreadable data...) gets status ``failed`` with its error and
+the run goes on; running the same command again retries it, resuming from its checkpoint.
+The first Ctrl-C stops the run once the epoch in progress is saved; a second stops at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import signal
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import keras
+
+from skinbench.config import EARLY_STOPPING, Cell, Settings
+from skinbench.errors import RunError
+from skinbench.io import read_json, write_json
+from skinbench.train import env
+from skinbench.train.progress import RunProgress, make_progress
+from skinbench.train.rundata import DataSource, RunData
+from skinbench.train.state import Checkpoint, StopRequest
+from skinbench.train.trainer import train_cell
+
+FINISHED, FAILED = "finished", "failed"
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """A cell and the model it trains (an ablation row changes the cut, head or inputs)."""
+
+    cell: Cell
+    metadata: bool  #: the model takes the metadata input
+    attention: str | None = "paper"
+    cut: str | int | None = None
+    extra_dense: int = 0
+
+
+@dataclass
+class RunSummary:
+    out: Path
+    finished: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def cell_status(folder: Path) -> str | None:
+    """``finished``, ``failed`` or None (never run, running or killed)."""
+    path = folder / "status.json"
+    return read_json(path).get("status") if path.exists() else None
+
+
+def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out: Path, *, quiet: bool = False) -> RunSummary:
+    """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed."""
+    from skinbench.models.backbones import get_backbone
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = RunData(source, out, need_metadata=any(p.metadata for p in plans))
+    _check_dataset(out, data)
+    write_json(out / "data.json", _merged_data_json(out, data, sorted({(p.cell.split, p.cell.seed) for p in plans})))
+
+    configs = {p.cell.cell_id: cell_config(p, settings, data, get_backbone(p.cell.backbone).native_size) for p in plans}
+    for plan in plans:
+        _check_config(out / plan.cell.cell_id, configs[plan.cell.cell_id])
+    summary = RunSummary(out)
+    todo = []
+    for plan in plans:
+        if cell_status(out / plan.cell.cell_id) == FINISHED:
+            summary.skipped.append(plan.cell.cell_id)
+            Checkpoint(out / plan.cell.cell_id / "checkpoint").remove()  # left by a kill after status.json
+        else:
+            todo.append(plan)
+    with make_progress(len(todo), quiet=quiet) as progress, _stop_on_ctrl_c(progress) as stop:
+        if summary.skipped:
+            progress.log(f"{len(summary.skipped)} finished cell(s) in {out} kept; {len(todo)} to run")
+        for plan in todo:
+            cell_id = plan.cell.cell_id
+            progress.start_cell(cell_id)
+            error = _run_cell(plan, configs[cell_id], settings, data, out / cell_id, stop, progress)
+            if error is None:
+                summary.finished.append(cell_id)
+                progress.end_cell(FINISHED)
+            else:
+                summary.failed[cell_id] = error
+                progress.end_cell(f"FAILED: {error}")
+            if stop.requested:
+                raise KeyboardInterrupt
+    if summary.failed:
+        names = ", ".join(summary.failed)
+        raise RunError(
+            f"{len(summary.failed)} of {len(plans)} cells failed ({names}); their errors are in "
+            f"{out}/<cell>/status.json; run the same command again to retry them"
+        )
+    return summary
+
+
+def cell_config(plan: CellPlan, settings: Settings, data: RunData, native_size: int) -> dict:
+    """config.json: every resolved setting of a cell."""
+    cell = plan.cell
+    rule = EARLY_STOPPING[settings.early_stopping]
+    return {
+        "cell_id": cell.cell_id,
+        "backbone": cell.backbone,
+        "recipe": cell.recipe,
+        "ablation": cell.ablation,
+        "seed": cell.seed,
+        "split": cell.split,
+        "image_size": settings.image_size or native_size,
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "weights": settings.weights,
+        "attention": plan.attention,
+        "metadata": plan.metadata,
+        "cut": plan.cut,
+        "extra_dense": plan.extra_dense,
+        "precision": settings.precision,
+        "jit": settings.jit,
+        "early_stopping": {"rule": settings.early_stopping, "monitor": rule.monitor, "patience": rule.patience},
+        "dataset": {
+            "name": data.source.name,
+            "synthetic": data.source.name == "synthetic",
+            "root": str(data.dataset.root),
+            "n_images": len(data.dataset.frame),
+            "fingerprint": data.dataset.fingerprint,
+        },
+        "backend": keras.backend.backend(),
+    }
+
+
+def _run_cell(
+    plan: CellPlan, config: dict, settings: Settings, data: RunData, folder: Path, stop: StopRequest, progress: RunProgress
+) -> str | None:
+    """Train one cell and write its status; the error text when it failed, else None."""
+    (folder / "status.json").unlink(missing_ok=True)  # a failed cell being retried
+    write_json(folder / "config.json", config)
+    write_json(folder / "env.json", env.describe())
+    cell = plan.cell
+    try:
+        inputs = data.inputs(cell, config["image_size"], settings.batch_size, metadata=plan.metadata)
+        features = data.metadata_features(cell.split, cell.seed) if plan.metadata else 0
+
+        def build() -> keras.Model:
+            from skinbench.models.build import build_model
+
+            return build_model(
+                cell.backbone,
+                image_size=config["image_size"],
+                metadata_features=features,
+                weights=settings.weights,
+                attention=plan.attention,
+                cut=plan.cut,
+                extra_dense=plan.extra_dense,
+            )
+
+        train_cell(build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()])
+    except Exception as exc:  # any failure of one cell is recorded and the run goes on
+        error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        write_json(folder / "status.json", _status(FAILED, error, traceback.format_exc()))
+        return error
+    finally:
+        keras.backend.clear_session(free_memory=True)
+    write_json(folder / "status.json", _status(FINISHED))
+    Checkpoint(folder / "checkpoint").remove()
+    return None
+
+
+def _status(status: str, error: str | None = None, trace: str | None = None) -> dict:
+    value = {"status": status, "error": error, "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    if trace:
+        value["traceback"] = trace
+    return value
+
+
+def _check_config(folder: Path, config: dict) -> None:
+    """A cell folder from an earlier run must have been made with the same settings."""
+    path = folder / "config.json"
+    if not path.exists():
+        return
+    old = read_json(path)
+    changed = [f"{key}: {old.get(key)!r} -> {value!r}" for key, value in config.items() if old.get(key) != value]
+    if changed:
+        raise RunError(
+            f"{folder} was run with other settings ({'; '.join(changed)}); use another --out, "
+            "or delete that folder to train the cell again"
+        )
+
+
+def _check_dataset(out: Path, data: RunData) -> None:
+    path = out / "data.json"
+    if path.exists() and read_json(path).get("fingerprint") != data.dataset.fingerprint:
+        raise RunError(
+            f"{out} holds results on other data than {data.dataset.root} (data.json differs); use another --out"
+        )
+
+
+def _merged_data_json(out: Path, data: RunData, splits: list[tuple[str, int]]) -> dict:
+    """data.json for these splits, keeping the splits earlier runs into ``out`` described."""
+    path = out / "data.json"
+    earlier = read_json(path).get("splits", {}) if path.exists() else {}
+    described = data.describe(splits)
+    described["splits"] = {**earlier, **described["splits"]}
+    return described
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(progress: RunProgress) -> Iterator[StopRequest]:
+    """The first Ctrl-C asks to stop after the current epoch is saved; the second stops at once."""
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handle(signum, frame) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+        progress.log("stopping once this epoch is saved (Ctrl-C again to stop now; the cell resumes from its last saved epoch)")
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def matrix_plans(cells: list[Cell], settings: Settings) -> list[CellPlan]:
+    """Plans for matrix cells: the recipe decides whether the model takes metadata."""
+    from skinbench.config import RECIPES
+
+    return [CellPlan(cell, metadata=RECIPES[cell.recipe].metadata, attention=settings.attention) for cell in cells]
+
+
+def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int]) -> list[CellPlan]:
+    """Plans for paper Table 9's rows (all, or those at ``cuts``), sorted by cell id.
+
+    Every row trains with the metadata recipe's loss and data (class-weighted, no
+    augmentation); a row without metadata drops only the metadata input.
+    """
+    from skinbench.config import SPLITS
+    from skinbench.models.ablation import ABLATION_BACKBONE, ABLATION_ROWS
+
+    if split not in SPLITS:
+        raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+    rows = list(ABLATION_ROWS)
+    if cuts is not None:
+        known = sorted({row.cut for row in rows if row.cut is not None})
+        unknown = [c for c in cuts if c not in known]
+        if unknown:
+            raise RunError(f"--cuts: no Table 9 row cuts at {', '.join(map(str, unknown))}; the cuts are {', '.join(map(str, known))}")
+        rows = [row for row in rows if row.cut in cuts]
+    plans = [
+        CellPlan(
+            Cell(ABLATION_BACKBONE, "metadata", split, seed, ablation=row.key),
+            metadata=row.metadata,
+            attention=row.attention,
+            cut=row.cut,
+            extra_dense=row.extra_dense,
+        )
+        for row in rows
+        for seed in seeds
+    ]
+    return sorted(plans, key=lambda p: p.cell.cell_id)
