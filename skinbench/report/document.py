@@ -172,14 +172,15 @@ def _dataset(data: dict[str, Any], summary: Summary) -> str:
 
 
 def _device(env: dict[str, Any]) -> str | None:
-    """env.json's device: ``device``, else the GPU's name, else the CPU's."""
-    for key in ("device", "gpu", "cpu"):
-        value = env.get(key)
-        if isinstance(value, dict):
-            value = value.get("name")
-        if value:
-            return str(value)
-    return None
+    """The accelerator(s) in env.json's ``gpus``, else its ``cpu`` model and usable cores."""
+    gpus = [g.get("name") for g in env.get("gpus") or [] if isinstance(g, dict) and g.get("name")]
+    if gpus:
+        return ", ".join(f"{name} x{gpus.count(name)}" for name in dict.fromkeys(gpus))
+    cpu = env.get("cpu") or {}
+    if not isinstance(cpu, dict) or not cpu.get("model"):
+        return None
+    cores = cpu.get("usable_cores") or cpu.get("logical_cores")
+    return f"CPU {cpu['model']}" + (f" ({cores} cores)" if cores else "")
 
 
 def _distinct(values: Iterable[Any]) -> str:

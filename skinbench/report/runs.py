@@ -158,8 +158,9 @@ def _one_dataset(datas: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     return first
 
 
-def _dataset_identity(data: dict[str, Any]) -> tuple[Any, ...]:
-    return (data.get("name"), data.get("synthetic"), json.dumps(data.get("class_counts"), sort_keys=True))
+def _dataset_identity(data: dict[str, Any]) -> Any:
+    """data.json's ``fingerprint`` (changes with any image or the metadata), else its name and counts."""
+    return data.get("fingerprint") or (data.get("name"), json.dumps(data.get("class_counts"), sort_keys=True))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

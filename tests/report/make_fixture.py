@@ -23,6 +23,7 @@ from skinbench.eval.predictions import write_predictions
 from skinbench.io import write_csv, write_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FINGERPRINT = "fixture-0001"
 CLASS_COUNTS = {"akiec": 46, "bcc": 72, "bkl": 154, "df": 16, "mel": 156, "nv": 938, "vasc": 18}
 SEEDS = (0, 1)
 SKILL = {"densenet201": 2.2, "inceptionresnetv2": 2.6, "mobilenetv3large": 1.8, "resnet50": 1.5, "nasnetmobile": 1.7}
@@ -78,13 +79,18 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     write_json(folder / "config.json", {
         "cell_id": cell_id, "backbone": backbone, "recipe": recipe, "ablation": ablation, "seed": seed,
         "split": "paper", "image_size": 64, "epochs": 3, "batch_size": 32, "weights": "none", "attention": "paper",
-        "precision": "float32", "jit": False, "early_stopping": {"monitor": "val_accuracy", "patience": 25},
+        "metadata": recipe == "metadata", "cut": ablation, "extra_dense": 0, "precision": "float32", "jit": False,
+        "early_stopping": {"rule": "paper", "monitor": "val_accuracy", "patience": 25},
         "dataset": {"name": "synthetic", "synthetic": True, "root": "synthetic", "n_images": len(frame),
-                    "fingerprint": "fixture"},
+                    "fingerprint": FINGERPRINT},
         "backend": "tensorflow",
     })
-    write_json(folder / "env.json", {"skinbench": "0.1.0", "keras": "3.0", "backend": "tensorflow",
-                                     "tensorflow": "2.16", "device": "CPU (fixture)", "cpu": "fixture", "ram_gb": 8})
+    write_json(folder / "env.json", {
+        "skinbench": "0.1.0", "python": "3.11.0", "backend": "tensorflow",
+        "versions": {"keras": "3.0.0", "tensorflow": "2.16.0", "numpy": "2.0.0"}, "gpus": [],
+        "cpu": {"model": "x86_64", "physical_cores": 2, "logical_cores": 2, "usable_cores": 2},
+        "ram_gib": 8.0, "platform": "Linux", "hostname": "fixture",
+    })
     rng = np.random.default_rng(zlib.crc32(cell_id.encode()))
     bonus = SKILL[backbone] + (0.3 if ablation == "cut240" else 0.0)
     epochs = 3 if status != "pending" else 1
@@ -102,8 +108,10 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         write_json(folder / "checkpoint" / "state.json", {"epoch": 1})
         return
     if status == "failed":
-        write_json(folder / "status.json", {"status": "failed", "finished_at": "2025-01-01T00:00:00Z",
-                                            "error": "ResourceExhaustedError: out of memory allocating tensor\nwith shape [32,2048,7,7]"})
+        write_json(folder / "status.json", {
+            "status": "failed", "error": "ResourceExhaustedError: out of memory allocating tensor with shape [32,2048,7,7]",
+            "finished_at": "2025-01-01T00:00:00+00:00", "traceback": "Traceback (most recent call last):\n  ...",
+        })
         return
     val = frame[(parts["part"] == "val").to_numpy()]
     y_true = val["label"].to_numpy()
@@ -121,9 +129,10 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     write_json(folder / "timing.json", {
         "first_epoch_s": float(history["seconds"].iloc[0]), "epoch_s": epoch_s,
         "train_images_per_s": round(n_train / epoch_s, 3), "eval_s": 1.5, "latency_ms_b1": 12.0,
-        "latency_ms_b32": 3.1, "epochs_run": epochs, "n_train_images": n_train, "replicas": 1,
+        "latency_ms_b32": 3.1, "epochs_run": epochs, "best_epoch": epochs, "n_train_images": n_train, "replicas": 1,
+        "traced_epochs": [1],
     })
-    write_json(folder / "status.json", {"status": "finished", "error": None, "finished_at": "2025-01-01T00:00:00Z"})
+    write_json(folder / "status.json", {"status": "finished", "error": None, "finished_at": "2025-01-01T00:00:00+00:00"})
 
 
 def main(out: Path = FIXTURES) -> None:
@@ -138,8 +147,11 @@ def main(out: Path = FIXTURES) -> None:
             }
             for seed, parts in splits.items()
         }
-        write_json(run / "data.json", {"name": "synthetic", "synthetic": True, "root": "synthetic",
-                                       "class_counts": CLASS_COUNTS, "dropped": {"missing age": 0}, "split_sizes": sizes})
+        write_json(run / "data.json", {
+            "name": "synthetic", "synthetic": True, "root": "synthetic", "layout": "ham10000", "has_metadata": True,
+            "fingerprint": FINGERPRINT, "n_images": len(frame), "class_counts": CLASS_COUNTS, "dropped": {},
+            "problems": [], "splits": sizes,
+        })
         for seed, parts in splits.items():
             write_csv(run / f"split-paper-s{seed}.csv", parts)
         for backbone, recipe, ablation, seed, status in cells:

@@ -1,0 +1,173 @@
+"""compute_metrics and the bootstrap against scikit-learn, a hand-computed example and the ISIC scorer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from skinbench.classes import CLASSES, FROM_ISIC, ISIC_COLUMNS
+from skinbench.eval.metrics import (
+    BOOTSTRAP_METRICS,
+    aggregate_seeds,
+    bootstrap,
+    bootstrap_ci,
+    compute_metrics,
+    intervals,
+    resampled_metrics,
+)
+
+
+def _random(n: int = 400, k: int = 7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k))
+    logits[np.arange(n), y_true] += 1.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return y_true, probs
+
+
+def test_equals_scikit_learn_on_random_predictions() -> None:
+    y_true, probs = _random()
+    y_pred = probs.argmax(axis=1)
+    m = compute_metrics(y_true, probs)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+    for average in ("macro", "weighted"):
+        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+        assert m[f"{average}_precision"] == pytest.approx(precision)
+        assert m[f"{average}_recall"] == pytest.approx(recall)
+        assert m[f"{average}_f1"] == pytest.approx(f1)
+        assert m[f"{average}_auc"] == pytest.approx(roc_auc_score(y_true, probs, multi_class="ovr", average=average))
+    assert m["confusion_matrix"] == confusion_matrix(y_true, y_pred).tolist()
+    cm = np.array(m["confusion_matrix"])
+    for index, name in enumerate(CLASSES):
+        per_class = m["per_class"][name]
+        assert per_class["auc"] == pytest.approx(roc_auc_score(y_true == index, probs[:, index]))
+        tn = cm.sum() - cm[index].sum() - cm[:, index].sum() + cm[index, index]
+        fp = cm[:, index].sum() - cm[index, index]
+        assert per_class["specificity"] == pytest.approx(tn / (tn + fp))
+        assert per_class["support"] == int((y_true == index).sum())
+    specificity = np.array([m["per_class"][c]["specificity"] for c in CLASSES])
+    recall = np.array([m["per_class"][c]["recall"] for c in CLASSES])
+    assert m["paper_balanced_accuracy"] == pytest.approx(np.mean((recall + specificity) / 2))
+
+
+def test_hand_computed_three_class_example() -> None:
+    y_true = [0, 0, 1, 1, 2, 2]
+    probs = np.array([
+        [0.8, 0.1, 0.1],  # 0 -> 0
+        [0.3, 0.6, 0.1],  # 0 -> 1
+        [0.2, 0.7, 0.1],  # 1 -> 1
+        [0.1, 0.8, 0.1],  # 1 -> 1
+        [0.1, 0.2, 0.7],  # 2 -> 2
+        [0.5, 0.2, 0.3],  # 2 -> 0
+    ])
+    m = compute_metrics(y_true, probs)
+    assert m["classes"] == ["0", "1", "2"]
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["balanced_accuracy"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+    expected = {
+        "0": {"precision": 1 / 2, "recall": 1 / 2, "specificity": 3 / 4, "f1": 1 / 2, "auc": 7 / 8, "support": 2},
+        "1": {"precision": 2 / 3, "recall": 1.0, "specificity": 3 / 4, "f1": 4 / 5, "auc": 1.0, "support": 2},
+        "2": {"precision": 1.0, "recall": 1 / 2, "specificity": 1.0, "f1": 2 / 3, "auc": 1.0, "support": 2},
+    }
+    for name, values in expected.items():
+        assert m["per_class"][name] == pytest.approx(values)
+    assert m["paper_balanced_accuracy"] == pytest.approx((0.625 + 0.875 + 0.75) / 3)
+    assert m["macro_f1"] == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
+    assert m["macro_auc"] == pytest.approx((7 / 8 + 1 + 1) / 3)
+    assert m["weighted_auc"] == pytest.approx(m["macro_auc"])  # equal supports
+    assert m["notes"] == []
+
+
+def test_a_class_without_positives_has_no_auc_and_no_crash() -> None:
+    y_true, probs = _random()
+    keep = y_true != CLASSES.index("df")
+    m = compute_metrics(y_true[keep], probs[keep])
+    assert m["per_class"]["df"]["auc"] is None
+    assert m["per_class"]["df"]["support"] == 0
+    defined = [m["per_class"][c]["auc"] for c in CLASSES if c != "df"]
+    assert m["macro_auc"] == pytest.approx(np.mean(defined))
+    assert "df" in m["notes"][0]
+    json.dumps(m, allow_nan=False)  # JSON-ready: no NaN anywhere
+
+
+def test_bad_shapes_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        compute_metrics([0, 1], np.ones((3, 7)) / 7)
+    with pytest.raises(ValueError):
+        compute_metrics([0, 9], np.ones((2, 7)) / 7)
+
+
+def test_balanced_accuracy_and_macro_auc_equal_the_isic_scorer() -> None:
+    isic = pytest.importorskip("isic_challenge_scoring.metrics")
+    y_true, probs = _random(500, seed=3)
+    order = [CLASSES.index(FROM_ISIC[c]) for c in ISIC_COLUMNS]
+    truth = pd.DataFrame(np.eye(len(CLASSES))[y_true][:, order], columns=list(ISIC_COLUMNS))
+    prediction = pd.DataFrame(probs[:, order], columns=list(ISIC_COLUMNS))
+    weights = pd.Series(np.ones(len(y_true)))
+    m = compute_metrics(y_true, probs)
+    assert m["balanced_accuracy"] == pytest.approx(isic.balanced_multiclass_accuracy(truth, prediction, weights))
+    official_auc = np.mean([isic.auc(truth[c], prediction[c], weights) for c in ISIC_COLUMNS])
+    assert m["macro_auc"] == pytest.approx(official_auc)
+
+
+def test_resampled_metrics_equal_compute_metrics_on_the_resamples() -> None:
+    y_true, probs = _random(120, seed=5)
+    probs = np.round(probs, 1)  # ties in the scores, as predictions.csv rounding can make
+    probs[0] = probs[1]
+    rng = np.random.default_rng(1)
+    counts = rng.multinomial(len(y_true), np.full(len(y_true), 1 / len(y_true)), size=4)
+    counts[3] = 0
+    counts[3, y_true != 3] = 1  # a resample with no df at all
+    got = resampled_metrics(counts, y_true, probs)
+    for row in range(len(counts)):
+        index = np.repeat(np.arange(len(y_true)), counts[row])
+        expected = compute_metrics(y_true[index], probs[index])
+        for metric in BOOTSTRAP_METRICS:
+            assert got[metric][row] == pytest.approx(expected[metric]), (metric, row)
+
+
+def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
+    y_true, probs = _random(300)
+    first = bootstrap_ci(y_true, probs, n=200, seed=7)
+    assert first == bootstrap_ci(y_true, probs, n=200, seed=7)
+    assert first != bootstrap_ci(y_true, probs, n=200, seed=8)
+    point = compute_metrics(y_true, probs)
+    for metric in BOOTSTRAP_METRICS:
+        assert first[metric]["low"] < point[metric] < first[metric]["high"]
+    json.dumps(first, allow_nan=False)
+
+
+def test_intervals_of_several_seeds_average_each_resample() -> None:
+    y_true, probs = _random(200)
+    a = bootstrap(y_true, probs, n=300, seed=0)
+    b = {k: v + 0.1 for k, v in a.items()}
+    shifted = intervals([a, b])
+    alone = intervals([a])
+    for metric in BOOTSTRAP_METRICS:
+        assert shifted[metric]["low"] == pytest.approx(alone[metric]["low"] + 0.05)
+
+
+def test_aggregate_seeds_mean_and_sample_std() -> None:
+    y_true, probs = _random(200)
+    one = compute_metrics(y_true, probs)
+    two = compute_metrics(y_true[:150], probs[:150])
+    both = aggregate_seeds([one, two])
+    assert both["accuracy"]["mean"] == pytest.approx((one["accuracy"] + two["accuracy"]) / 2)
+    assert both["accuracy"]["std"] == pytest.approx(np.std([one["accuracy"], two["accuracy"]], ddof=1))
+    assert both["accuracy"]["n"] == 2
+    assert both["per_class.df.f1"]["mean"] == pytest.approx((one["per_class"]["df"]["f1"] + two["per_class"]["df"]["f1"]) / 2)
+    single = aggregate_seeds([one])
+    assert single["accuracy"] == {"mean": one["accuracy"], "std": None, "n": 1}
