@@ -1,0 +1,99 @@
+"""Model accounting, computed from layer shapes so it is the same on every backend.
+
+- ``params``: all weights, including BatchNorm's moving statistics (Keras' ``count_params``).
+- ``depth``: layers that hold weights (the Keras applications table's convention: ResNet50 107).
+- ``size_mb``: the weights' bytes in MiB (float32 is 4 bytes a parameter; the Keras table's
+  sizes are HDF5 files, a little larger).
+- ``macs``: multiply-accumulates per image of every layer with a kernel (convolutions of all
+  kinds, dense, soft attention's convolution): output positions times kernel size.
+  ``flops`` = 2 * ``macs``. BatchNorm, activations, pooling and additions are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import keras
+import numpy as np
+import pandas as pd
+
+from skinbench.models.backbones import BackboneSpec
+
+MIB = 2**20
+
+
+def summarize(model: keras.Model) -> dict:
+    """``params, trainable_params, non_trainable_params, depth, size_mb, macs, flops``."""
+    layers = list(_leaf_layers(model))
+    macs = _macs(layers)
+    return {
+        "params": int(model.count_params()),
+        "trainable_params": _count(model.trainable_weights),
+        "non_trainable_params": _count(model.non_trainable_weights),
+        "depth": sum(1 for layer in layers if layer.weights),
+        "size_mb": sum(math.prod(w.shape) * _itemsize(w) for w in model.weights) / MIB,
+        "macs": macs,
+        "flops": None if macs is None else 2 * macs,
+    }
+
+
+def measure_backbone(spec: BackboneSpec) -> dict:
+    """Build the backbone as the paper's Table 3 counts it (native size, ``include_top=True``,
+    no weights) and summarise it, with the cut's description and shape."""
+    keras.backend.clear_session()
+    model = spec.application(weights=None, include_top=True)
+    cut_shape = tuple(spec.cut.locate(model).shape[1:])
+    return {"backbone": spec.name, "display": spec.display, "input": spec.native_size,
+            "cut": spec.cut.describe(), "cut_shape": "x".join(str(d) for d in cut_shape), **summarize(model)}
+
+
+def backbone_table(specs: Iterable[BackboneSpec], progress: Callable[[BackboneSpec], None] | None = None) -> pd.DataFrame:
+    """Measured accounting of each backbone beside the paper's Table 3 (paper_* columns).
+
+    ``progress(spec)`` is called before each (slow) build.
+    """
+    from skinbench.report.paper import paper_table
+
+    paper = paper_table(3)
+    rows = []
+    for spec in specs:
+        if progress is not None:
+            progress(spec)
+        row = measure_backbone(spec)
+        for column in ("params_m", "depth", "size_mb"):
+            value = paper.loc[spec.display, column] if spec.display in paper.index else float("nan")
+            row[f"paper_{column}"] = float(value)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _leaf_layers(model: keras.Model):
+    """Every layer, looking inside nested models."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
+def _macs(layers: list[keras.layers.Layer]) -> int | None:
+    total = 0
+    for layer in layers:
+        kernels = [w for w in layer.weights if len(w.shape) >= 2]
+        if not kernels:
+            continue
+        output = layer.output[0] if isinstance(layer.output, (list, tuple)) else layer.output
+        positions = output.shape[1:-1]
+        if any(d is None for d in positions):
+            return None
+        total += math.prod(positions) * sum(math.prod(k.shape) for k in kernels)
+    return total
+
+
+def _count(weights) -> int:
+    return int(sum(math.prod(w.shape) for w in weights))
+
+
+def _itemsize(weight) -> int:
+    return np.dtype(keras.backend.standardize_dtype(weight.dtype)).itemsize

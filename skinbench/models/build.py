@@ -1,0 +1,151 @@
+"""Build the paper's models: backbone to the cut, soft attention, head, optional metadata.
+
+The model takes ``{"image": uint8 (H, W, 3) RGB}`` and, with metadata, ``{"metadata":
+float32 (F,)}``; conversion to float and the backbone's preprocessing run inside it. Head
+(as Datta et al.'s code): [MaxPool 2x2 'same' (t), MaxPool 2x2 'same' (soft attention(t))]
+-> concatenate -> ReLU -> Dropout 0.5 -> Flatten; metadata models concatenate that with
+Dense(4096, ReLU)(metadata); then Dense(num_classes, softmax). Every layer trains.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from skinbench.classes import NUM_CLASSES
+from skinbench.errors import ModelError
+from skinbench.models import ablation
+from skinbench.models.attention import VARIANTS, SoftAttention
+from skinbench.models.backbones import BackboneSpec, CutPoint, ImagePreprocessing, get_backbone, resolve_weights
+
+METADATA_UNITS = 4096
+ATTENTION_LAYER = "soft_attention"
+
+
+def cut_points(spec: BackboneSpec) -> dict[str, CutPoint]:
+    """The cuts ``build_model(cut=...)`` accepts for a backbone: ``default`` and, for
+    MobileNetV3Large, the ablation's ``cut230`` ... ``cut270``."""
+    points = {"default": spec.cut}
+    if spec.name == ablation.BACKBONE:
+        points.update({key: cut.point for key, cut in ablation.CUTS.items()})
+    return points
+
+
+def build_model(
+    backbone: str,
+    *,
+    image_size: int | None = None,
+    metadata_features: int = 0,
+    weights: str | Path | None = "imagenet",
+    attention: str | None = "paper",
+    num_classes: int = NUM_CLASSES,
+    cut: str | None = None,
+    extra_dense: int = 0,
+    heads: int = 16,
+    name: str | None = None,
+) -> keras.Model:
+    """One skinbench model.
+
+    Args:
+        backbone: registry name (case-insensitive), e.g. ``"mobilenetv3large"``.
+        image_size: input side length; ``None`` is the backbone's native size.
+        metadata_features: F > 0 adds the ``"metadata"`` input and its Dense(4096) branch.
+        weights: ``"imagenet"``, ``"none"``/``None`` or a weights file path.
+        attention: ``"paper"``, ``"reference"`` (soft-attention variant) or ``None`` (no
+            soft attention: the head keeps only the MaxPool(t) branch).
+        cut: ``None``/``"default"`` (the backbone's cut) or an ablation cut key
+            (``"cut230"`` ... ``"cut270"``, MobileNetV3Large only).
+        extra_dense: units of a Dense(ReLU) layer after Flatten (paper Table 9's Dense(512)).
+        heads: soft-attention heads (K).
+
+    ImageNet weights with ``include_top=True`` exist only at the native size; at another size
+    the backbone is built without its top, which cuts inside the top (266, 270) cannot use.
+    """
+    spec = get_backbone(backbone)
+    size = spec.check_size(image_size)
+    weights = resolve_weights(weights)
+    point = _cut_point(spec, cut)
+    if attention is not None and attention not in VARIANTS:
+        raise ModelError(f"unknown soft-attention variant {attention!r}; choose from {', '.join(VARIANTS)} or none")
+    include_top = weights != "imagenet" or size == spec.native_size
+    if point.needs_top and not include_top:
+        raise ModelError(
+            f"cut {cut} lies in {spec.display}'s classifier top, which ImageNet weights only fit at "
+            f"{spec.native_size} pixels; use --image-size {spec.native_size} or --weights none"
+        )
+
+    image = keras.Input((size, size, 3), dtype="uint8", name="image")
+    pixels = ImagePreprocessing(spec.preprocessing, name="preprocess")(image)
+    application = spec.application(image_size=size, weights=weights, include_top=include_top, input_tensor=pixels)
+    x = _head(point.locate(application), attention, heads)
+    if extra_dense:
+        x = keras.layers.Dense(extra_dense, activation="relu", name="head_dense")(x)
+    inputs = {"image": image}
+    if metadata_features:
+        metadata = keras.Input((metadata_features,), dtype="float32", name="metadata")
+        inputs["metadata"] = metadata
+        branch = keras.layers.Dense(METADATA_UNITS, activation="relu", name="metadata_dense")(metadata)
+        x = keras.layers.Concatenate(name="fusion")([x, branch])
+    # float32 output keeps the softmax exact under mixed precision.
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name or f"skinbench_{spec.name}")
+
+
+def build_ablation_model(
+    row: str | ablation.AblationRow,
+    *,
+    image_size: int | None = None,
+    metadata_features: int = 0,
+    weights: str | Path | None = "imagenet",
+    attention: str = "paper",
+    num_classes: int = NUM_CLASSES,
+) -> keras.Model:
+    """A paper Table 9 row (key such as ``"cut246"`` or an ``AblationRow``) on MobileNetV3Large.
+
+    ``metadata_features`` is required for rows with metadata and ignored for rows without;
+    ``attention`` picks the variant for rows with soft attention.
+    """
+    row = ablation.get_row(row) if isinstance(row, str) else row
+    if row.metadata and not metadata_features:
+        raise ModelError(f"ablation row {row.key} uses metadata: pass the number of metadata features")
+    return build_model(
+        ablation.BACKBONE,
+        image_size=image_size,
+        metadata_features=metadata_features if row.metadata else 0,
+        weights=weights,
+        attention=attention if row.attention else None,
+        num_classes=num_classes,
+        cut=row.cut,
+        extra_dense=row.extra_dense,
+        name=f"skinbench_{ablation.BACKBONE}_{row.key.replace('-', '_')}",
+    )
+
+
+def attention_maps_model(model: keras.Model) -> keras.Model:
+    """A model from the same inputs to the soft-attention maps (batch, H, W, K), for pictures."""
+    try:
+        layer = model.get_layer(ATTENTION_LAYER)
+    except ValueError as exc:
+        raise ModelError(f"{model.name} has no soft attention") from exc
+    return keras.Model(model.input, layer.output[1], name=f"{model.name}_attention_maps")
+
+
+def _cut_point(spec: BackboneSpec, cut: str | None) -> CutPoint:
+    points = cut_points(spec)
+    key = "default" if cut is None else cut.strip().lower()
+    if key not in points:
+        raise ModelError(f"{spec.display} has no cut {cut!r}; choose from {', '.join(points)}")
+    return points[key]
+
+
+def _head(features, attention: str | None, heads: int):
+    """MaxPool(t) [+ MaxPool(soft attention(t))] -> concatenate -> ReLU -> Dropout -> Flatten."""
+    x = keras.layers.MaxPooling2D(2, padding="same", name="head_pool")(features)
+    if attention is not None:
+        attended, _maps = SoftAttention(heads=heads, variant=attention, name=ATTENTION_LAYER)(features)
+        attended = keras.layers.MaxPooling2D(2, padding="same", name="head_attention_pool")(attended)
+        x = keras.layers.Concatenate(name="head_concat")([x, attended])
+    x = keras.layers.Activation("relu", name="head_relu")(x)
+    x = keras.layers.Dropout(0.5, name="head_dropout")(x)
+    return keras.layers.Flatten(name="head_flatten")(x)
