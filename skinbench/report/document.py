@@ -105,7 +105,6 @@ def _protocol(summary: Summary) -> str:
 
 
 def _definitions(summary: Summary) -> str:
-    units = _distinct(r.cell.json("model").get("flops_unit") for r in summary.cells)
     lines = [
         "- Accuracy: share of images whose arg-max class is the true class.",
         "- Balanced accuracy: mean per-class recall, the ISIC 2018 challenge's metric (cells table). "
@@ -115,7 +114,8 @@ def _definitions(summary: Summary) -> str:
         "support. A class with no images in the evaluated part has no AUC and is left out of the AUC means.",
         "- Parameters, depth and size: model.json of the model as trained. Depth = number of layers that hold "
         "weights (the Keras applications convention).",
-        f"- FLOPs: model.json `flops`, per image{f' (counted as {units})' if units != DASH else ''}.",
+        "- FLOPs: model.json `flops` per image, 2 × its `macs` (multiply-accumulates of the layers with a kernel; "
+        "BatchNorm, activations and pooling are not counted).",
         "- Time per epoch: median of the epochs after the first (which includes tracing and compilation), "
         "one pass over the training set; training images/s is that set's size over that time.",
         "- ±: sample standard deviation over seeds; n: seeds that finished.",

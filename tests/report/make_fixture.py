@@ -123,7 +123,8 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     params, depth, size_mb, flops = MODEL[backbone]
     params += 4096 * 22 if recipe == "metadata" else 0
     write_json(folder / "model.json", {"params": params, "trainable_params": params - 60_000,
-                                       "non_trainable_params": 60_000, "depth": depth, "size_mb": size_mb, "flops": flops})
+                                       "non_trainable_params": 60_000, "depth": depth, "size_mb": size_mb,
+                                       "macs": int(flops / 2), "flops": int(flops)})
     n_train = int((parts["part"] == "train").sum())
     epoch_s = float(np.median(history["seconds"].iloc[1:]))
     write_json(folder / "timing.json", {
