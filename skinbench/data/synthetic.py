@@ -138,10 +138,10 @@ def synthetic_metadata(count: int = DEFAULT_COUNT, seed: int = 0) -> pd.DataFram
 def lesion_look(dx: str, rng: np.random.Generator) -> dict[str, Any]:
     """One lesion's look: its class's prototype with a random share of another class's, plus noise."""
     other = CLASSES[rng.integers(len(CLASSES))]
-    share = rng.beta(1.3, 4.0)
+    share = rng.beta(1.0, 6.0)
     look = {k: (1 - share) * PROTOTYPES[dx][k] + share * PROTOTYPES[other][k] for k in _LOOK_KEYS}
     for key in ("base", "dark", "dot_colour"):
-        look[key] = np.clip(look[key] + rng.normal(0, 14, 3), 0, 255)
+        look[key] = np.clip(look[key] + rng.normal(0, 10, 3), 0, 255)
     for key in ("patch", "radius", "irregular", "soft", "texture", "centre", "dots"):
         look[key] = look[key] * rng.lognormal(0, 0.2)
     look["aspect"] = 1 + (look["aspect"] - 1) * rng.lognormal(0, 0.3)
