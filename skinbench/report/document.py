@@ -147,6 +147,12 @@ def _warnings(summary: Summary) -> str:
         )
     for result in summary.cells:
         lines += [f"{result.cell.cell_id}: {note}." for note in result.metrics["notes"]]
+        stored = result.cell.json("metrics").get("accuracy")
+        if stored is not None and abs(stored - result.metrics["accuracy"]) > 1e-6:
+            lines.append(
+                f"{result.cell.cell_id}: metrics.json says accuracy {stored:.4f} but predictions.csv gives "
+                f"{result.metrics['accuracy']:.4f}; the report uses predictions.csv."
+            )
     if summary.unfinished:
         lines.append(f"{len(summary.unfinished)} cell(s) did not finish; their values show {DASH} (listed below).")
     return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""

@@ -114,3 +114,9 @@ def test_cli_writes_the_report_and_fails_cleanly(tmp_path: Path, shards: list[Pa
     result = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "no such run folder" in result.output and "Traceback" not in result.output
+
+
+def test_metrics_json_that_disagrees_with_predictions_is_a_warning(shards: list[Path]) -> None:
+    _edit_json(shards[0] / "densenet201-metadata-paper-s1" / "metrics.json", accuracy=0.99)
+    path, _ = build_report(shards, bootstrap=0, plots=False)
+    assert "densenet201-metadata-paper-s1: metrics.json says accuracy 0.9900 but predictions.csv gives" in path.read_text()
