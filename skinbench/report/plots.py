@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 from sklearn.metrics import roc_curve
 
 from skinbench.io import write_atomic
@@ -78,6 +78,7 @@ def cell_figure(result: CellResult) -> Figure:
             if history is not None and column in history and "epoch" in history:
                 axis.plot(history["epoch"], history[column], marker=".", label=column)
         axis.set(xlabel="epoch", title=f"Training curve: {metric}" + ("" if history is not None else " (no history.csv)"))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         if axis.has_data():
             axis.legend(fontsize=7)
     return figure
@@ -107,6 +108,7 @@ def cost_figure(summary: Summary) -> Figure | None:
                 drawn = True
         axis.set(xscale="log", xlabel=f"{label}, log scale", ylabel="accuracy", title=f"This run: accuracy against {label}")
         axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.margins(x=0.5, y=0.1)  # room for the labels right of the points
         axis.grid(True, alpha=0.3)
     return figure if drawn else None
 
@@ -118,15 +120,20 @@ def ablation_figure(table: Table) -> Figure | None:
         return None
     positions = np.arange(len(frame))
     figure = Figure(figsize=(11, 0.45 * len(frame) + 1.5))
-    figure.subplots_adjust(left=0.45, right=0.97, bottom=0.1, top=0.9)
+    figure.subplots_adjust(left=0.4, right=0.97, bottom=0.1, top=0.9)
     axis = figure.subplots()
     axis.barh(positions - 0.2, frame["run"].fillna(0), height=0.4, xerr=frame["run_std"].fillna(0), label="this run")
     axis.barh(positions + 0.2, frame["paper"].fillna(0), height=0.4, label="paper", alpha=0.6)
-    axis.set(yticks=positions, yticklabels=[row.removeprefix("MobileNetV3Large-Layer") for row in frame["row"]],
+    axis.set(yticks=positions, yticklabels=[_short(row) for row in frame["row"]],
              xlabel="accuracy", xlim=(0, 1), title="MobileNetV3Large ablation (missing bars: not run / not published)")
     axis.invert_yaxis()
     axis.legend(fontsize=8)
     return figure
+
+
+def _short(row: str) -> str:
+    """An ablation row label without the parts every row shares."""
+    return row.removeprefix("MobileNetV3Large-Layer").replace(" + Soft-Attention", " + SA")
 
 
 def _add(figures: Figures, table: str, out: Path, name: str, caption: str, figure: Figure | None) -> None:
