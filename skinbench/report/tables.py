@@ -278,17 +278,17 @@ def best_mobilenetv3large_per_class(summary: Summary) -> Table:
 
 def cost(summary: Summary) -> Table:
     """Table 11: cost against accuracy, with time per epoch compared per image."""
-    models: list[tuple[str, Callable[[], list[GroupKey]]]] = [
-        ("MobileNetV3Large", lambda: summary.where(ablation=BEST_ABLATION)),
-        ("DenseNet201", lambda: summary.where(backbone="densenet201", recipe="metadata", ablation=None)),
-        ("InceptionResNetV2", lambda: summary.where(backbone="inceptionresnetv2", recipe="metadata", ablation=None)),
-    ]
+    models = {
+        "MobileNetV3Large": summary.where(ablation=BEST_ABLATION),
+        "DenseNet201": summary.where(backbone="densenet201", recipe="metadata", ablation=None),
+        "InceptionResNetV2": summary.where(backbone="inceptionresnetv2", recipe="metadata", ablation=None),
+    }
     speed_row = "Training images/s"
     pass_row = "Seconds per pass over the training set"
     rows = _Rows()
-    for name, keys in models:
+    for name, keys in models.items():
         paper_epoch = paper_value(11, name, "epoch_s")
-        for key in keys() or [None]:
+        for key in keys or [None]:
             column = name + (" [:240]" if name == "MobileNetV3Large" else "") + (summary.split_suffix(key) if key else "")
             n_train = _stat(summary, key, "timing.n_train_images")
             rows.add("Parameters (M)", column, _stat(summary, key, "model.params", 1e-6), paper_value(11, name, "params_m"))
