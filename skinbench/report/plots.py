@@ -72,7 +72,7 @@ def cell_figure(result: CellResult) -> Figure:
     ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, one class against the rest")
     ax_roc.legend(fontsize=7, loc="lower right")
 
-    history = result.cell.history()
+    history = result.history
     for axis, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         for column in (metric, f"val_{metric}"):
             if history is not None and column in history and "epoch" in history:

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from skinbench.errors import SkinbenchError
 from skinbench.eval.metrics import aggregate_seeds, bootstrap, compute_metrics, flatten, intervals
@@ -46,12 +47,13 @@ class Stat:
 
 @dataclass(frozen=True)
 class CellResult:
-    """A finished cell: its predictions, their metrics, and the scalars of model.json and timing.json."""
+    """A finished cell: its predictions, their metrics, history.csv, and the scalars of model.json and timing.json."""
 
     cell: Cell
     y_true: np.ndarray
     probs: np.ndarray
     metrics: dict[str, Any]
+    history: pd.DataFrame | None
     values: dict[str, float | None]  # flatten(metrics) plus "model.<key>" and "timing.<key>"
     samples: dict[str, np.ndarray] | None  # bootstrap resamples, None when skipped
     ci: dict[str, dict[str, float | None]] | None
@@ -135,7 +137,7 @@ def _cell_result(cell: Cell, bootstrap_n: int, bootstrap_seed: int) -> CellResul
         values.update({f"{name}.{k}": v for k, v in cell.json(name).items() if _is_number(v)})
     samples = bootstrap(y_true, probs, bootstrap_n, bootstrap_seed) if bootstrap_n else None
     ci = intervals([samples]) if samples is not None else None
-    return CellResult(cell, y_true, probs, metrics, values, samples, ci)
+    return CellResult(cell, y_true, probs, metrics, cell.history(), values, samples, ci)
 
 
 def _is_number(value: Any) -> bool:

@@ -120,3 +120,10 @@ def test_metrics_json_that_disagrees_with_predictions_is_a_warning(shards: list[
     _edit_json(shards[0] / "densenet201-metadata-paper-s1" / "metrics.json", accuracy=0.99)
     path, _ = build_report(shards, bootstrap=0, plots=False)
     assert "densenet201-metadata-paper-s1: metrics.json says accuracy 0.9900 but predictions.csv gives" in path.read_text()
+
+
+def test_a_finished_cell_with_a_broken_history_is_listed_as_failed(shards: list[Path]) -> None:
+    (shards[0] / "densenet201-metadata-paper-s1" / "history.csv").write_text("")
+    summary = summarise(load_results(shards), bootstrap_n=0)
+    (broken,) = [c for c in summary.unfinished if c.cell_id == "densenet201-metadata-paper-s1"]
+    assert "history.csv: cannot read" in broken.error
