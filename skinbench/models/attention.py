@@ -15,7 +15,8 @@ The two variants differ only in the kernel and ``gamma``:
   all channels); ``gamma`` starts at 0.01 and is learned.
 - ``"reference"`` (the public code, exactly): kernel (C, 3, 3) over (H, W, C) with 'same'
   padding, so the kernel's first axis slides along the rows and only channels 0-2 reach the
-  logits; no ``gamma``. 144*C + 16 weights for K = 16, as is the paper variant's kernel.
+  logits (as a GPU computes it; see ``_reference_volume``); no ``gamma``. 144*C + 16 weights
+  for K = 16, as is the paper variant's kernel.
 """
 
 from __future__ import annotations
@@ -63,9 +64,7 @@ class SoftAttention(keras.layers.Layer):
             # over all channels; run it as one (several times faster than the 3-D form).
             logits = ops.conv(inputs, self.kernel[:, :, :, 0, :], padding="same")
         else:
-            volume = ops.expand_dims(inputs, -1)  # (B, H, W, C, 1)
-            logits = ops.conv(volume, self.kernel, strides=(1, 1, inputs.shape[-1]), padding="same")
-            logits = logits[:, :, :, 0, :]
+            logits = ops.conv(_reference_volume(inputs), self.kernel, padding="valid")[:, :, :, 0, :]
         logits = ops.relu(logits + self.bias)  # (B, H, W, K)
         shape = ops.shape(logits)
         flat = ops.reshape(logits, (shape[0], shape[1] * shape[2], self.heads))
@@ -81,3 +80,20 @@ class SoftAttention(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "heads": self.heads, "variant": self.variant}
+
+
+def _reference_volume(inputs):
+    """The public code's conv3d input with its 'same' padding written out, (B, H', W', 3, 1).
+
+    The code ran ``conv3d(expand_dims(t), kernel (C, 3, 3), strides (1, 1, C), 'same')``.
+    'Same' padding as cuDNN and XLA compute it (total max(0, (out - 1) * stride + k - in),
+    the odd pixel at the end) puts C - 1 zero rows around the row axis, one column on each
+    side, and a single channel window over channels 0-2 (zero-padded when C < 3).
+    TensorFlow's CPU kernel instead centres that window on the middle channels, so the
+    padding is done here, explicitly, and every backend and device computes the same thing.
+    """
+    channels = inputs.shape[-1]
+    short = max(3 - channels, 0)
+    window = ops.pad(inputs, [(0, 0), (0, 0), (0, 0), (short // 2, short - short // 2)])[..., :3]
+    rows = channels - 1
+    return ops.pad(ops.expand_dims(window, -1), [(0, 0), (rows // 2, rows - rows // 2), (1, 1), (0, 0), (0, 0)])
