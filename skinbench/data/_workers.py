@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from skinbench.console import err_console
 
 DEFAULT_WORKERS = 2
-PARALLEL_MIN = 200  # fewer items than this run in-process: no worker start-up cost
+PARALLEL_MIN = 1000  # fewer items than this run in-process: worker start-up would cost more
 
 
 def progress_bar(enabled: bool) -> Progress | nullcontext:
@@ -86,16 +86,16 @@ def split_even(n: int, parts: int) -> list[range]:
 def build_atomically(folder: Path, fill: Callable[[Path], None], marker: str) -> None:
     """Run ``fill(tmp)`` on a new temporary folder beside ``folder``, then rename it to ``folder``.
 
-    An empty ``folder`` is replaced. If another process finished ``folder`` first (its
-    ``marker`` file exists), that copy is kept and this one discarded.
+    An empty or unfinished ``folder`` (no ``marker`` file) is replaced. If another process
+    finished ``folder`` first, that copy is kept and this one discarded.
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         fill(tmp)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        if folder.is_dir() and not (folder / marker).exists():
+            shutil.rmtree(folder)
         tmp.rename(folder)
     except OSError:
         if not (folder / marker).exists():

@@ -10,8 +10,9 @@ call Keras makes), which keeps Keras, and so TensorFlow, out of the worker proce
 
 Class balance rule: copies go to the smallest classes first, filling them up towards one
 common level (water-filling), the way Datta et al. grew every class towards the same size.
-With the paper's 18,015 images and a 90% training split of HAM10000, every class but ``nv``
-grows to about 2,000 images and ``nv`` keeps its originals only. When the target is large
+With the default target (the paper's 18,015 images scaled to the split: 16,213 for a 90%
+training split of HAM10000), every class but ``nv`` grows to about 1,700 images and ``nv``
+keeps its originals only. When the target is large
 enough to level every class, all classes then grow together. The originals of a class are
 used in turn (a seeded permutation, cycled), so each is copied about equally often.
 
@@ -58,9 +59,13 @@ class AugmentedSet:
         return len(self.labels)
 
 
-def default_target_total(n_train: int, n_dataset: int) -> int:
-    """The paper's 18,015 images for the whole dataset, scaled to a training split."""
-    return round(PAPER_TOTAL * n_train / n_dataset)
+def default_target_total(n_train: int) -> int:
+    """The training split grown by the paper's factor (10,015 -> 18,015 images).
+
+    For the full HAM10000 this is the paper's 18,015 scaled to the split (a 90% split of
+    9,013 images grows to 16,213); smaller data sets grow by the same factor.
+    """
+    return round(n_train * PAPER_TOTAL / PAPER_DATASET)
 
 
 def copies_per_class(labels: np.ndarray, target_total: int, num_classes: int = NUM_CLASSES) -> np.ndarray:
@@ -122,7 +127,7 @@ def augment_offline(
 ) -> AugmentedSet:
     """The augmented training set for cache ``rows`` with ``labels``, built once and stored.
 
-    ``target_total`` defaults to ``default_target_total(len(rows), len(cache.image_ids))``.
+    ``target_total`` defaults to ``default_target_total(len(rows))``.
     Stored in ``<cache>/augmented/<key>/`` (key: rows, labels, target, seed, version).
     """
     rows = np.asarray(rows, dtype=np.int64)
@@ -130,7 +135,7 @@ def augment_offline(
     if len(rows) != len(labels) or len(rows) == 0:
         raise DataError(f"augment_offline: {len(rows)} rows and {len(labels)} labels; give one label per training image")
     if target_total is None:
-        target_total = default_target_total(len(rows), len(cache.image_ids))
+        target_total = default_target_total(len(rows))
     digest = hashlib.sha256(rows.tobytes() + labels.tobytes() + f"|{target_total}|{seed}|v{AUGMENT_VERSION}".encode())
     folder = cache.path / "augmented" / digest.hexdigest()[:16]
     if not (folder / "info.json").exists():

@@ -41,7 +41,8 @@ def test_real_layout(synth_root: Path) -> None:
         assert image.format == "JPEG" and image.mode == "RGB" and image.size == SMALL_SIZE
 
 
-def test_same_seed_same_bytes_whatever_the_workers(synth_root: Path, tmp_path: Path) -> None:
+def test_same_seed_same_bytes_whatever_the_workers(synth_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("skinbench.data._workers.PARALLEL_MIN", 0)  # the fixture was made in-process
     again = generate(tmp_path / "again", count=SMALL_COUNT, size=SMALL_SIZE, seed=0, workers=2, progress=False)
     assert _digests(again) == _digests(synth_root)
     other = generate(tmp_path / "other", count=SMALL_COUNT, size=SMALL_SIZE, seed=1, workers=1, progress=False)

@@ -1,0 +1,105 @@
+"""Image cache: pixels equal a direct decode and resize; reused; rebuilt when the source changes; bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skinbench.data.cache import build_cache, find_unreadable
+from skinbench.data.ham10000 import load_dataset
+from skinbench.errors import DataError
+
+
+def _direct(path: str, size: int, rule: str) -> np.ndarray:
+    """Decode and resize by hand, the way the rules are defined."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    width, height = image.size
+    if rule == "crop":  # centre crop to a square, then resize
+        side = min(width, height)
+        left, top = (width - side) / 2, (height - side) / 2
+        return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side)))
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
+
+
+@pytest.mark.parametrize("rule", ["crop", "resize"])
+def test_pixels_equal_a_direct_decode_and_resize(synth_root: Path, cache_root: Path, rule: str) -> None:
+    dataset = load_dataset(synth_root)
+    cache = build_cache(dataset, 32, rule, progress=False)
+    assert cache.built and cache.path.parent == cache_root / "images"
+    assert cache.images.shape == (len(dataset.frame), 32, 32, 3) and cache.images.dtype == np.uint8
+    assert isinstance(cache.images, np.memmap)
+    rows = cache.rows(dataset.frame["image_id"])
+    for image_id, path, row in list(zip(dataset.frame["image_id"], dataset.frame["path"], rows))[:: len(rows) // 12]:
+        assert cache.image_ids[row] == image_id
+        np.testing.assert_array_equal(cache.images[row], _direct(path, 32, rule))
+    assert not cache.failed
+
+
+def test_rules_and_sizes_get_their_own_cache(synth_root: Path) -> None:
+    dataset = load_dataset(synth_root)
+    paths = {build_cache(dataset, size, rule, progress=False).path for size in (24, 32) for rule in ("crop", "resize")}
+    assert len(paths) == 4
+
+
+def test_second_use_reuses_and_a_changed_source_rebuilds(ham_copy: Path, cache_root: Path) -> None:
+    dataset = load_dataset(ham_copy)
+    first = build_cache(dataset, 24, progress=False)
+    again = build_cache(load_dataset(ham_copy), 24, progress=False)
+    assert not again.built and again.path == first.path
+    np.testing.assert_array_equal(again.images, first.images)
+
+    path = dataset.frame["path"].iloc[5]
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(path)
+    changed = build_cache(load_dataset(ham_copy), 24, progress=False)
+    assert changed.built and changed.path != first.path
+    row = changed.rows([dataset.frame["image_id"].iloc[5]])[0]
+    assert (changed.images[row] == (10, 200, 30)).all()
+    assert not first.path.exists()  # the stale cache of the same folder is removed
+    assert [p.name for p in (cache_root / "images").iterdir()] == [changed.path.name]  # no temporary folder left
+
+
+def test_two_workers_give_the_same_cache(ham_copy: Path, cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("skinbench.data._workers.PARALLEL_MIN", 0)
+    dataset = load_dataset(ham_copy)
+    inline = np.array(build_cache(dataset, 16, progress=False, workers=1).images)
+    for folder in (cache_root / "images").iterdir():
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
+    parallel = build_cache(dataset, 16, progress=False, workers=2)
+    assert parallel.built
+    np.testing.assert_array_equal(parallel.images, inline)
+
+
+def _break_images(dataset) -> dict[str, str]:
+    """Truncate one JPEG and overwrite another with text; return image_id -> path of both."""
+    truncated, garbage = dataset.frame.iloc[2], dataset.frame.iloc[9]
+    data = Path(truncated["path"]).read_bytes()
+    Path(truncated["path"]).write_bytes(data[: len(data) // 2])
+    Path(garbage["path"]).write_text("not an image")
+    return {truncated["image_id"]: truncated["path"], garbage["image_id"]: garbage["path"]}
+
+
+def test_unreadable_images_are_named_and_skipped_or_fatal_in_strict_mode(ham_copy: Path) -> None:
+    broken = _break_images(load_dataset(ham_copy))
+    dataset = load_dataset(ham_copy)
+    cache = build_cache(dataset, 16, progress=False)
+    assert set(cache.failed) == set(broken)
+    assert "truncated" in cache.failed[next(iter(broken))]
+    usable = cache.drop_failed(dataset.frame)
+    assert len(usable) == len(dataset.frame) - 2
+    cache.rows(usable["image_id"])  # every usable image has its row
+    with pytest.raises(DataError, match="could not be read"):
+        cache.rows(list(broken))
+    with pytest.raises(DataError, match=r"2 image\(s\) in .* cannot be read: .*run without --strict"):
+        build_cache(dataset, 16, strict=True, progress=False)
+    assert set(find_unreadable(dataset.frame["path"].tolist(), progress=False)) == set(broken.values())
+
+
+def test_bad_rule(synth_root: Path) -> None:
+    with pytest.raises(DataError, match="unknown resize rule 'stretch'; use one of: crop, resize"):
+        build_cache(load_dataset(synth_root), 16, "stretch", progress=False)
