@@ -45,6 +45,7 @@ def check(
         f"[bold]{dataset.root}[/]: {dataset.layout} layout, {usable:,} usable images, "
         f"{dataset.frame['lesion_id'].nunique():,} lesions, metadata {'yes' if dataset.has_metadata else 'no'}",
         highlight=False,
+        soft_wrap=True,
     )
     table = table2(dataset).reset_index()
     print_frame(table, title="Class distribution (paper Table 2)")
@@ -80,4 +81,5 @@ def synth(
 
     start = time.perf_counter()
     folder = generate(directory, count=count, size=_parse_size(size), seed=seed)
-    console.print(f"wrote {count:,} synthetic images to {folder} in {time.perf_counter() - start:.1f} s", highlight=False)
+    console.print(f"wrote {count:,} synthetic images to {folder} in {time.perf_counter() - start:.1f} s",
+                  highlight=False, soft_wrap=True)
