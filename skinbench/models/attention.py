@@ -21,6 +21,8 @@ The two variants differ only in the kernel and ``gamma``:
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -68,7 +70,10 @@ class SoftAttention(keras.layers.Layer):
         logits = ops.relu(logits + self.bias)  # (B, H, W, K)
         shape = ops.shape(logits)
         flat = ops.reshape(logits, (shape[0], shape[1] * shape[2], self.heads))
-        maps = ops.reshape(ops.softmax(flat, axis=1), shape)
+        with warnings.catch_warnings():
+            # A 1x1 map (paper Table 9's late cuts) makes every map 1; that is what the paper ran.
+            warnings.filterwarnings("ignore", message="You are using a softmax over axis")
+            maps = ops.reshape(ops.softmax(flat, axis=1), shape)
         alpha = ops.sum(maps, axis=-1, keepdims=True)
         attended = alpha * inputs
         if self.gamma is not None:
