@@ -128,7 +128,7 @@ _PAPER_METADATA = (
     "nasnetlarge",
     "nasnetmobile",
 )
-SMOKE_BACKBONES = ("mobilenetv3small", "mobilenet")
+SMOKE_BACKBONES = ("mobilenetv3small", "mobilenetv2")
 
 
 def backbone_names() -> tuple[str, ...]:

@@ -106,7 +106,9 @@ def ablate_mobilenetv3(
 
     profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
     settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
-    plans = ablation_plans(_parse_cuts(cuts), split=split, seeds=config.parse_seeds(seeds, seed))
+    plans = ablation_plans(
+        _parse_cuts(cuts), split=split, seeds=config.parse_seeds(seeds, seed), attention=settings.attention
+    )
     parts = config.parse_shard(shard)
     if parts:
         keep = {c.cell_id for c in config.shard([p.cell for p in plans], *parts)}

@@ -10,9 +10,10 @@ a failure to build one is kept too, so each cell that needs it fails at once wit
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -23,9 +24,6 @@ from skinbench.errors import DataError, RunError
 from skinbench.train.trainer import CellInputs
 
 DATASETS = ("ham10000", "synthetic")
-#: The augmented recipe grows the training set by the factor the paper's data grew
-#: (10,015 -> 18,015 images, METHOD.md "Training recipes").
-AUGMENT_GROWTH = 18015 / 10015
 
 
 @dataclass(frozen=True)
@@ -36,12 +34,13 @@ class DataSource:
     data_dir: Path | None
     synthetic: Synthetic
 
-    def root(self) -> Path:
+    def root(self, *, progress: bool = True) -> Path:
         """The dataset folder (generating the synthetic one on first use)."""
         if self.name == "synthetic":
             from skinbench.data.synthetic import ensure_synthetic
 
-            return ensure_synthetic(count=self.synthetic.count, size=self.synthetic.size, seed=self.synthetic.seed)
+            synthetic = self.synthetic
+            return ensure_synthetic(count=synthetic.count, size=synthetic.size, seed=synthetic.seed, progress=progress)
         if self.name != "ham10000":
             raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {self.name!r}")
         if self.data_dir is None:
@@ -59,13 +58,26 @@ class DataSource:
 class RunData:
     """Everything the cells of one run read, each piece built once."""
 
-    def __init__(self, source: DataSource, out: Path, *, need_metadata: bool) -> None:
+    def __init__(self, source: DataSource, out: Path, *, need_metadata: bool, progress: bool = True) -> None:
         from skinbench.data.ham10000 import load_dataset
 
         self.source = source
         self.out = Path(out)
-        self.dataset = load_dataset(source.root(), require_metadata=need_metadata)
+        self.progress = progress
+        self.dataset = load_dataset(source.root(progress=progress), require_metadata=need_metadata)
         self._built: dict[tuple, Any] = {}
+
+    def prepare(self, needs: Iterable[tuple[int, str, int, bool]]) -> None:
+        """Build, before any cell trains, what cells need: (image size, protocol, seed, augmented).
+
+        A piece that cannot be built is kept as its error for the cells that need it.
+        """
+        for size, protocol, seed, augmented in sorted(set(needs)):
+            with contextlib.suppress(Exception):
+                self.split(protocol, seed)
+                self.cache(size)
+                if augmented:
+                    self.augmented(size, protocol, seed)
 
     def _once(self, key: tuple, build: Callable[[], Any]) -> Any:
         """``build()`` the first time ``key`` is asked for; its value (or its error) after that."""
@@ -117,17 +129,20 @@ class RunData:
         """The decoded, resized uint8 images at ``size`` pixels."""
         from skinbench.data.cache import build_cache
 
-        return self._once(("cache", size), lambda: build_cache(self.dataset, size, rule="crop", progress=False))
+        return self._once(
+            ("cache", size), lambda: build_cache(self.dataset, size, rule="crop", strict=True, progress=self.progress)
+        )
 
     def augmented(self, size: int, protocol: str, seed: int):
-        """The offline-augmented training set of this split at ``size`` pixels."""
+        """The offline-augmented training set of this split at ``size`` pixels (the paper's growth,
+        10,015 to 18,015 images, scaled to the training part: data.augment's default)."""
         from skinbench.data.augment import augment_offline
 
         def build():
             train = self.part(protocol, seed, "train")
             cache = self.cache(size)
-            target = int(round(len(train) * AUGMENT_GROWTH))
-            return augment_offline(cache, cache.rows(train["image_id"]), train["label"].to_numpy(), target, seed)
+            rows, labels = cache.rows(train["image_id"]), train["label"].to_numpy()
+            return augment_offline(cache, rows, labels, seed=seed, progress=self.progress)
 
         return self._once(("augmented", size, protocol, seed), build)
 

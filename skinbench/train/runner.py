@@ -20,7 +20,7 @@ from typing import Iterator
 
 import keras
 
-from skinbench.config import EARLY_STOPPING, Cell, Settings
+from skinbench.config import EARLY_STOPPING, RECIPES, Cell, Settings
 from skinbench.errors import RunError
 from skinbench.io import read_json, write_json
 from skinbench.train import env
@@ -39,7 +39,7 @@ class CellPlan:
     cell: Cell
     metadata: bool  #: the model takes the metadata input
     attention: str | None = "paper"
-    cut: str | int | None = None
+    cut: str | None = None
     extra_dense: int = 0
 
 
@@ -63,10 +63,8 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = RunData(source, out, need_metadata=any(p.metadata for p in plans))
+    data = RunData(source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet)
     _check_dataset(out, data)
-    write_json(out / "data.json", _merged_data_json(out, data, sorted({(p.cell.split, p.cell.seed) for p in plans})))
-
     configs = {p.cell.cell_id: cell_config(p, settings, data, get_backbone(p.cell.backbone).native_size) for p in plans}
     for plan in plans:
         _check_config(out / plan.cell.cell_id, configs[plan.cell.cell_id])
@@ -78,6 +76,11 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
             Checkpoint(out / plan.cell.cell_id / "checkpoint").remove()  # left by a kill after status.json
         else:
             todo.append(plan)
+    data.prepare(
+        (configs[p.cell.cell_id]["image_size"], p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented)
+        for p in todo
+    )
+    write_json(out / "data.json", _merged_data_json(out, data, sorted({(p.cell.split, p.cell.seed) for p in plans})))
     with make_progress(len(todo), quiet=quiet) as progress, _stop_on_ctrl_c(progress) as stop:
         if summary.skipped:
             progress.log(f"{len(summary.skipped)} finished cell(s) in {out} kept; {len(todo)} to run")
@@ -148,16 +151,16 @@ def _run_cell(
         features = data.metadata_features(cell.split, cell.seed) if plan.metadata else 0
 
         def build() -> keras.Model:
-            from skinbench.models.build import build_model
+            from skinbench.models.build import build_ablation_model, build_model
 
+            if cell.ablation:
+                return build_ablation_model(
+                    cell.ablation, image_size=config["image_size"], metadata_features=features,
+                    weights=settings.weights, attention=settings.attention,
+                )
             return build_model(
-                cell.backbone,
-                image_size=config["image_size"],
-                metadata_features=features,
-                weights=settings.weights,
-                attention=plan.attention,
-                cut=plan.cut,
-                extra_dense=plan.extra_dense,
+                cell.backbone, image_size=config["image_size"], metadata_features=features,
+                weights=settings.weights, attention=plan.attention,
             )
 
         train_cell(build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()])
@@ -233,34 +236,33 @@ def _stop_on_ctrl_c(progress: RunProgress) -> Iterator[StopRequest]:
 
 def matrix_plans(cells: list[Cell], settings: Settings) -> list[CellPlan]:
     """Plans for matrix cells: the recipe decides whether the model takes metadata."""
-    from skinbench.config import RECIPES
-
     return [CellPlan(cell, metadata=RECIPES[cell.recipe].metadata, attention=settings.attention) for cell in cells]
 
 
-def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int]) -> list[CellPlan]:
-    """Plans for paper Table 9's rows (all, or those at ``cuts``), sorted by cell id.
+def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], attention: str) -> list[CellPlan]:
+    """Plans for paper Table 9's rows, sorted by cell id.
 
-    Every row trains with the metadata recipe's loss and data (class-weighted, no
-    augmentation); a row without metadata drops only the metadata input.
+    ``cuts`` keeps the soft-attention rows at those layer numbers (the plain MobileNetV3Large
+    row runs only with the whole table). Every row trains with the metadata recipe's loss and
+    data (class-weighted, no augmentation); a row without metadata drops only that input.
     """
     from skinbench.config import SPLITS
-    from skinbench.models.ablation import ABLATION_BACKBONE, ABLATION_ROWS
+    from skinbench.models.ablation import ABLATION_ROWS, BACKBONE, CUTS
 
     if split not in SPLITS:
         raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
-    rows = list(ABLATION_ROWS)
+    rows = list(ABLATION_ROWS.values())
     if cuts is not None:
-        known = sorted({row.cut for row in rows if row.cut is not None})
-        unknown = [c for c in cuts if c not in known]
+        known = sorted({cut.n for cut in CUTS.values()})
+        unknown = [n for n in cuts if n not in known]
         if unknown:
-            raise RunError(f"--cuts: no Table 9 row cuts at {', '.join(map(str, unknown))}; the cuts are {', '.join(map(str, known))}")
-        rows = [row for row in rows if row.cut in cuts]
+            raise RunError(f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are {', '.join(map(str, known))}")
+        rows = [row for row in rows if row.attention and CUTS[row.cut].n in cuts]
     plans = [
         CellPlan(
-            Cell(ABLATION_BACKBONE, "metadata", split, seed, ablation=row.key),
+            Cell(BACKBONE, "metadata", split, seed, ablation=row.key),
             metadata=row.metadata,
-            attention=row.attention,
+            attention=attention if row.attention else None,
             cut=row.cut,
             extra_dense=row.extra_dense,
         )

@@ -1,0 +1,49 @@
+"""Fixtures for the trainer and runner tests: a tiny synthetic HAM10000 in a private cache.
+
+Every training test runs the real path (synthetic images -> cache -> Batches -> build_model
+with random weights -> fit -> records) at 32 pixels for one to three epochs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+#: Small enough to train in seconds, large enough for a stratified split of all 7 classes.
+TINY_COUNT = 150
+TINY_SIZE = (64, 48)
+
+@pytest.fixture(scope="session")
+def train_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private skinbench cache for this session (also seen by subprocesses)."""
+    root = tmp_path_factory.mktemp("skinbench-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKINBENCH_CACHE", str(root))
+        yield root
+
+@pytest.fixture(scope="session")
+def tiny_data(train_cache: Path) -> Path:
+    """A 150-image synthetic HAM10000 folder."""
+    from skinbench.data.synthetic import ensure_synthetic
+
+    return ensure_synthetic(count=TINY_COUNT, size=TINY_SIZE, seed=0, progress=False)
+
+@pytest.fixture(scope="session")
+def run_args(tiny_data: Path) -> list[str]:
+    """Options every CLI training test shares: the tiny data, 32 px, random weights, plain logs."""
+    return ["--data-dir", str(tiny_data), "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet"]
+
+def cli(args: list[str]):
+    """Invoke ``skinbench`` in-process; the result has ``exit_code`` and ``output``."""
+    from typer.testing import CliRunner
+
+    from skinbench.cli import app
+
+    return CliRunner().invoke(app, args)
+
+@pytest.fixture
+def invoke():
+    return cli
+

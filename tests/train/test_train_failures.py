@@ -1,0 +1,107 @@
+"""Failing cells are recorded and the run goes on; user mistakes get one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+FAILING, PASSING = "mobilenetv3small-metadata-paper-s0", "mobilenetv3small-metadata-paper-s1"
+
+
+def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args: list[str], invoke, monkeypatch) -> None:
+    import skinbench.models.build as build
+
+    real = build.build_model
+    calls = []
+
+    def out_of_memory_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise MemoryError("simulated out of memory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build, "build_model", out_of_memory_once)
+    out = tmp_path / "run"
+    args = ["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--seeds", "0,1", "--epochs", "1",
+            "--out", str(out), *run_args]
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert "1 of 2 cells failed" in result.output and FAILING in result.output
+    status = json.loads((out / FAILING / "status.json").read_text())
+    assert status["status"] == "failed" and status["error"] == "MemoryError: simulated out of memory"
+    assert json.loads((out / PASSING / "status.json").read_text())["status"] == "finished"
+
+    result = invoke(args)  # the rerun retries the failed cell only
+    assert result.exit_code == 0, result.output
+    assert "1 cell(s) trained, 1 already finished" in result.output
+    assert json.loads((out / FAILING / "status.json").read_text())["status"] == "finished"
+
+
+def test_nan_loss_fails_the_cell_and_keeps_the_last_good_save(tmp_path: Path) -> None:
+    from skinbench.config import Settings
+    from skinbench.data.pipeline import Batches
+    from skinbench.train.state import StopRequest
+    from skinbench.train.trainer import CellFailed, CellInputs, train_cell
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
+    labels = rng.integers(0, 7, 48)
+    batches = Batches(images, np.arange(48), labels, batch_size=16, seed=0)
+
+    def build() -> keras.Model:
+        image = keras.Input((8, 8, 3), dtype="uint8", name="image")
+        flat = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(image))
+        poisoned = keras.layers.Dense(7, kernel_initializer=keras.initializers.Constant(np.nan), activation="softmax")
+        return keras.Model({"image": image}, poisoned(flat))
+
+    inputs = CellInputs(batches, batches, batches, "val", [str(i) for i in range(48)], labels, 48, None)
+    with pytest.raises(CellFailed, match="NaN in epoch 1"):
+        train_cell(build, inputs, tmp_path, seed=0, settings=Settings(epochs=2), stop=StopRequest())
+    assert not (tmp_path / "checkpoint" / "latest.json").exists()
+
+
+def test_missing_dataset_is_one_clear_line(invoke) -> None:
+    result = invoke(["run", "--matrix", "paper", "--quiet"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert message.startswith("error: no HAM10000 folder given")
+    for hint in ("--data-dir", "10.7910/DVN/DBW86T", "ISIC 2018", "--dataset synthetic"):
+        assert hint in message
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--data-dir", "/no/such/folder"], "is not a folder"),
+        (["--shard", "3/2"], "--shard 3/2"),
+        (["--matrix", "huge"], "--matrix must be one of"),
+        (["--backbones", "resnet9000"], "unknown resnet9000"),
+        (["--dataset", "synthetic", "--precision", "half"], "--precision must be"),
+    ],
+)
+def test_bad_options_exit_non_zero_with_a_message(invoke, args: list[str], fragment: str) -> None:
+    result = invoke(["run", *args, "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert fragment in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_isic_layout_refuses_the_metadata_recipe(tmp_path: Path, tiny_data: Path, invoke) -> None:
+    import pandas as pd
+
+    from skinbench.classes import ISIC_CODE, ISIC_COLUMNS
+
+    meta = pd.read_csv(tiny_data / "HAM10000_metadata.csv")
+    truth = pd.DataFrame({"image": meta["image_id"]})
+    for column in ISIC_COLUMNS:
+        truth[column] = (meta["dx"].map(ISIC_CODE) == column).astype(float)
+    truth.to_csv(tmp_path / "ISIC2018_Task3_Training_GroundTruth.csv", index=False)
+    for image in tiny_data.rglob("*.jpg"):
+        (tmp_path / image.name).symlink_to(image)
+    result = invoke(["run", "--data-dir", str(tmp_path), "--backbones", "mobilenetv3small", "--quiet"])
+    assert result.exit_code == 2
+    assert "ISIC 2018 Task 3 layout" in " ".join(result.output.split())

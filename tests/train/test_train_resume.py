@@ -1,0 +1,59 @@
+"""A run killed with SIGKILL in the middle of a cell resumes it from its last saved epoch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+FIRST, KILLED = "mobilenetv3small-metadata-paper-s0", "mobilenetv3small-metadata-paper-s1"
+EPOCHS = 3
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"the run ended (exit {process.returncode}) before {path} appeared"
+        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
+        time.sleep(0.05)
+
+
+def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, run_args: list[str], invoke) -> None:
+    out = tmp_path / "run"
+    args = ["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--seeds", "0,1",
+            "--epochs", str(EPOCHS), "--out", str(out), *run_args]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skinbench", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
+    )
+    try:
+        wait_for(out / KILLED / "checkpoint" / "latest.json", process)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+
+    saved = json.loads((out / KILLED / "checkpoint" / "latest.json").read_text())["folder"]
+    state = json.loads((out / KILLED / "checkpoint" / saved / "state.json").read_text())
+    done = state["epochs_done"]
+    assert 1 <= done < EPOCHS and not (out / KILLED / "status.json").exists()
+    first_stamp = (out / FIRST / "status.json").stat().st_mtime_ns
+
+    result = invoke(args)
+    assert result.exit_code == 0, result.output
+    assert "1 cell(s) trained, 1 already finished" in result.output
+    assert (out / FIRST / "status.json").stat().st_mtime_ns == first_stamp  # not retrained
+
+    history = pd.read_csv(out / KILLED / "history.csv")
+    assert list(history["epoch"]) == list(range(1, EPOCHS + 1))  # same number of epochs as if never stopped
+    before = pd.DataFrame(state["history"])
+    pd.testing.assert_frame_equal(history.iloc[:done].reset_index(drop=True), before, check_dtype=False)
+    timing = json.loads((out / KILLED / "timing.json").read_text())
+    assert timing["traced_epochs"] == [1, done + 1]  # the resumed process started at the saved epoch
+    assert json.loads((out / KILLED / "status.json").read_text())["status"] == "finished"
+    assert not (out / KILLED / "checkpoint").exists()
