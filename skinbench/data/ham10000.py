@@ -178,18 +178,24 @@ def table2(dataset: Dataset) -> pd.DataFrame:
 
 
 def read_metadata_csv(path: Path) -> pd.DataFrame:
-    """Read ``HAM10000_metadata.csv`` as strings (age numeric), checking the required columns."""
-    try:
-        table = pd.read_csv(path, dtype=str, skipinitialspace=True)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read {path}: {exc}; check that it is the CSV from the HAM10000 download") from None
-    table.columns = [str(c).strip() for c in table.columns]
+    """Read ``HAM10000_metadata.csv`` as stripped strings (empty cells NaN), checking the required columns."""
+    table = _read_csv(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(
             f"{path} lacks the column(s) {', '.join(missing)}; a HAM10000 metadata file has "
             f"{','.join(REQUIRED_COLUMNS)} (plus dx_type and dataset); use the file from the download unchanged"
         )
+    return table
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV as stripped strings; a file pandas cannot parse becomes a DataError naming it."""
+    try:
+        table = pd.read_csv(path, dtype=str, skipinitialspace=True)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {path}: {exc}; use the CSV from the download unchanged") from None
+    table.columns = [str(c).strip() for c in table.columns]
     for column in table.columns:
         table[column] = table[column].str.strip()
     return table
@@ -229,15 +235,14 @@ def _read_isic(root: Path) -> tuple[pd.DataFrame, list[Problem], list[Path]]:
         )
     parts = []
     for path in truth:
-        part = pd.read_csv(path, skipinitialspace=True)
-        part.columns = part.columns.str.strip()
+        part = _read_csv(path)
         parts.append(part.assign(csv_line=np.arange(len(part)) + 2, csv_name=path.name))
     table = pd.concat(parts, ignore_index=True)
     onehot = table[list(ISIC_COLUMNS)].apply(pd.to_numeric, errors="coerce")
     valid = onehot.isin([0, 1]).all(axis=1) & (onehot.sum(axis=1) == 1)
     codes = onehot.idxmax(axis=1).map(FROM_ISIC)
     table = pd.DataFrame({
-        "image_id": table["image"].astype(str).str.strip(),
+        "image_id": table["image"],
         "dx": codes.where(valid, "not one-hot"),
         "age": np.nan,
         "sex": UNKNOWN,
@@ -245,7 +250,7 @@ def _read_isic(root: Path) -> tuple[pd.DataFrame, list[Problem], list[Path]]:
         "csv_line": table["csv_line"],
     })
     problems = []
-    lesions = pd.concat([pd.read_csv(p, dtype=str) for p in groupings]) if groupings else None
+    lesions = pd.concat([_read_csv(p) for p in groupings]) if groupings else None
     if lesions is not None:
         mapping = lesions.drop_duplicates("image").set_index("image")["lesion_id"]
         table["lesion_id"] = table["image_id"].map(mapping).fillna(table["image_id"])

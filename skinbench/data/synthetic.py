@@ -37,14 +37,14 @@ from skinbench.data.synthetic_stats import load_stats
 from skinbench.errors import DataError
 from skinbench.paths import cache_root
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_COUNT = 10015
 DEFAULT_SIZE = (600, 450)
 CSV_COLUMNS = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization", "dataset"]
 FOLDERS = ("HAM10000_images_part_1", "HAM10000_images_part_2")
 PART_1_SHARE = 5000 / 10015  # the real download's split between the two image folders
 FIRST_IMAGE_NUMBER = 24306  # real image ids run from ISIC_0024306
-RENDER_WIDTH = 256  # lesions are drawn at most this wide, then photographed at full size
+RENDER_WIDTH = 192  # lesions are drawn at most this wide (about a CNN input), then photographed at full size
 CHUNK = 96  # images per worker task
 JPEG_QUALITY = 90
 GRAIN = 6  # sensor noise amplitude, grey levels

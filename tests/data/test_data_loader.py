@@ -193,3 +193,19 @@ def test_real_csv_with_every_image_gives_table2_and_drops_57(tmp_path: Path) -> 
     assert table["listed"].tolist() == [327, 514, 1099, 115, 1113, 6705, 142, 10015]
     assert (table["paper"] == table["listed"]).all()
     assert (dataset.frame["sex"] == "unknown").sum() == 10  # 47 of the 57 unknown sexes go with the missing ages
+
+
+def test_isic_rows_that_are_not_one_hot_are_named(ham_copy: Path) -> None:
+    to_isic(ham_copy)
+    truth = ham_copy / "ISIC2018_Task3_Training_GroundTruth.csv"
+    table = pd.read_csv(truth)
+    table.loc[4, ["MEL", "NV"]] = 1.0
+    table.to_csv(truth, index=False)
+    with pytest.raises(DataError, match=r"line 6: unknown diagnosis 'not one-hot'.*exactly one 1 per row"):
+        load_dataset(ham_copy)
+
+
+def test_unparsable_csv_is_named(ham_copy: Path) -> None:
+    (ham_copy / "HAM10000_metadata.csv").write_bytes(b'lesion_id,image_id\n"unclosed,quote\n')
+    with pytest.raises(DataError, match="cannot read .*HAM10000_metadata.csv"):
+        load_dataset(ham_copy)
