@@ -144,6 +144,7 @@ def bench_backbone(
     recipe: str,
     steps: int,
     warmup: int,
+    jit: bool = False,
     lock: Path | None = None,
 ) -> BenchRow:
     """Build one backbone's model and measure training and inference on random tensors."""
@@ -160,7 +161,7 @@ def bench_backbone(
         from skinbench.models.build import build_model
 
         model = build_model(spec.name, image_size=size, metadata_features=metadata_features, weights="none")
-        compile_model(model, class_weights=None, jit=True)
+        compile_model(model, class_weights=None, jit=jit)
         inputs, targets = synthetic_batch(batch_size, size, metadata_features)
         compile_s = compile_seconds(model, inputs, targets, warmup)
         for batch in (1, 32):  # compiles the predict step for both batch shapes outside the lock

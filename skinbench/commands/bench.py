@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 
 from skinbench.commands.common import guarded
-from skinbench.commands.options import Backbones, BatchSize, ImageSize, TableFormat
+from skinbench.commands.options import Backbones, BatchSize, ImageSize, Jit, TableFormat
 from skinbench.console import console, err_console, print_frame
 from skinbench.errors import RunError
 
@@ -25,6 +25,7 @@ def bench(
     recipe: Annotated[str, typer.Option("--recipe", help="'metadata' (image + metadata model) or 'augmented' (image only).")] = "metadata",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps after the warm-up.")] = 20,
     warmup: Annotated[int, typer.Option("--warmup", min=1, help="Warm-up steps (the first compiles; timed apart).")] = 2,
+    jit: Jit = False,
     pipeline: Annotated[bool, typer.Option("--pipeline", help="Time the input pipeline alone (cache to ready batch) instead of the models.")] = False,
     count: Annotated[int, typer.Option("--count", min=32, help="With --pipeline: synthetic images to time over.")] = 2000,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the rows to this CSV and a JSON beside it.")] = None,
@@ -50,7 +51,7 @@ def bench(
             for prec in PRECISIONS[precision]:
                 status.update(f"measuring {name} ({prec}, batch {batch_size})")
                 row = benchmark.bench_backbone(
-                    name, image_size=size, batch_size=batch_size, precision=prec, recipe=recipe, steps=steps, warmup=warmup, lock=lock
+                    name, image_size=size, batch_size=batch_size, precision=prec, recipe=recipe, steps=steps, warmup=warmup, jit=jit, lock=lock
                 )
                 rows.append(row.as_dict())
                 err_console.print(
@@ -81,7 +82,26 @@ def _write(frame: pd.DataFrame, out: Path) -> None:
     write_json(out.with_suffix(".json"), frame.to_dict(orient="records"))
 
 
+#: What the terminal table shows; the CSV and JSON keep every column.
+TABLE_COLUMNS = {
+    "backbone": "backbone",
+    "precision": "precision",
+    "image_size": "px",
+    "batch_size": "batch",
+    "train_images_per_s": "train img/s",
+    "compile_s": "compile s",
+    "latency_ms_b1": "ms/img b1",
+    "latency_ms_b32": "ms/img b32",
+    "epoch_s_ham10000": "s/HAM10000 pass",
+}
+
+
 def _emit(frame: pd.DataFrame, out: Optional[Path], fmt: str) -> None:
     if out:
         _write(frame, out)
-    print_frame(frame, fmt, title="skinbench bench")
+    if fmt == "table" and "backbone" in frame:
+        device = ", ".join(sorted(set(frame["backend"] + " on " + frame["device"])))
+        frame = frame[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+        print_frame(frame, fmt, title=f"skinbench bench ({device})")
+    else:
+        print_frame(frame, fmt, title="skinbench bench")
