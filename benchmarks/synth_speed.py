@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -27,16 +28,21 @@ def main() -> None:
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         folder = generate(Path(tmp) / "synthetic", count=args.count, size=(width, height), seed=args.seed,
                           workers=args.workers, progress=False)
         seconds = time.perf_counter() - start
         megabytes = sum(p.stat().st_size for p in folder.rglob("*.jpg")) / 2**20
+    cpu = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 
-    print(f"machine: {os.cpu_count()} cores; workers: {args.workers}; seed: {args.seed}")
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after; "
+          f"workers: {args.workers}; seed: {args.seed}")
     print(f"generated {args.count:,} images at {width}x{height} ({megabytes:.0f} MiB of JPEG) in {seconds:.1f} s")
-    print(f"{args.count / seconds:.1f} images/s")
+    print(f"{args.count / seconds:.1f} images/s; {cpu:.0f} CPU-seconds in all "
+          f"({cpu / min(args.workers, os.cpu_count() or 1):.0f} s of wall time on otherwise idle cores)")
     if (args.count, width, height) == (10015, 600, 450):
         verdict = "within" if seconds < TARGET_S else "OVER"
         print(f"{verdict} the {TARGET_S:.0f} s target for the full-size set")

@@ -48,6 +48,7 @@ RENDER_WIDTH = 192  # lesions are drawn at most this wide (about a CNN input), t
 CHUNK = 96  # images per worker task
 JPEG_QUALITY = 90
 GRAIN = 6  # sensor noise amplitude, grey levels
+GRAIN_IMAGES = 8
 MAX_TILT = 15.0  # degrees between photographs of one lesion
 MAX_SHIFT = 0.04
 MAX_ZOOM = 0.05
@@ -102,6 +103,8 @@ def synthetic_metadata(count: int = DEFAULT_COUNT, seed: int = 0) -> pd.DataFram
     rng = np.random.default_rng([seed, 0])
     lesions = []
     for dx, n_images in class_counts(count).items():
+        if n_images == 0:
+            continue
         cls = stats["classes"][dx]
         sizes = _draw(rng, cls["images_per_lesion"], n_images).astype(int)
         sizes = sizes[: np.searchsorted(np.cumsum(sizes), n_images) + 1]
@@ -188,8 +191,8 @@ def _vignette(width: int, height: int, unit: float, aspect: float) -> np.ndarray
     return np.clip(corner - 0.7, 0, 1) ** 1.5
 
 
-def render_lesion(look: dict[str, Any], size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """The lesion on skin as a float32 canvas, channels first ``(3, H, W)`` (see ``_canvas_size``)."""
+def render_lesion(look: dict[str, Any], size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """The lesion on skin as an RGB canvas of ``_canvas_size(size)``, drawn channels first."""
     cw, ch, scale = _canvas_size(size)
     unit = size[1] * scale
     x, y = _grid(cw, ch, unit)
@@ -224,7 +227,7 @@ def render_lesion(look: dict[str, Any], size: tuple[int, int], rng: np.random.Ge
     skin = _column(look["skin"]) * (1 + 0.03 * texture)
     canvas = skin + (colour - skin) * (look["opacity"] * mask)
     canvas *= 1 - look["vignette"] * _vignette(cw, ch, unit, size[0] / size[1])
-    return canvas
+    return Image.fromarray(np.ascontiguousarray(np.clip(canvas, 0, 255).astype(np.uint8).transpose(1, 2, 0)))
 
 
 def _column(rgb: np.ndarray) -> np.ndarray:
@@ -233,35 +236,34 @@ def _column(rgb: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=2)
-def _grain_tile(size: tuple[int, int]) -> Image.Image:
-    noise = np.random.default_rng(GENERATOR_VERSION).integers(0, 2 * GRAIN + 1, (size[1] + 64, size[0] + 64, 3))
-    return Image.fromarray(noise.astype(np.uint8))
+def _grain(size: tuple[int, int]) -> tuple[Image.Image, ...]:
+    """A few fixed sensor-noise images (values 0..2*GRAIN) to add to the photographs."""
+    rng = np.random.default_rng(GENERATOR_VERSION)
+    noise = rng.integers(0, 2 * GRAIN + 1, (GRAIN_IMAGES, size[1], size[0], 3), dtype=np.uint8)
+    return tuple(Image.fromarray(n) for n in noise)
 
 
-def photograph(canvas: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+def photograph(canvas: Image.Image, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
     """One photograph of a rendered lesion: small tilt, shift, zoom, colour change and sensor grain.
 
-    The tilt is applied at render resolution, then the picture is resized to ``size``.
+    Everything happens at render resolution; the picture is then resized to ``size``.
     """
     _, _, scale = _canvas_size(size)
     width, height = round(size[0] * scale), round(size[1] * scale)
-    gain = (rng.normal(1, 0.035, 3) * rng.normal(1, 0.04)).astype(np.float32)
-    pixels = np.clip(canvas * _column(gain), 0, 255).astype(np.uint8)
-    image = Image.fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
+    gain = rng.normal(1, 0.035, 3) * rng.normal(1, 0.04)
+    levels = np.arange(256)
+    image = canvas.point(np.concatenate([np.clip(np.rint(levels * g), 0, 255) for g in gain]).astype(int).tolist())
     tilt = math.radians(rng.uniform(-MAX_TILT, MAX_TILT))
     sx, sy = rng.uniform(-MAX_SHIFT, MAX_SHIFT, 2) * (width, height)
     step = 1 / rng.uniform(1 - MAX_ZOOM, 1 + MAX_ZOOM)  # canvas pixels per output pixel
     cos, sin = step * math.cos(tilt), step * math.sin(tilt)
     # Output pixel (X, Y) samples canvas point centre + R(tilt) * step * ((X, Y) - output centre - shift).
     ox, oy = width / 2 + sx, height / 2 + sy
-    cx, cy = canvas.shape[2] / 2, canvas.shape[1] / 2
+    cx, cy = canvas.width / 2, canvas.height / 2
     coefficients = (cos, -sin, cx - cos * ox + sin * oy, sin, cos, cy - sin * ox - cos * oy)
     image = image.transform((width, height), Image.Transform.AFFINE, coefficients, resample=Image.Resampling.BILINEAR)
-    if image.size != size:
-        image = image.resize(size, Image.Resampling.BILINEAR)
-    dx, dy = rng.integers(0, 64, 2)
-    grain = _grain_tile(size).crop((dx, dy, dx + size[0], dy + size[1]))
-    return ImageChops.add(image, grain, scale=1.0, offset=-GRAIN)
+    image = ImageChops.add(image, _grain(image.size)[rng.integers(GRAIN_IMAGES)], scale=1.0, offset=-GRAIN)
+    return image if image.size == size else image.resize(size, Image.Resampling.BILINEAR)
 
 
 def _render_chunk(out_dir: str, jobs: list[tuple[str, int, int, str]], size: tuple[int, int], seed: int) -> int:

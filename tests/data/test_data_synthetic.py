@@ -73,6 +73,7 @@ def test_metadata_follows_the_real_statistics() -> None:
 def test_small_counts_keep_every_class() -> None:
     counts = class_counts(40)
     assert sum(counts.values()) == 40 and min(counts.values()) >= 2
+    assert len(synthetic_metadata(3, seed=0)) == 3  # fewer images than classes still works
 
 
 def test_images_of_one_lesion_are_near_duplicates(synth_root: Path) -> None:
