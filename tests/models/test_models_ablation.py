@@ -1,0 +1,96 @@
+"""Paper Table 9: the MobileNetV3Large cuts against tf.keras 2's layer list, and the rows."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import METADATA_FEATURES
+from skinbench.errors import ModelError
+from skinbench.models.ablation import ABLATION_ROWS, BACKBONE, CUTS, get_row
+from skinbench.models.build import build_ablation_model
+from skinbench.report.paper import paper_table
+
+
+def _tf2_kind(layer) -> str:
+    """What tf.keras 2's layer computes, in the words of METHOD.md's table."""
+    kind = type(layer).__name__
+    if kind == "TFOpLambda":
+        return {"add": "+ 3", "multiply": "* 1/6"}[layer.symbol.rsplit(".", 1)[-1]]
+    return {"Multiply": "hard-swish", "Dropout": "dropout"}[kind]
+
+
+def _keras3_kind(tensor) -> str:
+    """The same for the operation producing a Keras 3 tensor (a layer or a bare op)."""
+    op = tensor._keras_history[0]
+    if isinstance(op, keras.layers.Activation):
+        assert op.get_config()["activation"] in ("hard_swish", "hard_silu")
+        return "hard-swish"
+    if isinstance(op, keras.layers.Dropout):
+        return "dropout"
+    return {"Add": "+ 3", "Multiply": "* 1/6"}[type(op).__name__]
+
+
+def test_cuts_match_tf_keras2_layer_list() -> None:
+    """Layer N-1 of tf.keras 2's 273-layer model and the chosen Keras 3 tensor have the same
+    kind and shape, and the same values when both models share weights."""
+    tf_keras = pytest.importorskip("tf_keras")
+    old = tf_keras.applications.MobileNetV3Large(input_shape=(224, 224, 3), include_top=True, weights=None)
+    assert len(old.layers) == 273
+    new = keras.applications.MobileNetV3Large(input_shape=(224, 224, 3), include_top=True, weights=None)
+    new.set_weights(old.get_weights())
+    cuts = list(CUTS.values())
+    old_layers = [old.layers[cut.n - 1] for cut in cuts]
+    new_tensors = [cut.point.locate(new) for cut in cuts]
+    for cut, layer, tensor in zip(cuts, old_layers, new_tensors):
+        assert _tf2_kind(layer) == _keras3_kind(tensor), cut.key
+        assert tuple(layer.output.shape[1:]) == tuple(tensor.shape[1:]), cut.key
+        assert cut.one_by_one == (tuple(tensor.shape[1:3]) == (1, 1)), cut.key
+
+    # Batch statistics keep activations of a randomly initialised network far from zero, so
+    # the comparison can tell neighbouring tensors apart; dropout is switched off to compare.
+    for model in (old, new):
+        for layer in model.layers:
+            if type(layer).__name__ == "Dropout":
+                layer.rate = 0.0
+    images = np.random.default_rng(0).uniform(0, 255, (4, 224, 224, 3)).astype("float32")
+    expected = tf_keras.Model(old.input, [layer.output for layer in old_layers])(images, training=True)
+    actual = keras.Model(new.input, new_tensors)(images, training=True)
+    for cut, want, got in zip(cuts, expected, actual):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), np.asarray(want), rtol=1e-3, atol=1e-4, err_msg=cut.key)
+
+
+@pytest.mark.parametrize("key", list(ABLATION_ROWS))
+def test_rows_build_as_described(key: str) -> None:
+    row = ABLATION_ROWS[key]
+    model = build_ablation_model(key, image_size=224, metadata_features=METADATA_FEATURES, weights=None)
+    names = {layer.name for layer in model.layers}
+    assert ("soft_attention" in names) == row.attention
+    assert ("metadata" in model.input) == row.metadata
+    assert ("head_dense" in names) == bool(row.extra_dense)
+    if row.extra_dense:
+        assert model.get_layer("head_dense").units == row.extra_dense
+    cut_map = model.get_layer("head_pool").input
+    assert (tuple(cut_map.shape[1:3]) == (1, 1)) == row.one_by_one
+    keras.backend.clear_session(free_memory=True)
+
+
+def test_rows_cover_paper_table9() -> None:
+    table = paper_table(9)
+    assert sorted(row.paper_name for row in ABLATION_ROWS.values()) == sorted(table.index)
+    for row in ABLATION_ROWS.values():
+        assert row.paper_accuracy() == pytest.approx(float(table.loc[row.paper_name, "accuracy"]))
+    assert {row.cut for row in ABLATION_ROWS.values()} == set(CUTS)
+
+
+def test_row_errors() -> None:
+    with pytest.raises(ModelError, match="cut246-dense512"):
+        get_row("cut245")
+    with pytest.raises(ModelError, match="metadata features"):
+        build_ablation_model("cut240", weights=None)
+    # Cuts inside the classifier top need include_top=True, which ImageNet weights allow
+    # only at 224 pixels: refused before anything is downloaded.
+    with pytest.raises(ModelError, match="--image-size 224"):
+        build_ablation_model("cut270", image_size=64, metadata_features=3, weights="imagenet")
+    assert get_row(" CUT246 ").key == "cut246" and BACKBONE == "mobilenetv3large"
