@@ -41,7 +41,6 @@ def summarize(model: keras.Model) -> dict:
 def measure_backbone(spec: BackboneSpec) -> dict:
     """Build the backbone as the paper's Table 3 counts it (native size, ``include_top=True``,
     no weights) and summarise it, with the cut's description and shape."""
-    keras.backend.clear_session()
     model = spec.application(weights=None, include_top=True)
     cut_shape = tuple(spec.cut.locate(model).shape[1:])
     return {"backbone": spec.name, "display": spec.display, "input": spec.native_size,
@@ -51,20 +50,16 @@ def measure_backbone(spec: BackboneSpec) -> dict:
 def backbone_table(specs: Iterable[BackboneSpec], progress: Callable[[BackboneSpec], None] | None = None) -> pd.DataFrame:
     """Measured accounting of each backbone beside the paper's Table 3 (paper_* columns).
 
-    ``progress(spec)`` is called before each (slow) build.
+    ``progress(spec)`` is called before each (slow) build. Each build starts a fresh Keras
+    session, so only one backbone is held in memory at a time.
     """
-    from skinbench.report.paper import paper_table
-
-    paper = paper_table(3)
     rows = []
     for spec in specs:
         if progress is not None:
             progress(spec)
-        row = measure_backbone(spec)
-        for column in ("params_m", "depth", "size_mb"):
-            value = paper.loc[spec.display, column] if spec.display in paper.index else float("nan")
-            row[f"paper_{column}"] = float(value)
-        rows.append(row)
+        keras.backend.clear_session(free_memory=True)
+        paper = {f"paper_{column}": value for column, value in spec.paper_table3().items()}
+        rows.append({**measure_backbone(spec), **paper})
     return pd.DataFrame(rows)
 
 
@@ -78,6 +73,12 @@ def _leaf_layers(model: keras.Model):
 
 
 def _macs(layers: list[keras.layers.Layer]) -> int | None:
+    """Sum over layers of output positions x kernel sizes; None when a spatial size is unknown.
+
+    One rule fits every kind: a kernel's size is the multiply-accumulates it does at one output
+    position (a depthwise kernel is kh*kw*C*multiplier, a separable layer has two kernels, a
+    Dense layer has one position per sample).
+    """
     total = 0
     for layer in layers:
         kernels = [w for w in layer.weights if len(w.shape) >= 2]

@@ -1,9 +1,10 @@
 """The backbone registry: which Keras application, at what size, cut where, preprocessed how.
 
 Every backbone is a ``keras.applications`` model built with ``include_top=True`` as in the
-paper. Soft attention goes on a feature map inside it, the *cut*. A cut is found from a layer with a stable, hand-written name and the graph
-around it (the inputs of that layer, the layer that produced them), never from a name Keras
-generates (``activation_17``), because those depend on what was built earlier in the process.
+paper. Soft attention goes on a feature map inside it, the *cut*. A cut is found from a layer
+with a stable, hand-written name and the graph around it (the inputs of that layer, the layer
+that produced them), never from a name Keras generates (``activation_17``): those depend on
+what was built earlier in the process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, get_args
 
 import keras
 
@@ -93,7 +94,7 @@ class ImagePreprocessing(keras.layers.Layer):
 
     def __init__(self, mode: PreprocessMode = "tf", **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("caffe", "torch", "tf", "none"):
+        if mode not in get_args(PreprocessMode):
             raise ValueError(f"unknown preprocessing mode {mode!r}")
         self.mode = mode
 
@@ -126,15 +127,16 @@ class BackboneSpec:
         self,
         *,
         image_size: int | None = None,
-        weights: str | None = None,
+        weights: str | Path | None = None,
         include_top: bool = True,
         input_tensor=None,
     ) -> keras.Model:
-        """Build the Keras application (weights ``None``, ``"imagenet"`` or a file path).
+        """Build the Keras application (weights ``None``/``"none"``, ``"imagenet"`` or a file path).
 
         A failed ImageNet download becomes a ModelError that says how to work offline.
         """
         size = self.check_size(image_size)
+        weights = resolve_weights(weights)
         try:
             return self.constructor(
                 include_top=include_top,
@@ -148,6 +150,17 @@ class BackboneSpec:
             if weights not in (None, "imagenet") and isinstance(exc, (ValueError, OSError)):
                 raise ModelError(f"cannot load {self.display} weights from {weights}: {_first_line(exc)}") from exc
             raise
+
+    def paper_table3(self) -> dict[str, float]:
+        """The paper's Table 3 values (``size_mb``, ``params_m``, ``depth``); NaN where the
+        paper printed none or has no row (VGG16)."""
+        from skinbench.report.paper import paper_table
+
+        table = paper_table(3)
+        columns = ("size_mb", "params_m", "depth")
+        if self.display not in table.index:
+            return dict.fromkeys(columns, float("nan"))
+        return {column: float(table.loc[self.display, column]) for column in columns}
 
     def check_size(self, image_size: int | None) -> int:
         """The input side length to build at (native when None); too small is a ModelError."""

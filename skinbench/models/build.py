@@ -52,8 +52,8 @@ def build_model(
         image_size: input side length; ``None`` is the backbone's native size.
         metadata_features: F > 0 adds the ``"metadata"`` input and its Dense(4096) branch.
         weights: ``"imagenet"``, ``"none"``/``None`` or a weights file path.
-        attention: ``"paper"``, ``"reference"`` (soft-attention variant) or ``None`` (no
-            soft attention: the head keeps only the MaxPool(t) branch).
+        attention: ``"paper"``, ``"reference"`` (soft-attention variant) or ``None``/``"none"``
+            (no soft attention: the head keeps only the MaxPool(t) branch).
         cut: ``None``/``"default"`` (the backbone's cut) or an ablation cut key
             (``"cut230"`` ... ``"cut270"``, MobileNetV3Large only).
         extra_dense: units of a Dense(ReLU) layer after Flatten (paper Table 9's Dense(512)).
@@ -66,6 +66,8 @@ def build_model(
     size = spec.check_size(image_size)
     weights = resolve_weights(weights)
     point = _cut_point(spec, cut)
+    if attention is not None and attention.strip().lower() == "none":
+        attention = None
     if attention is not None and attention not in VARIANTS:
         raise ModelError(f"unknown soft-attention variant {attention!r}; choose from {', '.join(VARIANTS)} or none")
     include_top = weights != "imagenet" or size == spec.native_size
