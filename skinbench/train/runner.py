@@ -90,7 +90,8 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
             error = _run_cell(plan, configs[cell_id], settings, data, out / cell_id, stop, progress)
             if error is None:
                 summary.finished.append(cell_id)
-                progress.end_cell(FINISHED)
+                metrics = read_json(out / cell_id / "metrics.json")
+                progress.end_cell(f"{FINISHED}, balanced accuracy {metrics['balanced_accuracy']:.3f} on {metrics['part']}")
             else:
                 summary.failed[cell_id] = error
                 progress.end_cell(f"FAILED: {error}")

@@ -35,6 +35,20 @@ def run_args(tiny_data: Path) -> list[str]:
     """Options every CLI training test shares: the tiny data, 32 px, random weights, plain logs."""
     return ["--data-dir", str(tiny_data), "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet"]
 
+#: The cells ``two_cells`` trains: one per recipe.
+TWO_CELLS = ("mobilenetv3small-augmented-paper-s0", "mobilenetv3small-metadata-paper-s0")
+TWO_CELLS_ARGS = ["run", "--backbones", "mobilenetv3small", "--epochs", "2"]
+
+
+@pytest.fixture(scope="session")
+def two_cells(tmp_path_factory: pytest.TempPathFactory, run_args: list[str]) -> Path:
+    """A finished run of two cells (2 epochs each); tests copy it before changing anything."""
+    out = tmp_path_factory.mktemp("run") / "two"
+    result = cli([*TWO_CELLS_ARGS, "--out", str(out), *run_args])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def cli(args: list[str]):
     """Invoke ``skinbench`` in-process; the result has ``exit_code`` and ``output``."""
     from typer.testing import CliRunner

@@ -16,14 +16,15 @@ def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args:
     import skinbench.models.build as build
 
     real = build.build_model
-    calls = []
 
-    def out_of_memory_once(*args, **kwargs):
+    def out_of_memory_once(*args, **kwargs):  # the first cell built (seed 0) fails
         calls.append(args)
         if len(calls) == 1:
-            raise MemoryError("simulated out of memory")
+            raise MemoryError(message)
         return real(*args, **kwargs)
 
+    calls: list = []
+    message = "simulated out of memory"
     monkeypatch.setattr(build, "build_model", out_of_memory_once)
     out = tmp_path / "run"
     args = ["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--seeds", "0,1", "--epochs", "1",
@@ -32,13 +33,14 @@ def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args:
     assert result.exit_code == 2
     assert "1 of 2 cells failed" in result.output and FAILING in result.output
     status = json.loads((out / FAILING / "status.json").read_text())
-    assert status["status"] == "failed" and status["error"] == "MemoryError: simulated out of memory"
+    assert status["status"] == "failed" and status["error"] == f"MemoryError: {message}"
     assert json.loads((out / PASSING / "status.json").read_text())["status"] == "finished"
 
+    calls.clear()
+    message = "still out of memory"
     result = invoke(args)  # the rerun retries the failed cell only
-    assert result.exit_code == 0, result.output
-    assert "1 cell(s) trained, 1 already finished" in result.output
-    assert json.loads((out / FAILING / "status.json").read_text())["status"] == "finished"
+    assert result.exit_code == 2 and len(calls) == 1
+    assert json.loads((out / FAILING / "status.json").read_text())["error"] == f"MemoryError: {message}"
 
 
 def test_nan_loss_fails_the_cell_and_keeps_the_last_good_save(tmp_path: Path) -> None:

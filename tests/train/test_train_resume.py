@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 FIRST, KILLED = "mobilenetv3small-metadata-paper-s0", "mobilenetv3small-metadata-paper-s1"
-EPOCHS = 3
+EPOCHS = 2
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240) -> None:
@@ -24,8 +25,9 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240) -> Non
         time.sleep(0.05)
 
 
-def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, run_args: list[str], invoke) -> None:
+def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, two_cells: Path, run_args: list[str], invoke) -> None:
     out = tmp_path / "run"
+    shutil.copytree(two_cells, out, ignore=shutil.ignore_patterns("*augmented*"))  # FIRST is finished
     args = ["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--seeds", "0,1",
             "--epochs", str(EPOCHS), "--out", str(out), *run_args]
     process = subprocess.Popen(

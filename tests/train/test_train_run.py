@@ -12,7 +12,8 @@ from skinbench.classes import CLASSES, ISIC_CODE, ISIC_COLUMNS
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import read_predictions
 
-CELLS = ("mobilenetv3small-augmented-paper-s0", "mobilenetv3small-metadata-paper-s0")
+from conftest import TWO_CELLS as CELLS
+from conftest import TWO_CELLS_ARGS
 CONFIG_KEYS = {
     "cell_id", "backbone", "recipe", "ablation", "seed", "split", "image_size", "epochs", "batch_size", "weights",
     "attention", "precision", "jit", "early_stopping", "dataset", "backend",
@@ -21,16 +22,6 @@ TIMING_KEYS = {
     "first_epoch_s", "epoch_s", "train_images_per_s", "eval_s", "latency_ms_b1", "latency_ms_b32", "epochs_run",
     "n_train_images", "replicas",
 }
-
-
-@pytest.fixture(scope="module")
-def two_cells(tmp_path_factory: pytest.TempPathFactory, run_args: list[str]) -> Path:
-    from conftest import cli
-
-    out = tmp_path_factory.mktemp("run") / "two"
-    result = cli(["run", "--backbones", "mobilenetv3small", "--epochs", "2", "--out", str(out), *run_args])
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def read(path: Path) -> dict:
@@ -105,13 +96,13 @@ def test_augmented_cell_trains_on_more_images_than_the_split(two_cells: Path) ->
 
 def test_rerun_skips_finished_cells(two_cells: Path, run_args: list[str], invoke) -> None:
     stamps = {cell: (two_cells / cell / "status.json").stat().st_mtime_ns for cell in CELLS}
-    result = invoke(["run", "--backbones", "mobilenetv3small", "--epochs", "2", "--out", str(two_cells), *run_args])
+    result = invoke([*TWO_CELLS_ARGS, "--out", str(two_cells), *run_args])
     assert result.exit_code == 0, result.output
     assert "0 cell(s) trained, 2 already finished" in result.output
     assert stamps == {cell: (two_cells / cell / "status.json").stat().st_mtime_ns for cell in CELLS}
 
 
 def test_rerun_with_other_settings_is_refused(two_cells: Path, run_args: list[str], invoke) -> None:
-    result = invoke(["run", "--backbones", "mobilenetv3small", "--epochs", "3", "--out", str(two_cells), *run_args])
+    result = invoke([*TWO_CELLS_ARGS, "--epochs", "3", "--out", str(two_cells), *run_args])
     assert result.exit_code == 2
     assert "other settings" in result.output and "epochs: 2 -> 3" in result.output
