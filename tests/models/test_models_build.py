@@ -96,10 +96,11 @@ def test_no_attention_and_extra_dense() -> None:
         attention_maps_model(model)
 
 
-def test_mixed_precision_keeps_float32_probabilities() -> None:
+@pytest.mark.parametrize("attention", ["paper", "reference"])
+def test_mixed_precision_keeps_float32_probabilities(attention: str) -> None:
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        model = build_model("mobilenetv3small", image_size=32, weights=None, attention="reference")
+        model = build_model("mobilenetv3small", image_size=32, weights=None, attention=attention)
         probs = _predict(model, _batch(32))
     finally:
         keras.mixed_precision.set_global_policy("float32")
