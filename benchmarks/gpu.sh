@@ -9,18 +9,21 @@
 #                       writes its figures as it goes, so a stopped step keeps what it measured.
 #   GPU_BENCH_QUICK=1   tiny settings (small backbones, 64 px, few steps, few images): a CPU
 #                       check of every path of this script.
-#   GPU_BENCH_JOBS      bench processes compiling at once (default 4); timed sections never
+#   GPU_BENCH_JOBS      bench processes compiling at once (default 6); timed sections never
 #                       overlap (they take turns on a lock file), only compilation does.
 #
-# Writes into OUT_DIR: gpu.txt (device and versions), bench_mixed.{csv,json},
-# bench_float32.csv, epochs.csv (full passes over the synthetic HAM10000), smoke.tgz
-# (the smoke matrix's run folder and report), log.txt.
+# Steps, most important first: (1) training images/s, compile time and inference latency of
+# every backbone at its native size, mixed precision and float32; (2) two real epochs over
+# the synthetic HAM10000 (10,015 images) for the three models of the paper's Table 11;
+# (3) the smoke matrix end to end, with its report.
+# Writes into OUT_DIR: gpu.txt (device and versions), bench.{csv,json}, epochs.csv,
+# epochs.tgz (those cells' folders), smoke.tgz (the smoke run folder and report), log.txt.
 set -uo pipefail
 out=${1:?usage: benchmarks/gpu.sh OUT_DIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 budget=${GPU_BENCH_BUDGET_S:-480}
-jobs=${GPU_BENCH_JOBS:-4}
+jobs=${GPU_BENCH_JOBS:-6}
 t0=$(date +%s)
 left() { echo $((budget - ($(date +%s) - t0))); }
 log() { echo "[gpu.sh +$(($(date +%s) - t0))s] $*" | tee -a "$out/log.txt"; }
@@ -36,12 +39,15 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=false # several bench processes share one G
 export PYTHONUNBUFFERED=1
 
 if [ "${GPU_BENCH_QUICK:-0}" = 1 ]; then
-  backbones=mobilenetv3small,mobilenet size=64 steps=2 count=300 synth=160x120
+  backbones="mobilenet mobilenetv3small" size=64 steps=2 count=300 synth=160x120
   epoch_backbones=mobilenetv3small epoch_size=64
 else
-  backbones=all size=native steps=30 count=10015 synth=600x450
+  # Largest first: they compile longest.
+  backbones="nasnetlarge inceptionresnetv2 resnet152 densenet201 nasnetmobile vgg16 resnet50 mobilenetv3large mobilenetv2 mobilenet mobilenetv3small"
+  size=native steps=30 count=10015 synth=600x450
   epoch_backbones=mobilenetv3large,densenet201,inceptionresnetv2 epoch_size=native
 fi
+data=$SKINBENCH_CACHE/gpu-synthetic
 
 # run NAME COMMAND...: one step, bounded by what is left of the budget.
 run() {
@@ -57,15 +63,9 @@ run() {
   log "end $name: exit $?"
 }
 
-# bench_all PRECISION: every backbone in its own process, $jobs compiling at once.
-bench_all() {
-  local precision=$1 names
-  names=$(python3 -c "from skinbench.benchmark import resolve_backbones as r; print(*r('$backbones'))")
-  mkdir -p "$out/parts-$precision"
-  printf '%s\n' $names | xargs -P "$jobs" -I{} python3 -m skinbench bench --backbones {} \
-    --image-size "$size" --precision "$precision" --steps "$steps" --lock "$out/.timing.lock" \
-    --out "$out/parts-$precision/{}.csv" --format csv >/dev/null
-  python3 - "$out/parts-$precision" "$out/bench_$precision" <<'EOF'
+# Merge the CSVs in folder $1 into $2.csv and $2.json.
+merge_csv() {
+  python3 - "$1" "$2" <<'PY'
 import sys
 from pathlib import Path
 import pandas as pd
@@ -74,51 +74,78 @@ frame = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True) if parts e
 frame.to_csv(sys.argv[2] + ".csv", index=False)
 frame.to_json(sys.argv[2] + ".json", orient="records", indent=2)
 print(frame.to_string(index=False))
-EOF
-  rm -rf "$out/parts-$precision"
+PY
 }
 
-# epochs: full passes over the synthetic HAM10000 (two epochs: the first compiles).
+# bench_all: every (backbone, precision) in its own process, $jobs compiling at once.
+bench_all() {
+  mkdir -p "$out/parts"
+  for b in $backbones; do printf '%s mixed\n%s float32\n' "$b" "$b"; done |
+    xargs -P "$jobs" -L 1 sh -c 'python3 -m skinbench bench --backbones "$0" --precision "$1" --image-size "$size" \
+      --steps "$steps" --lock "$out/.timing.lock" --out "$out/parts/$0-$1.csv" --format csv >/dev/null'
+}
+
+# epochs: two passes over the synthetic HAM10000 per model (the first compiles).
 epochs() {
-  local data=$SKINBENCH_CACHE/gpu-synthetic
-  [ -f "$data/HAM10000_metadata.csv" ] || python3 -m skinbench data synth "$data" --count "$count" --size "$synth" || return
+  wait_for_data || return
   python3 -m skinbench run --data-dir "$data" --backbones "$epoch_backbones" --recipes metadata \
-    --epochs 2 --image-size "$epoch_size" --weights none --precision mixed --quiet --out "$out/epochs-run" || true
-  python3 - "$out/epochs-run" "$out/epochs.csv" <<'EOF'
+    --epochs 2 --image-size "$epoch_size" --weights none --precision mixed --quiet --out "$out/epochs"
+}
+
+epochs_table() {
+  python3 - "$out/epochs" "$out/epochs.csv" <<'PY'
 import json, sys
 from pathlib import Path
 import pandas as pd
 rows = []
-for cell in sorted(Path(sys.argv[1]).glob("*/timing.json")):
-    config = json.loads((cell.parent / "config.json").read_text())
-    rows.append({"cell": cell.parent.name, "backbone": config["backbone"], "image_size": config["image_size"],
-                 "precision": config["precision"], **json.loads(cell.read_text())})
+for timing in sorted(Path(sys.argv[1]).glob("*/timing.json")):
+    config = json.loads((timing.parent / "config.json").read_text())
+    rows.append({"cell": timing.parent.name, "backbone": config["backbone"], "image_size": config["image_size"],
+                 "precision": config["precision"], **json.loads(timing.read_text())})
 frame = pd.DataFrame(rows)
 frame.to_csv(sys.argv[2], index=False)
 print(frame.to_string(index=False))
-EOF
+PY
 }
 
 smoke() {
   python3 -m skinbench run --matrix smoke --dataset synthetic --quiet --out "$out/smoke" &&
     python3 -m skinbench report "$out/smoke"
-  tar -czf "$out/smoke.tgz" -C "$out" smoke && rm -rf "$out/smoke"
 }
 
-export -f log left bench_all epochs smoke
-export out budget jobs t0 backbones size steps count synth epoch_backbones epoch_size
+wait_for_data() {
+  while [ ! -f "$data/HAM10000_metadata.csv" ] && kill -0 "$synth_pid" 2>/dev/null; do sleep 2; done
+  [ -f "$data/HAM10000_metadata.csv" ]
+}
+
+export -f log left bench_all epochs smoke wait_for_data
+export out budget jobs t0 backbones size steps data epoch_backbones epoch_size
 
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
   python3 -c "import sys, keras; print('python', sys.version.split()[0]); print('keras', keras.__version__, keras.backend.backend())"
   python3 -c "import jax; print('jax', jax.__version__, jax.devices())" 2>/dev/null
+  nproc
   date -u +%Y-%m-%dT%H:%M:%SZ
 } >"$out/gpu.txt" 2>&1
 cat "$out/gpu.txt"
 
-run "bench (mixed precision)" bench_all mixed
-run "full epochs" epochs
-run "smoke matrix" smoke
-run "bench (float32)" bench_all float32
-rm -rf "$out/epochs-run" "$out/.timing.lock"
+# The synthetic HAM10000 for step 2 is generated on the CPUs while step 1 uses the GPU.
+if [ -f "$data/HAM10000_metadata.csv" ]; then
+  synth_pid=0
+else
+  python3 -m skinbench data synth "$data" --count "$count" --size "$synth" >>"$out/log.txt" 2>&1 &
+  synth_pid=$!
+fi
+export synth_pid
+
+run "bench: every backbone, mixed precision and float32" bench_all
+merge_csv "$out/parts" "$out/bench" && rm -rf "$out/parts"
+run "two epochs on the synthetic HAM10000" epochs
+epochs_table
+run "smoke matrix and its report" smoke
+for folder in epochs smoke; do
+  [ -d "$out/$folder" ] && tar -czf "$out/$folder.tgz" --exclude=checkpoint -C "$out" "$folder" && rm -rf "${out:?}/$folder"
+done
+rm -f "$out/.timing.lock"
 log "done"
