@@ -132,7 +132,7 @@ def test_imagenet_offline_says_how_to_proceed(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(file_utils, "get_file", offline)
     with pytest.raises(ModelError) as caught:
-        build_model("mobilenetv3small", image_size=32)
+        build_model("mobilenetv3small")  # native size: the file with the classifier top
     message = str(caught.value)
     assert "--weights none" in message and "~/.keras/models/" in message
     assert "weights_mobilenet_v3_small" in message  # the file to fetch
