@@ -36,7 +36,9 @@ EarlyStopping = Annotated[
     str, typer.Option("--early-stopping", help="'paper' (validation accuracy, patience 25) or 'code' (validation loss, patience 35).")
 ]
 Cuts = Annotated[Optional[str], typer.Option("--cuts", help="Comma-separated cuts to run, e.g. 230,240,246 (default: every row).")]
-Smoke = Annotated[bool, typer.Option("--smoke", help="Small synthetic-size settings: a CPU check of every row.")]
+Smoke = Annotated[
+    bool, typer.Option("--smoke", help="The smoke settings (64 px, 1 epoch, random weights) on the [:230] rows unless --cuts says otherwise.")
+]
 
 
 @guarded
@@ -106,9 +108,8 @@ def ablate_mobilenetv3(
 
     profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
     settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
-    plans = ablation_plans(
-        _parse_cuts(cuts), split=split, seeds=config.parse_seeds(seeds, seed), attention=settings.attention
-    )
+    chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
+    plans = ablation_plans(chosen, split=split, seeds=config.parse_seeds(seeds, seed), attention=settings.attention)
     parts = config.parse_shard(shard)
     if parts:
         keep = {c.cell_id for c in config.shard([p.cell for p in plans], *parts)}
