@@ -7,12 +7,10 @@ This module imports no Keras: the CLI validates options before any heavy import.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from skinbench.errors import RunError
-
-SPLITS = ("paper", "lesion")
 
 
 @dataclass(frozen=True)
@@ -77,9 +75,6 @@ class Settings:
     def override(self, **values: object) -> "Settings":
         """A copy with every value that is not None replaced."""
         return replace(self, **{k: v for k, v in values.items() if v is not None})
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -203,10 +198,18 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return k, n
 
 
+def check_split(split: str) -> str:
+    """``--split``: a protocol of ``data.splits``."""
+    from skinbench.data.splits import PROTOCOLS
+
+    if split not in PROTOCOLS:
+        raise RunError(f"--split must be one of {', '.join(PROTOCOLS)}, not {split!r}")
+    return split
+
+
 def expand(pairs: Iterable[tuple[str, str]], split: str, seeds: Sequence[int]) -> list[Cell]:
     """Cells for every (backbone, recipe) pair and seed, sorted by id."""
-    if split not in SPLITS:
-        raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+    check_split(split)
     return sorted((Cell(b, r, split, s) for b, r in pairs for s in seeds), key=lambda c: c.cell_id)
 
 

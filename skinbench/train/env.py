@@ -12,6 +12,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import psutil
@@ -65,12 +66,21 @@ def _nvidia_memory_gib() -> list[float]:
     return [round(float(line) / 1024, 1) for line in out.split() if line.strip()]
 
 
-def accelerator_name() -> str:
-    """The first GPU's name, else the CPU's description."""
-    found = gpus()
-    if found:
-        return found[0]["name"]
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine() or "cpu"
+
+
+def accelerator_name() -> str:
+    """The first GPU's name, else the CPU's model."""
+    found = gpus()
+    return found[0]["name"] if found else cpu_model()
 
 
 def describe() -> dict:
@@ -83,7 +93,7 @@ def describe() -> dict:
         "versions": {name: _version(name) for name in _PACKAGES},
         "gpus": gpus(),
         "cpu": {
-            "model": platform.processor() or platform.machine(),
+            "model": cpu_model(),
             "physical_cores": psutil.cpu_count(logical=False),
             "logical_cores": psutil.cpu_count(logical=True),
             "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

@@ -61,11 +61,12 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
     """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed."""
     from skinbench.models.backbones import get_backbone
 
+    sizes = {p.cell.cell_id: get_backbone(p.cell.backbone).check_size(settings.image_size) for p in plans}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = RunData(source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet)
     _check_dataset(out, data)
-    configs = {p.cell.cell_id: cell_config(p, settings, data, get_backbone(p.cell.backbone).native_size) for p in plans}
+    configs = {p.cell.cell_id: cell_config(p, settings, data, sizes[p.cell.cell_id]) for p in plans}
     for plan in plans:
         _check_config(out / plan.cell.cell_id, configs[plan.cell.cell_id])
     summary = RunSummary(out)
@@ -81,32 +82,38 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
         for p in todo
     )
     write_json(out / "data.json", _merged_data_json(out, data, sorted({(p.cell.split, p.cell.seed) for p in plans})))
+    _train(todo, configs, settings, data, summary, quiet=quiet)
+    if summary.failed:
+        raise RunError(
+            f"{len(summary.failed)} of {len(plans)} cells failed ({', '.join(summary.failed)}); their errors are "
+            f"in {out}/<cell>/status.json; run the same command again to retry them"
+        )
+    return summary
+
+
+def _train(
+    todo: list[CellPlan], configs: dict[str, dict], settings: Settings, data: RunData, summary: RunSummary, *, quiet: bool
+) -> None:
+    """Train the cells one after another, showing progress; KeyboardInterrupt after a Ctrl-C."""
     with make_progress(len(todo), quiet=quiet) as progress, _stop_on_ctrl_c(progress) as stop:
         if summary.skipped:
-            progress.log(f"{len(summary.skipped)} finished cell(s) in {out} kept; {len(todo)} to run")
+            progress.log(f"{len(summary.skipped)} finished cell(s) in {summary.out} kept; {len(todo)} to run")
         for plan in todo:
             cell_id = plan.cell.cell_id
             progress.start_cell(cell_id)
-            error = _run_cell(plan, configs[cell_id], settings, data, out / cell_id, stop, progress)
+            error = _run_cell(plan, configs[cell_id], settings, data, summary.out / cell_id, stop, progress)
             if error is None:
                 summary.finished.append(cell_id)
-                metrics = read_json(out / cell_id / "metrics.json")
+                metrics = read_json(summary.out / cell_id / "metrics.json")
                 progress.end_cell(f"{FINISHED}, balanced accuracy {metrics['balanced_accuracy']:.3f} on {metrics['part']}")
             else:
                 summary.failed[cell_id] = error
                 progress.end_cell(f"FAILED: {error}")
             if stop.requested:
                 raise KeyboardInterrupt
-    if summary.failed:
-        names = ", ".join(summary.failed)
-        raise RunError(
-            f"{len(summary.failed)} of {len(plans)} cells failed ({names}); their errors are in "
-            f"{out}/<cell>/status.json; run the same command again to retry them"
-        )
-    return summary
 
 
-def cell_config(plan: CellPlan, settings: Settings, data: RunData, native_size: int) -> dict:
+def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> dict:
     """config.json: every resolved setting of a cell."""
     cell = plan.cell
     rule = EARLY_STOPPING[settings.early_stopping]
@@ -117,7 +124,7 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, native_size: 
         "ablation": cell.ablation,
         "seed": cell.seed,
         "split": cell.split,
-        "image_size": settings.image_size or native_size,
+        "image_size": image_size,
         "epochs": settings.epochs,
         "batch_size": settings.batch_size,
         "weights": settings.weights,
@@ -247,11 +254,10 @@ def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], atte
     row runs only with the whole table). Every row trains with the metadata recipe's loss and
     data (class-weighted, no augmentation); a row without metadata drops only that input.
     """
-    from skinbench.config import SPLITS
+    from skinbench.config import check_split
     from skinbench.models.ablation import ABLATION_ROWS, BACKBONE, CUTS
 
-    if split not in SPLITS:
-        raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+    check_split(split)
     rows = list(ABLATION_ROWS.values())
     if cuts is not None:
         known = sorted({cut.n for cut in CUTS.values()})

@@ -84,6 +84,8 @@ def test_missing_dataset_is_one_clear_line(invoke) -> None:
         (["--matrix", "huge"], "--matrix must be one of"),
         (["--backbones", "resnet9000"], "unknown resnet9000"),
         (["--dataset", "synthetic", "--precision", "half"], "--precision must be"),
+        (["--dataset", "synthetic", "--image-size", "16"], "too small"),
+        (["--dataset", "synthetic", "--split", "random"], "--split must be one of"),
     ],
 )
 def test_bad_options_exit_non_zero_with_a_message(invoke, args: list[str], fragment: str) -> None:
