@@ -24,7 +24,8 @@ from skinbench.commands.options import (
     Split,
     Weights,
 )
-from skinbench.config import EARLY_STOPPING, RECIPES, Profile, Settings
+from skinbench import config
+from skinbench.config import Profile, Settings
 from skinbench.errors import RunError
 
 ablate_app = typer.Typer(help="Ablation studies.", no_args_is_help=True)
@@ -35,7 +36,7 @@ Shard = Annotated[Optional[str], typer.Option("--shard", help="K/N: run only par
 EarlyStopping = Annotated[
     str, typer.Option("--early-stopping", help="'paper' (validation accuracy, patience 25) or 'code' (validation loss, patience 35).")
 ]
-Cuts = Annotated[Optional[str], typer.Option("--cuts", help="Comma-separated cuts to run, e.g. 230,240,246 (default: every row).")]
+Cuts = Annotated[Optional[str], typer.Option("--cuts", help="Comma-separated cuts to run, e.g. 230,240,246 (default: every row, plain MobileNetV3Large included).")]
 Smoke = Annotated[
     bool, typer.Option("--smoke", help="The smoke settings (64 px, 1 epoch, random weights) on the [:230] rows unless --cuts says otherwise.")
 ]
@@ -62,23 +63,24 @@ def run(
     out: Out = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume."""
-    from skinbench import config
+    """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume.
+
+    Defaults: each backbone's native image size, at most 150 epochs, batch 32, ImageNet weights;
+    the smoke matrix: 64 px, 2 epochs, batch 16, random weights, a 300-image synthetic set.
+    """
     from skinbench.train.runner import matrix_plans
 
     spec = config.matrix_spec(matrix)
     cells = config.select(
         spec,
         backbones=config.parse_list(backbones, "--backbones", config.backbone_names()),
-        recipes=config.parse_list(recipes, "--recipes", tuple(RECIPES)),
+        recipes=config.parse_list(recipes, "--recipes", tuple(config.RECIPES)),
         split=split,
         seeds=config.parse_seeds(seeds, seed),
     )
-    parts = config.parse_shard(shard)
-    if parts:
-        cells = config.shard(cells, *parts)
     settings = _settings(spec.profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
-    _start(matrix_plans(cells, settings), settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet)
+    plans = _shard(matrix_plans(cells, settings), shard)
+    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet)
 
 
 @ablate_app.command("mobilenetv3")
@@ -102,19 +104,27 @@ def ablate_mobilenetv3(
     out: Out = None,
     quiet: Quiet = False,
 ) -> None:
-    """Paper Table 9: MobileNetV3Large cut at each layer of the table, with the metadata recipe."""
-    from skinbench import config
+    """Paper Table 9: MobileNetV3Large cut at each layer of the table, with the metadata recipe.
+
+    Defaults as for 'skinbench run'; --smoke: 64 px, 1 epoch, batch 16, random weights.
+    """
     from skinbench.train.runner import ablation_plans
 
     profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
     settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
     plans = ablation_plans(chosen, split=split, seeds=config.parse_seeds(seeds, seed), attention=settings.attention)
-    parts = config.parse_shard(shard)
-    if parts:
-        keep = {c.cell_id for c in config.shard([p.cell for p in plans], *parts)}
-        plans = [p for p in plans if p.cell.cell_id in keep]
+    plans = _shard(plans, shard)
     _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet)
+
+
+def _shard(plans: list, text: str | None) -> list:
+    """The plans of shard ``--shard K/N`` (all without it)."""
+    parts = config.parse_shard(text)
+    if parts is None:
+        return plans
+    keep = {cell.cell_id for cell in config.shard([p.cell for p in plans], *parts)}
+    return [p for p in plans if p.cell.cell_id in keep]
 
 
 def _parse_cuts(text: str | None) -> list[int] | None:
@@ -137,16 +147,14 @@ def _settings(
     early_stopping: str,
 ) -> Settings:
     """The profile's settings with every option given on the command line applied."""
-    from skinbench.config import parse_image_size
-
-    if early_stopping not in EARLY_STOPPING:
-        raise RunError(f"--early-stopping must be one of {', '.join(EARLY_STOPPING)}, not {early_stopping!r}")
+    if early_stopping not in config.EARLY_STOPPING:
+        raise RunError(f"--early-stopping must be one of {', '.join(config.EARLY_STOPPING)}, not {early_stopping!r}")
     if precision not in (None, "float32", "mixed"):
         raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
         raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
     return profile.settings.override(
-        image_size=parse_image_size(image_size),
+        image_size=config.parse_image_size(image_size),
         epochs=epochs,
         batch_size=batch_size,
         weights=weights,
@@ -158,11 +166,9 @@ def _settings(
 
 def _start(plans, settings: Settings, profile: Profile, dataset: str, data_dir: Path | None, out: Path, quiet: bool) -> None:
     from skinbench.console import err_console
-    from skinbench.train.rundata import DATASETS, DataSource
+    from skinbench.train.rundata import DataSource
     from skinbench.train.runner import run_cells
 
-    if dataset not in DATASETS:
-        raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
     if dataset == "synthetic" and data_dir is not None:
         raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
     summary = run_cells(plans, settings, DataSource(dataset, data_dir, profile.synthetic), out, quiet=quiet)

@@ -4,8 +4,9 @@ The dataset is loaded and validated once. The split of each (protocol, seed) is 
 run folder as ``split-<protocol>-s<seed>.csv`` the first time and read back from there ever
 after, so every cell of that seed, every shard and every rerun uses the identical split. The
 metadata encoder of each split, the image cache of each image size and the offline-augmented
-training set of each (size, split) are built on first use and kept for the cells that follow;
-a failure to build one is kept too, so each cell that needs it fails at once with that error.
+training set of each (size, split) are built before any cell trains (``RunData.prepare``) and
+shared by the cells that need them; a failure to build one is kept too, so each cell that
+needs it fails at once with that error while the others train.
 """
 
 from __future__ import annotations

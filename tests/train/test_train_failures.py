@@ -94,6 +94,11 @@ def test_bad_options_exit_non_zero_with_a_message(invoke, args: list[str], fragm
     assert fragment in " ".join(result.output.split()) and "Traceback" not in result.output
 
 
+def test_ablation_refuses_an_unknown_cut(invoke) -> None:
+    result = invoke(["ablate", "mobilenetv3", "--cuts", "231", "--dataset", "synthetic", "--quiet"])
+    assert result.exit_code == 2 and "Table 9 has no cut at 231" in result.output
+
+
 def test_isic_layout_refuses_the_metadata_recipe(tmp_path: Path, tiny_data: Path, invoke) -> None:
     import pandas as pd
 
