@@ -43,6 +43,21 @@ def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args:
     assert json.loads((out / FAILING / "status.json").read_text())["error"] == f"MemoryError: {message}"
 
 
+def test_unreadable_image_fails_the_cell_naming_it(tmp_path: Path, tiny_data: Path, run_args: list[str], invoke) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    broken = sorted(data.rglob("*.jpg"))[0]
+    broken.write_bytes(b"not a jpeg")
+    out = tmp_path / "run"
+    args = [*run_args, "--data-dir", str(data)]  # the last --data-dir wins
+    result = invoke(["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--out", str(out), *args])
+    assert result.exit_code == 2 and "1 of 1 cells failed" in result.output
+    status = json.loads((out / FAILING / "status.json").read_text())
+    assert status["status"] == "failed" and broken.stem in status["error"] and "cannot be read" in status["error"]
+
+
 def test_nan_loss_fails_the_cell_and_keeps_the_last_good_save(tmp_path: Path) -> None:
     from skinbench.config import Settings
     from skinbench.data.pipeline import Batches
