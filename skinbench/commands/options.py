@@ -38,3 +38,11 @@ Backbones = Annotated[
 Precision = Annotated[str, typer.Option("--precision", help="'float32' or 'mixed' (float16 on GPU, bfloat16 elsewhere).")]
 Jit = Annotated[bool, typer.Option("--jit/--no-jit", help="Compile the training step with XLA.")]
 TableFormat = Annotated[str, typer.Option("--format", help="'table', 'markdown' or 'csv'.")]
+Attention = Annotated[
+    str,
+    typer.Option("--attention", help="Soft attention: 'paper' (the paper's text, default) or 'reference' (the public code's exact layer)."),
+]
+Strict = Annotated[
+    bool,
+    typer.Option("--strict", help="Stop on unreadable images instead of leaving them out (they are named either way)."),
+]

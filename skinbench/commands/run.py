@@ -9,6 +9,7 @@ import typer
 
 from skinbench.commands.common import guarded
 from skinbench.commands.options import (
+    Attention,
     Backbones,
     BatchSize,
     DataDir,
@@ -22,6 +23,7 @@ from skinbench.commands.options import (
     Seed,
     Seeds,
     Split,
+    Strict,
     Weights,
 )
 from skinbench import config
@@ -58,6 +60,8 @@ def run(
     weights: Weights = None,
     split: Split = "paper",
     early_stopping: EarlyStopping = "paper",
+    attention: Attention = "paper",
+    strict: Strict = False,
     precision: Precision = None,
     jit: Jit = False,
     out: Out = None,
@@ -78,9 +82,9 @@ def run(
         split=split,
         seeds=config.parse_seeds(seeds, seed),
     )
-    settings = _settings(spec.profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
+    settings = _settings(spec.profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping, attention)
     plans = _shard(matrix_plans(cells, settings), shard)
-    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet)
+    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet, strict)
 
 
 @ablate_app.command("mobilenetv3")
@@ -99,6 +103,8 @@ def ablate_mobilenetv3(
     weights: Weights = None,
     split: Split = "paper",
     early_stopping: EarlyStopping = "paper",
+    attention: Attention = "paper",
+    strict: Strict = False,
     precision: Precision = None,
     jit: Jit = False,
     out: Out = None,
@@ -111,11 +117,11 @@ def ablate_mobilenetv3(
     from skinbench.train.runner import ablation_plans
 
     profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
-    settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping)
+    settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping, attention)
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
     plans = ablation_plans(chosen, split=split, seeds=config.parse_seeds(seeds, seed), attention=settings.attention)
     plans = _shard(plans, shard)
-    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet)
+    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet, strict)
 
 
 def _shard(plans: list, text: str | None) -> list:
@@ -145,10 +151,13 @@ def _settings(
     precision: str | None,
     jit: bool,
     early_stopping: str,
+    attention: str,
 ) -> Settings:
     """The profile's settings with every option given on the command line applied."""
     if early_stopping not in config.EARLY_STOPPING:
         raise RunError(f"--early-stopping must be one of {', '.join(config.EARLY_STOPPING)}, not {early_stopping!r}")
+    if attention not in ("paper", "reference"):
+        raise RunError(f"--attention must be 'paper' or 'reference', not {attention!r}")
     if precision not in (None, "float32", "mixed"):
         raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
@@ -161,17 +170,20 @@ def _settings(
         precision=precision,
         jit=jit or None,
         early_stopping=early_stopping,
+        attention=attention,
     )
 
 
-def _start(plans, settings: Settings, profile: Profile, dataset: str, data_dir: Path | None, out: Path, quiet: bool) -> None:
+def _start(
+    plans, settings: Settings, profile: Profile, dataset: str, data_dir: Path | None, out: Path, quiet: bool, strict: bool
+) -> None:
     from skinbench.console import err_console
     from skinbench.train.rundata import DataSource
     from skinbench.train.runner import run_cells
 
     if dataset == "synthetic" and data_dir is not None:
         raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
-    summary = run_cells(plans, settings, DataSource(dataset, data_dir, profile.synthetic), out, quiet=quiet)
+    summary = run_cells(plans, settings, DataSource(dataset, data_dir, profile.synthetic, strict), out, quiet=quiet)
     err_console.print(
         f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished; results in {summary.out}",
         highlight=False,

@@ -34,6 +34,7 @@ class DataSource:
     name: str
     data_dir: Path | None
     synthetic: Synthetic
+    strict: bool = False  #: unreadable images stop the run instead of being left out
 
     def root(self, *, progress: bool = True) -> Path:
         """The dataset folder (generating the synthetic one on first use)."""
@@ -131,7 +132,7 @@ class RunData:
         from skinbench.data.cache import build_cache
 
         return self._once(
-            ("cache", size), lambda: build_cache(self.dataset, size, rule="crop", strict=True, progress=self.progress)
+            ("cache", size), lambda: build_cache(self.dataset, size, rule="crop", strict=self.source.strict, progress=self.progress)
         )
 
     def augmented(self, size: int, protocol: str, seed: int):
@@ -140,16 +141,21 @@ class RunData:
         from skinbench.data.augment import augment_offline
 
         def build():
-            train = self.part(protocol, seed, "train")
+            train = self.part(protocol, seed, "train", size)
             cache = self.cache(size)
             rows, labels = cache.rows(train["image_id"]), train["label"].to_numpy()
             return augment_offline(cache, rows, labels, seed=seed, progress=self.progress)
 
         return self._once(("augmented", size, protocol, seed), build)
 
-    def part(self, protocol: str, seed: int, part: str) -> pd.DataFrame:
+    def part(self, protocol: str, seed: int, part: str, size: int) -> pd.DataFrame:
+        """One part of a split, without the images the cache at ``size`` could not read.
+
+        Unreadable images are named by the cache (or stop the run with ``--strict``); they stay
+        in the split file, so the split does not depend on which files happen to be corrupt.
+        """
         frame = self.split(protocol, seed)
-        return frame[frame["part"] == part].reset_index(drop=True)
+        return self.cache(size).drop_failed(frame[frame["part"] == part].reset_index(drop=True))
 
     def inputs(self, cell: Cell, size: int, batch_size: int, *, metadata: bool) -> CellInputs:
         """Batches for one cell: training (augmented or not), validation and the reported part."""
@@ -167,7 +173,7 @@ class RunData:
                 batch_size=batch_size, shuffle=shuffle, seed=cell.seed,
             )
 
-        train_frame = self.part(cell.split, cell.seed, "train")
+        train_frame = self.part(cell.split, cell.seed, "train", size)
         if recipe.augmented:
             augmented = self.augmented(size, cell.split, cell.seed)
             train = Batches(
@@ -177,9 +183,9 @@ class RunData:
             n_train = len(augmented.labels)
         else:
             train, n_train = batches(train_frame, shuffle=True), len(train_frame)
-        val = batches(self.part(cell.split, cell.seed, "val"), shuffle=False)
+        val = batches(self.part(cell.split, cell.seed, "val", size), shuffle=False)
         part = reported_part(cell.split)
-        report_frame = self.part(cell.split, cell.seed, part)
+        report_frame = self.part(cell.split, cell.seed, part, size)
         report = val if part == "val" else batches(report_frame, shuffle=False)
         class_weights = None
         if recipe.weighted_loss:

@@ -43,19 +43,41 @@ def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args:
     assert json.loads((out / FAILING / "status.json").read_text())["error"] == f"MemoryError: {message}"
 
 
-def test_unreadable_image_fails_the_cell_naming_it(tmp_path: Path, tiny_data: Path, run_args: list[str], invoke) -> None:
+def _break_one_image(tmp_path: Path, tiny_data: Path) -> tuple[Path, Path]:
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(tiny_data, data)
     broken = sorted(data.rglob("*.jpg"))[0]
     broken.write_bytes(b"not a jpeg")
+    return data, broken
+
+
+def test_unreadable_image_with_strict_fails_the_cell_naming_it(tmp_path: Path, tiny_data: Path, run_args: list[str], invoke) -> None:
+    data, broken = _break_one_image(tmp_path, tiny_data)
     out = tmp_path / "run"
-    args = [*run_args, "--data-dir", str(data)]  # the last --data-dir wins
+    args = [*run_args, "--data-dir", str(data), "--strict"]  # the last --data-dir wins
     result = invoke(["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--out", str(out), *args])
     assert result.exit_code == 2 and "1 of 1 cells failed" in result.output
     status = json.loads((out / FAILING / "status.json").read_text())
     assert status["status"] == "failed" and broken.stem in status["error"] and "cannot be read" in status["error"]
+
+
+def test_unreadable_image_is_left_out_and_named_without_strict(tmp_path: Path, tiny_data: Path, run_args: list[str], invoke) -> None:
+    import pandas as pd
+
+    data, broken = _break_one_image(tmp_path, tiny_data)
+    out = tmp_path / "run"
+    args = [*run_args, "--data-dir", str(data)]
+    result = invoke(["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    assert broken.stem in result.output and "could not be read" in result.output
+    assert json.loads((out / FAILING / "status.json").read_text())["status"] == "finished"
+    split = pd.read_csv(next(out.glob("split-*.csv")))
+    reported = split[split["part"] == "val"]
+    predictions = pd.read_csv(out / FAILING / "predictions.csv")
+    assert broken.stem not in set(predictions["image"])
+    assert len(predictions) == len(reported) - int(broken.stem in set(reported["image_id"]))
 
 
 def test_nan_loss_fails_the_cell_and_keeps_the_last_good_save(tmp_path: Path) -> None:
