@@ -250,7 +250,7 @@ def bench_pipeline(*, image_size: int, batch_size: int, count: int, seed: int = 
         image_size=image_size,
         batch_size=batch_size,
         cache_build_s=round(cache_build_s, 3),
-        epoch_s=round(epoch_s, 4),
+        epoch_s=round(epoch_s, 6),
         images_per_s=round(len(rows) / epoch_s, 1),
         backend=keras.backend.backend(),
     )

@@ -1,0 +1,74 @@
+"""skinbench bench: rows carry their settings and measured figures; CSV/JSON on disk; the lock."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from skinbench.cli import app
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch) -> None:
+    monkeypatch.setenv("SKINBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_bench_writes_one_row_per_precision_with_its_settings(tmp_path: Path) -> None:
+    out = tmp_path / "bench.csv"
+    result = CliRunner().invoke(
+        app,
+        ["bench", "--backbones", "mobilenetv3small", "--image-size", "32", "--batch-size", "4", "--steps", "2",
+         "--warmup", "1", "--recipe", "augmented", "--out", str(out), "--format", "csv"],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert (row.backbone, row.recipe, row.image_size, row.batch_size, row.precision) == ("mobilenetv3small", "augmented", 32, 4, "float32")
+    assert row.backend == "tensorflow" and row.device
+    assert row.train_images_per_s > 0 and row.compile_s > 0 and row.latency_ms_b1 > 0 and row.latency_ms_b32 > 0
+    assert row.train_step_ms == pytest.approx(1000 * row.batch_size / row.train_images_per_s, rel=0.01)
+    assert row.epoch_s_ham10000 == pytest.approx(10015 / row.train_images_per_s, rel=0.01)
+    assert json.loads(out.with_suffix(".json").read_text())[0]["backbone"] == "mobilenetv3small"
+
+
+def test_pipeline_bench_times_one_epoch_over_every_image(tmp_path: Path) -> None:
+    out = tmp_path / "pipeline.csv"
+    result = CliRunner().invoke(app, ["bench", "--pipeline", "--image-size", "32", "--count", "64", "--out", str(out), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out).iloc[0]
+    assert row.image_size == 32 and 0 < row.images <= 64
+    assert row.images_per_s == pytest.approx(row.images / row.epoch_s, rel=0.05)
+
+
+@pytest.mark.parametrize("option", [["--precision", "half"], ["--recipe", "both"], ["--image-size", "big"], ["--backbones", "alexnet"]])
+def test_bad_options_give_one_line_and_exit_2(option: list[str]) -> None:
+    result = CliRunner().invoke(app, ["bench", *option])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_lock_makes_timed_sections_take_turns(tmp_path: Path) -> None:
+    from skinbench.benchmark import exclusive
+
+    lock, spans = tmp_path / "lock", []
+
+    def hold() -> None:
+        with exclusive(lock):
+            start = time.perf_counter()
+            time.sleep(0.2)
+            spans.append((start, time.perf_counter()))
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    spans.sort()
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:]))
