@@ -9,6 +9,7 @@ import pandas as pd
 import typer
 
 from skinbench.commands.common import guarded
+from skinbench.config import parse_image_size
 from skinbench.commands.options import Backbones, BatchSize, ImageSize, Jit, TableFormat
 from skinbench.console import console, err_console, print_frame
 from skinbench.errors import RunError
@@ -35,7 +36,7 @@ def bench(
     """Measure training images/s, inference latency and throughput on random tensors (or, with --pipeline, the input pipeline)."""
     from skinbench import benchmark
 
-    size = None if image_size == "native" else _parse_size(image_size)
+    size = parse_image_size(image_size)
     if pipeline:
         rows = [benchmark.bench_pipeline(image_size=size or 224, batch_size=batch_size, count=count).as_dict()]
         _emit(pd.DataFrame(rows), out, fmt)
@@ -62,16 +63,6 @@ def bench(
                 if out:  # rewritten after every row, so a stopped run keeps what it measured
                     _write(pd.DataFrame(rows), out)
     _emit(pd.DataFrame(rows), out, fmt)
-
-
-def _parse_size(text: str) -> int:
-    try:
-        size = int(text)
-    except ValueError:
-        raise RunError(f"--image-size must be 'native' or a number of pixels, not {text!r}") from None
-    if size < 32:
-        raise RunError(f"--image-size {size} is too small; use 32 or more")
-    return size
 
 
 def _write(frame: pd.DataFrame, out: Path) -> None:
