@@ -85,27 +85,10 @@ class Batches(keras.utils.PyDataset):
             self._order_epoch = epoch
         return self._order
 
-    def bounds(self, index: int) -> tuple[int, int]:
-        """Positions in the epoch's order that batch ``index`` covers.
-
-        Batch 0 holds the remainder (when the batch size does not divide the samples) and every
-        other batch is full. Keras derives a PyDataset's input signature from its first two
-        batches, so their different sizes leave the batch dimension free and the TensorFlow
-        step is traced once per model, not again for a short last batch.
-        """
-        short = len(self.rows) % self.batch_size
-        if short == 0:
-            return index * self.batch_size, (index + 1) * self.batch_size
-        if index == 0:
-            return 0, short
-        start = short + (index - 1) * self.batch_size
-        return start, start + self.batch_size
-
     def __getitem__(self, index: int):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} of {len(self)}")
-        start, stop = self.bounds(index)
-        samples = self.order(self.epoch)[start:stop]
+        samples = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
         samples = samples[np.argsort(self.rows[samples], kind="stable")]  # ascending rows read the memmap in order
         inputs = {"image": np.asarray(self.images[self.rows[samples]])}
         if self.metadata is not None:
