@@ -15,7 +15,6 @@ from skinbench.classes import NUM_CLASSES
 from skinbench.errors import ModelError
 
 #: Which recipes weight the loss by class.
-WEIGHTED_RECIPES = {"metadata": True, "augmented": False}
 
 
 def class_weights(labels: Sequence[int] | np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
@@ -59,12 +58,3 @@ class WeightedCategoricalCrossentropy(keras.losses.Loss):
 def weighted_categorical_crossentropy(weights: Sequence[float] | np.ndarray) -> WeightedCategoricalCrossentropy:
     """The class-weighted loss for ``weights`` (e.g. ``class_weights(train_labels)``)."""
     return WeightedCategoricalCrossentropy(np.asarray(weights, dtype=np.float64).tolist())
-
-
-def recipe_loss(recipe: str, train_labels: Sequence[int] | np.ndarray, num_classes: int = NUM_CLASSES) -> keras.losses.Loss:
-    """The loss a recipe trains with: weighted from the training labels, or plain."""
-    if recipe not in WEIGHTED_RECIPES:
-        raise ModelError(f"unknown recipe {recipe!r}; choose from {', '.join(WEIGHTED_RECIPES)}")
-    if WEIGHTED_RECIPES[recipe]:
-        return weighted_categorical_crossentropy(class_weights(train_labels, num_classes))
-    return keras.losses.CategoricalCrossentropy()

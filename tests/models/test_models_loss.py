@@ -10,7 +10,6 @@ from skinbench.errors import ModelError
 from skinbench.train.loss import (
     WeightedCategoricalCrossentropy,
     class_weights,
-    recipe_loss,
     weighted_categorical_crossentropy,
 )
 
@@ -50,12 +49,3 @@ def test_loss_serialises() -> None:
     clone = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(clone, WeightedCategoricalCrossentropy)
     assert clone.get_config()["weights"] == [1.0, 2.0, 0.5]
-
-
-def test_recipe_loss() -> None:
-    labels = [0, 1, 1, 1]
-    weighted = recipe_loss("metadata", labels, num_classes=2)
-    assert weighted.get_config()["weights"] == pytest.approx([2.0, 2 / 3])
-    assert isinstance(recipe_loss("augmented", labels, num_classes=2), keras.losses.CategoricalCrossentropy)
-    with pytest.raises(ModelError, match="augmented"):
-        recipe_loss("plain", labels)
