@@ -18,8 +18,10 @@ def print_frame(frame, fmt: str = "table", title: str | None = None) -> None:
         from rich.table import Table
 
         table = Table(title=title)
-        for column in frame.columns:
-            table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
+        for position, column in enumerate(frame.columns):
+            numeric = frame[column].dtype.kind in "iuf"
+            # The first column names the row: never cut it. Narrow terminals fold the others, never cut a number.
+            table.add_column(str(column), justify="right" if numeric else "left", no_wrap=position == 0, overflow="fold")
         for record in frame.itertuples(index=False):
             table.add_row(*("—" if _missing(v) else str(v) for v in record))
         console.print(table)
