@@ -86,12 +86,12 @@ class Checkpoint:
         return loaded[1] / _BEST if loaded else None
 
     def restore(self, model: keras.Model) -> TrainingState | None:
-        """Load the latest save into a compiled ``model``; None when there is none."""
+        """Load the latest save into ``model`` (compiled by ``trainer.compile_model``, which creates
+        the optimizer variables the save fills); None when there is none."""
         loaded = self.load()
         if loaded is None:
             return None
         state, folder = loaded
-        model.optimizer.build(model.trainable_variables)  # so its saved variables have a place
         model.load_weights(folder / _WEIGHTS)
         with np.load(folder / _SEEDS) as saved:
             for variable, key in zip(_seed_states(model), saved.files, strict=True):

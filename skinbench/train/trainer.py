@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from skinbench.classes import NUM_CLASSES
 from skinbench.config import EARLY_STOPPING, Settings
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
@@ -79,6 +80,20 @@ def compile_model(model: keras.Model, *, class_weights: np.ndarray | None, jit: 
         metrics=["accuracy"],
         jit_compile=jit_compile(jit),
     )
+    _create_training_variables(model)
+
+
+def _create_training_variables(model: keras.Model) -> None:
+    """Create the optimizer's slots and the metrics' totals now, outside any traced function.
+
+    Keras leaves them to the first trace of the train step when no distribution strategy is
+    set; variables created inside a ``tf.function`` make TensorFlow trace the whole step a
+    second time, which costs a third of a cell's start-up on a CPU.
+    """
+    model.optimizer.build(model.trainable_variables)
+    labels = keras.ops.one_hot(keras.ops.zeros((1,), dtype="int32"), NUM_CLASSES)
+    model.compute_metrics(None, labels, labels, sample_weight=None)
+    model.reset_metrics()
 
 
 def distribution() -> tuple[ContextManager, int]:
@@ -164,7 +179,7 @@ def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: Train
     from skinbench.models.accounting import summarize
 
     start = time.perf_counter()
-    probs = model.predict(inputs.report, verbose=0)
+    probs = predict_probabilities(model, inputs.report, replicas)
     eval_s = time.perf_counter() - start
     predictions = write_predictions(folder / "predictions.csv", inputs.report_ids, inputs.report_labels, probs)
     _, y_true, saved_probs = read_predictions(predictions)  # metrics from the file as written
@@ -183,3 +198,15 @@ def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: Train
             replicas=replicas,
         ),
     )
+
+
+def predict_probabilities(model: keras.Model, batches: keras.utils.PyDataset, replicas: int) -> np.ndarray:
+    """Class probabilities for every batch, in order.
+
+    On one device the batches go through ``predict_on_batch``, whose traced function the
+    latency measurement then reuses; ``predict`` hands the step another structure, which
+    TensorFlow would trace twice more. Several replicas need ``predict``'s distributed input.
+    """
+    if replicas > 1:
+        return model.predict(batches, verbose=0)
+    return np.concatenate([model.predict_on_batch(batches[index][0]) for index in range(len(batches))])

@@ -1,0 +1,47 @@
+"""The trainer's model set-up and prediction."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+
+def _training_variables(model: keras.Model) -> int:
+    return len(model.optimizer.variables) + sum(len(metric.variables) for metric in model.metrics)
+
+
+@pytest.mark.parametrize("class_weights", [None, np.full(7, 1.0, dtype="float32")], ids=["plain", "weighted"])
+def test_compile_model_creates_every_variable_fit_needs(class_weights: np.ndarray | None) -> None:
+    """Variables created inside the traced step would make TensorFlow trace the step twice."""
+    from skinbench.train.trainer import compile_model
+
+    image = keras.Input((4,), name="image")
+    model = keras.Model({"image": image}, keras.layers.Dense(7, activation="softmax")(image))
+    compile_model(model, class_weights=class_weights, jit=False)
+    created = _training_variables(model)
+    assert len(model.optimizer.variables) > 2 * len(model.trainable_variables)  # Adam's two slots per weight
+
+    rng = np.random.default_rng(0)
+    labels = np.eye(7, dtype="float32")[rng.integers(0, 7, 8)]
+    history = model.fit({"image": rng.normal(size=(8, 4)).astype("float32")}, labels, batch_size=4, verbose=0)
+
+    assert _training_variables(model) == created
+    assert set(history.history) == {"loss", "accuracy"}
+
+
+def test_predictions_cover_every_batch_in_order_as_predict_gives_them() -> None:
+    from skinbench.data.pipeline import Batches
+    from skinbench.train.trainer import predict_probabilities
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    batches = Batches(images, np.arange(40), rng.integers(0, 7, 40), batch_size=16, shuffle=False)  # 16, 16, 8
+    image = keras.Input((8, 8, 3), dtype="uint8", name="image")
+    flat = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(image))
+    model = keras.Model({"image": image}, keras.layers.Dense(7, activation="softmax")(flat))
+
+    probs = predict_probabilities(model, batches, replicas=1)
+
+    assert probs.shape == (40, 7)
+    np.testing.assert_allclose(probs, model.predict(batches, verbose=0), rtol=1e-6)
