@@ -11,18 +11,17 @@ without any input pipeline. The first ``fit`` call, which traces and compiles, i
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import keras
 import numpy as np
 
 from skinbench.classes import NUM_CLASSES
+from skinbench.io import exclusive
 
 #: Metadata features on HAM10000 (age + 4 sex + 16 site slots); see data.metadata.
 BENCH_METADATA_FEATURES = 21
@@ -88,24 +87,6 @@ def timed(fn: Callable[[], object], repeats: int) -> list[float]:
         fn()
         times.append(time.perf_counter() - start)
     return times
-
-
-@contextlib.contextmanager
-def exclusive(lock: Path | None) -> Iterator[None]:
-    """Hold an exclusive lock on the file ``lock`` (if given) for the duration.
-
-    Several bench processes sharing one accelerator compile at the same time but take turns
-    for their timed sections, so no timing overlaps another process's work on the device.
-    """
-    if lock is None:
-        yield
-        return
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def compile_seconds(model, inputs: dict, targets: np.ndarray, warmup: int) -> float:

@@ -1,13 +1,15 @@
-"""Atomic file writes: a crash never leaves a half-written file that looks finished."""
+"""Atomic file writes (a crash never leaves a half-written file that looks finished) and file locks."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -36,6 +38,24 @@ def write_atomic(path: Path, writer: Callable[[Path], None]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (if given) for the duration.
+
+    Processes that read, change and write one file (shards merging data.json), or that must
+    not overlap (bench processes timing on one accelerator), take turns on it.
+    """
+    if lock is None:
+        yield
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -22,7 +22,7 @@ import keras
 
 from skinbench.config import EARLY_STOPPING, RECIPES, Cell, Settings
 from skinbench.errors import RunError
-from skinbench.io import read_json, write_json
+from skinbench.io import exclusive, read_json, write_json
 from skinbench.train import env
 from skinbench.train.progress import RunProgress, make_progress
 from skinbench.train.rundata import DataSource, RunData
@@ -81,7 +81,7 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
         (configs[p.cell.cell_id]["image_size"], p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented)
         for p in todo
     )
-    write_json(out / "data.json", _merged_data_json(out, data, sorted({(p.cell.split, p.cell.seed) for p in plans})))
+    write_data_json(out, data.describe(sorted({(p.cell.split, p.cell.seed) for p in plans})))
     _train(todo, configs, settings, data, summary, quiet=quiet)
     if summary.failed:
         raise RunError(
@@ -212,13 +212,12 @@ def _check_dataset(out: Path, data: RunData) -> None:
         )
 
 
-def _merged_data_json(out: Path, data: RunData, splits: list[tuple[str, int]]) -> dict:
-    """data.json for these splits, keeping the splits earlier runs into ``out`` described."""
+def write_data_json(out: Path, described: dict) -> None:
+    """Write ``out``/data.json, keeping the splits that earlier runs or other shards described."""
     path = out / "data.json"
-    earlier = read_json(path).get("splits", {}) if path.exists() else {}
-    described = data.describe(splits)
-    described["splits"] = {**earlier, **described["splits"]}
-    return described
+    with exclusive(out / ".data.json.lock"):  # shards starting together must not drop each other's splits
+        earlier = read_json(path).get("splits", {}) if path.exists() else {}
+        write_json(path, {**described, "splits": {**earlier, **described["splits"]}})
 
 
 @contextlib.contextmanager

@@ -55,7 +55,7 @@ def test_bad_options_give_one_line_and_exit_2(option: list[str]) -> None:
 
 
 def test_lock_makes_timed_sections_take_turns(tmp_path: Path) -> None:
-    from skinbench.benchmark import exclusive
+    from skinbench.io import exclusive
 
     lock, spans = tmp_path / "lock", []
 
