@@ -11,6 +11,8 @@
 #                       check of every path of this script.
 #   GPU_BENCH_JOBS      bench processes compiling at once (default 6); timed sections never
 #                       overlap (they take turns on a lock file), only compilation does.
+#   GPU_BENCH_STEPS     the steps to run, by name (default "bench epochs smoke"); e.g.
+#                       "epochs smoke" to give the whole budget to the steps after the bench.
 #
 # Steps, most important first: (1) training images/s, compile time and inference latency of
 # every backbone at its native size, mixed precision and float32; (2) two real epochs over
@@ -23,6 +25,7 @@ out=${1:?usage: benchmarks/gpu.sh OUT_DIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 budget=${GPU_BENCH_BUDGET_S:-480}
+steps_wanted=" ${GPU_BENCH_STEPS:-bench epochs smoke} "
 jobs=${GPU_BENCH_JOBS:-6}
 t0=$(date +%s)
 left() { echo $((budget - ($(date +%s) - t0))); }
@@ -49,17 +52,21 @@ else
 fi
 data=$SKINBENCH_CACHE/gpu-synthetic
 
-# run NAME SHARE COMMAND...: one step, bounded by SHARE percent of what is left of the budget.
+# run STEP SHARE DESCRIPTION: the function STEP, bounded by SHARE percent of what is left of
+# the budget; fails without running it when STEP is not in GPU_BENCH_STEPS.
 run() {
-  local name=$1 share=$2 limit
-  shift 2
+  local step=$1 share=$2 name=$3 limit
+  if [[ $steps_wanted != *" $step "* ]]; then
+    log "skip $name: not in GPU_BENCH_STEPS"
+    return 1
+  fi
   limit=$(($(left) * share / 100))
   if ((limit < 20)); then
     log "skip $name: budget spent"
     return
   fi
   log "start $name (at most ${limit}s)"
-  timeout "$limit" bash -c "$*" >>"$out/log.txt" 2>&1
+  timeout "$limit" bash -c "$step" >>"$out/log.txt" 2>&1
   log "end $name: exit $?"
 }
 
@@ -77,8 +84,8 @@ print(frame.to_string(index=False))
 PY
 }
 
-# bench_all: every (backbone, precision) in its own process, $jobs compiling at once.
-bench_all() {
+# bench: every (backbone, precision) in its own process, $jobs compiling at once.
+bench() {
   mkdir -p "$out/parts"
   for b in $backbones; do printf '%s mixed\n%s float32\n' "$b" "$b"; done |
     xargs -P "$jobs" -L 1 sh -c 'python3 -m skinbench bench --backbones "$0" --precision "$1" --image-size "$size" \
@@ -118,7 +125,7 @@ wait_for_data() {
   [ -f "$data/HAM10000_metadata.csv" ]
 }
 
-export -f log left bench_all epochs smoke wait_for_data
+export -f log left bench epochs smoke wait_for_data
 export out budget jobs t0 backbones size steps data epoch_backbones epoch_size
 
 {
@@ -131,7 +138,7 @@ export out budget jobs t0 backbones size steps data epoch_backbones epoch_size
 cat "$out/gpu.txt"
 
 # The synthetic HAM10000 for step 2 is generated on the CPUs while step 1 uses the GPU.
-if [ -f "$data/HAM10000_metadata.csv" ]; then
+if [ -f "$data/HAM10000_metadata.csv" ] || [[ $steps_wanted != *" epochs "* ]]; then
   synth_pid=0
 else
   python3 -m skinbench data synth "$data" --count "$count" --size "$synth" >>"$out/log.txt" 2>&1 &
@@ -141,11 +148,10 @@ export synth_pid
 
 # On an H200 with 6 processes compiling at once, all 22 bench processes took about 11 minutes
 # (compilation dominates), so the bench gets half of the budget and the later steps the rest.
-run "bench: every backbone, mixed precision and float32" 50 bench_all
-merge_csv "$out/parts" "$out/bench" && rm -rf "$out/parts"
-run "two epochs on the synthetic HAM10000" 70 epochs
-epochs_table
-run "smoke matrix and its report" 100 smoke
+run bench 50 "bench: every backbone, mixed precision and float32" &&
+  merge_csv "$out/parts" "$out/bench" && rm -rf "$out/parts"
+run epochs 70 "two epochs on the synthetic HAM10000" && epochs_table
+run smoke 100 "smoke matrix and its report"
 for folder in epochs smoke; do
   [ -d "$out/$folder" ] && tar -czf "$out/$folder.tgz" --exclude=checkpoint -C "$out" "$folder" && rm -rf "${out:?}/$folder"
 done
