@@ -18,7 +18,8 @@ def mirrored_scope() -> tuple[ContextManager, int]:
     Models built and compiled inside the scope train data-parallel; the batch size stays the
     global batch (split across the replicas).
     """
-    if len(tf.config.list_physical_devices("GPU")) < 2:
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    if len(gpus) < 2:
         return contextlib.nullcontext(), 1
-    strategy = tf.distribute.MirroredStrategy()
+    strategy = tf.distribute.MirroredStrategy(gpus)
     return strategy.scope(), strategy.num_replicas_in_sync

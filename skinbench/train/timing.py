@@ -20,7 +20,11 @@ LATENCY_REPEATS = 10
 
 
 def latency(model: keras.Model, inputs: dict) -> dict[str, float]:
-    """Inference latency in ms per image at batch 1 and batch 32 on real inputs."""
+    """Inference latency in ms per image at batch 1 and batch 32 on real inputs.
+
+    ``predict_on_batch`` does not split a batch over data-parallel replicas, so with several
+    GPUs this is the latency of one GPU computing the whole batch.
+    """
     return {
         "latency_ms_b1": round(inference_latency_ms(model, inputs, 1, LATENCY_REPEATS), 4),
         "latency_ms_b32": round(inference_latency_ms(model, inputs, 32, LATENCY_REPEATS), 4),

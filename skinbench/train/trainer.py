@@ -124,6 +124,10 @@ def train_cell(
     keras.mixed_precision.set_global_policy(precision_policy(settings.precision))
     try:
         scope, replicas = distribution()
+        if settings.batch_size % replicas:
+            raise RunError(
+                f"--batch-size {settings.batch_size} does not split evenly over {replicas} GPUs; use a multiple of {replicas}"
+            )
         with scope:
             model = build()
             compile_model(model, class_weights=inputs.class_weights, jit=settings.jit)

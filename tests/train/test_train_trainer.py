@@ -45,3 +45,19 @@ def test_predictions_cover_every_batch_in_order_as_predict_gives_them() -> None:
 
     assert probs.shape == (40, 7)
     np.testing.assert_allclose(probs, model.predict(batches, verbose=0), rtol=1e-6)
+
+
+def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path, monkeypatch) -> None:
+    import contextlib
+
+    import skinbench.train.trainer as trainer
+    from skinbench.config import Settings
+    from skinbench.errors import RunError
+    from skinbench.train.state import StopRequest
+
+    def build() -> keras.Model:
+        raise AssertionError("no model is built for a batch size that cannot be split")
+
+    monkeypatch.setattr(trainer, "distribution", lambda: (contextlib.nullcontext(), 2))
+    with pytest.raises(RunError, match="--batch-size 15 does not split evenly over 2 GPUs"):
+        trainer.train_cell(build, None, tmp_path, seed=0, settings=Settings(batch_size=15), stop=StopRequest())
