@@ -53,7 +53,7 @@ fi
 data=$SKINBENCH_CACHE/gpu-synthetic
 
 # run STEP SHARE DESCRIPTION: the function STEP, bounded by SHARE percent of what is left of
-# the budget; fails without running it when STEP is not in GPU_BENCH_STEPS.
+# the budget; fails without running it when STEP is not in GPU_BENCH_STEPS or the budget is spent.
 run() {
   local step=$1 share=$2 name=$3 limit
   if [[ $steps_wanted != *" $step "* ]]; then
@@ -63,7 +63,7 @@ run() {
   limit=$(($(left) * share / 100))
   if ((limit < 20)); then
     log "skip $name: budget spent"
-    return
+    return 1
   fi
   log "start $name (at most ${limit}s)"
   timeout "$limit" bash -c "$step" >>"$out/log.txt" 2>&1

@@ -41,6 +41,9 @@ EARLY_STOPPING: dict[str, EarlyStoppingRule] = {
     "code": EarlyStoppingRule("val_loss", 35),
 }
 
+#: The soft-attention variants (``models.attention``): the paper's text, or its public code.
+ATTENTION_VARIANTS = ("paper", "reference")
+
 
 @dataclass(frozen=True)
 class Cell:

@@ -9,8 +9,8 @@ import pandas as pd
 import typer
 
 from skinbench.commands.common import guarded
-from skinbench.config import parse_image_size
 from skinbench.commands.options import Backbones, BatchSize, ImageSize, Jit, TableFormat
+from skinbench.config import parse_image_size
 from skinbench.console import console, err_console, print_frame
 from skinbench.errors import RunError
 

@@ -156,8 +156,8 @@ def _settings(
     """The profile's settings with every option given on the command line applied."""
     if early_stopping not in config.EARLY_STOPPING:
         raise RunError(f"--early-stopping must be one of {', '.join(config.EARLY_STOPPING)}, not {early_stopping!r}")
-    if attention not in ("paper", "reference"):
-        raise RunError(f"--attention must be 'paper' or 'reference', not {attention!r}")
+    if attention not in config.ATTENTION_VARIANTS:
+        raise RunError(f"--attention must be one of {', '.join(config.ATTENTION_VARIANTS)}, not {attention!r}")
     if precision not in (None, "float32", "mixed"):
         raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():

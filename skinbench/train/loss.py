@@ -14,8 +14,6 @@ import numpy as np
 from skinbench.classes import NUM_CLASSES
 from skinbench.errors import ModelError
 
-#: Which recipes weight the loss by class.
-
 
 def class_weights(labels: Sequence[int] | np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """W_c = N / (C * N_c) from integer labels (indices into ``skinbench.classes.CLASSES``).

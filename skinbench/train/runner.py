@@ -159,16 +159,11 @@ def _run_cell(
         features = data.metadata_features(cell.split, cell.seed) if plan.metadata else 0
 
         def build() -> keras.Model:
-            from skinbench.models.build import build_ablation_model, build_model
+            from skinbench.models.build import build_model
 
-            if cell.ablation:
-                return build_ablation_model(
-                    cell.ablation, image_size=config["image_size"], metadata_features=features,
-                    weights=settings.weights, attention=settings.attention,
-                )
             return build_model(
-                cell.backbone, image_size=config["image_size"], metadata_features=features,
-                weights=settings.weights, attention=plan.attention,
+                cell.backbone, image_size=config["image_size"], metadata_features=features, weights=settings.weights,
+                attention=plan.attention, cut=plan.cut, extra_dense=plan.extra_dense,
             )
 
         train_cell(build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()])

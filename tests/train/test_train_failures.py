@@ -123,6 +123,7 @@ def test_missing_dataset_is_one_clear_line(invoke) -> None:
         (["--dataset", "synthetic", "--precision", "half"], "--precision must be"),
         (["--dataset", "synthetic", "--image-size", "16"], "too small"),
         (["--dataset", "synthetic", "--split", "random"], "--split must be one of"),
+        (["--dataset", "synthetic", "--attention", "both"], "--attention must be one of paper, reference"),
     ],
 )
 def test_bad_options_exit_non_zero_with_a_message(invoke, args: list[str], fragment: str) -> None:

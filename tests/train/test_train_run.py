@@ -106,3 +106,22 @@ def test_rerun_with_other_settings_is_refused(two_cells: Path, run_args: list[st
     result = invoke([*TWO_CELLS_ARGS, "--epochs", "3", "--out", str(two_cells), *run_args])
     assert result.exit_code == 2
     assert "other settings" in result.output and "epochs: 2 -> 3" in result.output
+
+
+def test_ablation_trains_the_cut_rows_with_and_without_metadata(tmp_path: Path, run_args: list[str], invoke) -> None:
+    out = tmp_path / "ablation"
+    result = invoke(["ablate", "mobilenetv3", "--cuts", "230", "--epochs", "1", "--out", str(out), *run_args])
+    assert result.exit_code == 0, result.output
+
+    with_metadata, image_only = out / "mobilenetv3large-ablation-cut230-paper-s0", out / "mobilenetv3large-ablation-cut230-nometa-paper-s0"
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted([with_metadata.name, image_only.name])
+    for folder, metadata in ((with_metadata, True), (image_only, False)):
+        config = read(folder / "config.json")
+        assert (config["cut"], config["metadata"], config["attention"]) == ("cut230", metadata, "paper")
+        assert read(folder / "status.json")["status"] == "finished"
+    # The only difference between the rows is the metadata input and its Dense(4096) branch.
+    assert read(with_metadata / "model.json")["params"] > read(image_only / "model.json")["params"]
+    split = pd.read_csv(out / "split-paper-s0.csv")
+    val = sorted(split.loc[split["part"] == "val", "image_id"])
+    for folder in (with_metadata, image_only):
+        assert sorted(pd.read_csv(folder / "predictions.csv")["image"]) == val
