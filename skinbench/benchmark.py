@@ -20,11 +20,10 @@ from typing import Callable
 import keras
 import numpy as np
 
+from skinbench.catalogue import HAM10000_IMAGES, HAM10000_METADATA_FEATURES
 from skinbench.classes import NUM_CLASSES
 from skinbench.io import exclusive
 
-#: Metadata features on HAM10000 (age + 4 sex + 16 site slots); see data.metadata.
-BENCH_METADATA_FEATURES = 21
 
 
 @dataclass
@@ -51,8 +50,6 @@ class BenchRow:
         return asdict(self)
 
 
-#: Images in HAM10000: the figure one pass over the dataset is derived for.
-HAM10000_IMAGES = 10015
 
 
 class _RepeatBatch(keras.utils.PyDataset):
@@ -136,7 +133,7 @@ def bench_backbone(
 
     spec = get_backbone(backbone)
     size = image_size or spec.native_size
-    metadata_features = BENCH_METADATA_FEATURES if recipe == "metadata" else 0
+    metadata_features = HAM10000_METADATA_FEATURES if recipe == "metadata" else 0
     keras.mixed_precision.set_global_policy(precision_policy(precision))
     try:
         from skinbench.models.build import build_model

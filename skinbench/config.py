@@ -2,7 +2,8 @@
 
 A cell is one training run: (backbone, recipe or ablation row, split, seed). Its id names its
 results folder, so ids are deterministic, and shards split a matrix by their sorted order.
-This module imports no Keras: the CLI validates options before any heavy import.
+This module imports no Keras, TensorFlow or JAX (tests/test_layers.py checks it): the CLI
+validates options before any heavy import.
 """
 
 from __future__ import annotations
@@ -10,23 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
+from skinbench.catalogue import BACKBONE_NAMES, HAM10000_IMAGES, MATRICES, RECIPES, SPLITS
 from skinbench.errors import RunError
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How a cell is trained (METHOD.md, "Training recipes")."""
-
-    name: str
-    metadata: bool  #: the model has the metadata branch
-    weighted_loss: bool  #: class-weighted cross-entropy (train.loss)
-    augmented: bool  #: trains on the offline-augmented training set (data.augment)
-
-
-RECIPES: dict[str, Recipe] = {
-    "augmented": Recipe("augmented", metadata=False, weighted_loss=False, augmented=True),
-    "metadata": Recipe("metadata", metadata=True, weighted_loss=True, augmented=False),
-}
 
 
 @dataclass(frozen=True)
@@ -40,10 +26,6 @@ EARLY_STOPPING: dict[str, EarlyStoppingRule] = {
     "paper": EarlyStoppingRule("val_accuracy", 25),
     "code": EarlyStoppingRule("val_loss", 35),
 }
-
-#: The soft-attention variants (``models.attention``): the paper's text, or its public code.
-ATTENTION_VARIANTS = ("paper", "reference")
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -84,7 +66,7 @@ class Settings:
 class Synthetic:
     """The synthetic HAM10000 stand-in a profile generates when ``--dataset synthetic``."""
 
-    count: int = 10015
+    count: int = HAM10000_IMAGES
     size: tuple[int, int] = (600, 450)
     seed: int = 0
 
@@ -131,24 +113,17 @@ _PAPER_METADATA = (
 SMOKE_BACKBONES = ("mobilenetv3small", "mobilenetv3large")
 
 
-def backbone_names() -> tuple[str, ...]:
-    """Every registered backbone, in registry order (imports the model registry)."""
-    from skinbench.models.backbones import REGISTRY
-
-    return tuple(REGISTRY)
-
-
 def matrix_spec(name: str) -> MatrixSpec:
     """The named matrix: ``full``, ``paper`` or ``smoke``."""
     if name == "full":
-        pairs = tuple((b, r) for b in backbone_names() for r in RECIPES)
+        pairs = tuple((b, r) for b in BACKBONE_NAMES for r in RECIPES)
         return MatrixSpec("full", pairs, BENCHMARK)
     if name == "paper":
         pairs = tuple((b, "augmented") for b in _PAPER_AUGMENTED) + tuple((b, "metadata") for b in _PAPER_METADATA)
         return MatrixSpec("paper", pairs, BENCHMARK)
     if name == "smoke":
         return MatrixSpec("smoke", tuple((b, r) for b in SMOKE_BACKBONES for r in RECIPES), SMOKE)
-    raise RunError(f"--matrix must be one of full, paper, smoke; not {name!r}")
+    raise RunError(f"--matrix must be one of {', '.join(MATRICES)}; not {name!r}")
 
 
 def parse_list(text: str | None, option: str, allowed: Sequence[str]) -> list[str] | None:
@@ -202,11 +177,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def check_split(split: str) -> str:
-    """``--split``: a protocol of ``data.splits``."""
-    from skinbench.data.splits import PROTOCOLS
-
-    if split not in PROTOCOLS:
-        raise RunError(f"--split must be one of {', '.join(PROTOCOLS)}, not {split!r}")
+    """``--split``: one of ``catalogue.SPLITS``."""
+    if split not in SPLITS:
+        raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
     return split
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from skinbench.catalogue import HAM10000_IMAGES
 from skinbench.commands.common import guarded
 from skinbench.commands.options import Seed
 from skinbench.console import console, print_frame
@@ -72,7 +73,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 @guarded
 def synth(
     directory: Annotated[Path, typer.Argument(help="New folder to write (must not exist or be empty).")],
-    count: Annotated[int, typer.Option("--count", help="Number of images, in HAM10000's class proportions.")] = 10015,
+    count: Annotated[int, typer.Option("--count", help="Number of images, in HAM10000's class proportions.")] = HAM10000_IMAGES,
     size: Annotated[str, typer.Option("--size", help="Image size WIDTHxHEIGHT.")] = "600x450",
     seed: Seed = 0,
 ) -> None:

@@ -26,7 +26,7 @@ from skinbench.commands.options import (
     Strict,
     Weights,
 )
-from skinbench import config
+from skinbench import catalogue, config
 from skinbench.config import Profile, Settings
 from skinbench.errors import RunError
 
@@ -77,8 +77,8 @@ def run(
     spec = config.matrix_spec(matrix)
     cells = config.select(
         spec,
-        backbones=config.parse_list(backbones, "--backbones", config.backbone_names()),
-        recipes=config.parse_list(recipes, "--recipes", tuple(config.RECIPES)),
+        backbones=config.parse_list(backbones, "--backbones", catalogue.BACKBONE_NAMES),
+        recipes=config.parse_list(recipes, "--recipes", catalogue.RECIPE_NAMES),
         split=split,
         seeds=config.parse_seeds(seeds, seed),
     )
@@ -156,8 +156,8 @@ def _settings(
     """The profile's settings with every option given on the command line applied."""
     if early_stopping not in config.EARLY_STOPPING:
         raise RunError(f"--early-stopping must be one of {', '.join(config.EARLY_STOPPING)}, not {early_stopping!r}")
-    if attention not in config.ATTENTION_VARIANTS:
-        raise RunError(f"--attention must be one of {', '.join(config.ATTENTION_VARIANTS)}, not {attention!r}")
+    if attention not in catalogue.ATTENTION_VARIANTS:
+        raise RunError(f"--attention must be one of {', '.join(catalogue.ATTENTION_VARIANTS)}, not {attention!r}")
     if precision not in (None, "float32", "mixed"):
         raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():

@@ -33,12 +33,11 @@ from scipy import ndimage
 from skinbench.classes import NUM_CLASSES
 from skinbench.data._workers import DEFAULT_WORKERS, build_atomically, run_chunks, split_even
 from skinbench.data.cache import ImageCache
+from skinbench.catalogue import HAM10000_IMAGES, PAPER_AUGMENTED_IMAGES
 from skinbench.errors import DataError
 from skinbench.io import read_json, write_json
 
 AUGMENT_VERSION = 1
-PAPER_TOTAL = 18015  # images after augmentation in the paper
-PAPER_DATASET = 10015
 ROTATION = 180.0
 SHIFT = 0.1
 ZOOM = 0.1
@@ -65,7 +64,7 @@ def default_target_total(n_train: int) -> int:
     For the full HAM10000 this is the paper's 18,015 scaled to the split (a 90% split of
     9,013 images grows to 16,213); smaller data sets grow by the same factor.
     """
-    return round(n_train * PAPER_TOTAL / PAPER_DATASET)
+    return round(n_train * PAPER_AUGMENTED_IMAGES / HAM10000_IMAGES)
 
 
 def copies_per_class(labels: np.ndarray, target_total: int, num_classes: int = NUM_CLASSES) -> np.ndarray:

@@ -161,7 +161,7 @@ def table2(dataset: Dataset) -> pd.DataFrame:
     CSV before any drop) and, when the CSV lists as many images as HAM10000, ``paper`` (the
     paper's published counts, for comparison).
     """
-    from skinbench.report.paper import paper_table
+    from skinbench.paper import paper_table
 
     usable = dataset.frame["dx"].value_counts().reindex(list(CLASSES), fill_value=0)
     listed = dataset.listed.reindex(list(CLASSES), fill_value=0)

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from skinbench.catalogue import SPLITS
 from skinbench.errors import DataError, SkinbenchError
 from skinbench.io import write_csv
 
-PROTOCOLS = ("paper", "lesion")
+PROTOCOLS = SPLITS
 PARTS = ("train", "val", "test")
 DEFAULT_FRACTIONS = {"paper": (0.9, 0.1), "lesion": (0.7, 0.15, 0.15)}
 

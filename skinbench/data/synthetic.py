@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageChops
 
+from skinbench.catalogue import HAM10000_IMAGES, HAM10000_PART_1_IMAGES
 from skinbench.classes import CLASSES
 from skinbench.data._workers import DEFAULT_WORKERS, build_atomically, run_chunks, split_even
 from skinbench.data.ham10000 import METADATA_CSV
@@ -38,11 +39,11 @@ from skinbench.errors import DataError
 from skinbench.paths import cache_root
 
 GENERATOR_VERSION = 2
-DEFAULT_COUNT = 10015
+DEFAULT_COUNT = HAM10000_IMAGES
 DEFAULT_SIZE = (600, 450)
 CSV_COLUMNS = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization", "dataset"]
 FOLDERS = ("HAM10000_images_part_1", "HAM10000_images_part_2")
-PART_1_SHARE = 5000 / 10015  # the real download's split between the two image folders
+PART_1_SHARE = HAM10000_PART_1_IMAGES / HAM10000_IMAGES  # the real download's split between the two image folders
 FIRST_IMAGE_NUMBER = 24306  # real image ids run from ISIC_0024306
 RENDER_WIDTH = 192  # lesions are drawn at most this wide (about a CNN input), then photographed at full size
 CHUNK = 96  # images per worker task

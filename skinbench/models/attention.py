@@ -26,7 +26,7 @@ import warnings
 import keras
 from keras import ops
 
-from skinbench.config import ATTENTION_VARIANTS as VARIANTS
+from skinbench.catalogue import ATTENTION_VARIANTS as VARIANTS
 GAMMA_INIT = 0.01
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Literal, get_args
 
 import keras
 
+from skinbench import catalogue
 from skinbench.errors import ModelError
 
 PreprocessMode = Literal["caffe", "torch", "tf", "none"]
@@ -113,15 +114,28 @@ class ImagePreprocessing(keras.layers.Layer):
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """One backbone: its Keras constructor and everything skinbench needs around it."""
+    """One backbone: its catalogue entry (names, sizes), Keras constructor, preprocessing and cut."""
 
-    name: str
-    display: str
+    info: catalogue.Backbone
     constructor: Callable[..., keras.Model]
-    native_size: int
-    min_size: int
     preprocessing: PreprocessMode
     cut: CutPoint
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def display(self) -> str:
+        return self.info.display
+
+    @property
+    def native_size(self) -> int:
+        return self.info.native_size
+
+    @property
+    def min_size(self) -> int:
+        return self.info.min_size
 
     def application(
         self,
@@ -154,7 +168,7 @@ class BackboneSpec:
     def paper_table3(self) -> dict[str, float]:
         """The paper's Table 3 values (``size_mb``, ``params_m``, ``depth``); NaN where the
         paper printed none or has no row (VGG16)."""
-        from skinbench.report.paper import paper_table
+        from skinbench.paper import paper_table
 
         table = paper_table(3)
         columns = ("size_mb", "params_m", "depth")
@@ -215,38 +229,40 @@ def _first_line(exc: BaseException) -> str:
 
 _apps = keras.applications
 
-#: The eleven backbones (paper Table 3's ten and VGG16), by lower-case name.
+_info = catalogue.BACKBONES
+
+#: The eleven backbones of ``catalogue.BACKBONES``, with their Keras side, in the same order.
 REGISTRY: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
-        BackboneSpec("resnet50", "ResNet50", _apps.ResNet50, 224, 32, "caffe", CutPoint("conv5_block3_out")),
-        BackboneSpec("resnet152", "ResNet152", _apps.ResNet152, 224, 32, "caffe", CutPoint("conv5_block1_out")),
-        BackboneSpec("densenet201", "DenseNet201", _apps.DenseNet201, 224, 32, "torch", CutPoint("conv5_block29_1_relu")),
+        BackboneSpec(_info["resnet50"], _apps.ResNet50, "caffe", CutPoint("conv5_block3_out")),
+        BackboneSpec(_info["resnet152"], _apps.ResNet152, "caffe", CutPoint("conv5_block1_out")),
+        BackboneSpec(_info["densenet201"], _apps.DenseNet201, "torch", CutPoint("conv5_block29_1_relu")),
         BackboneSpec(
-            "inceptionresnetv2", "InceptionResNetV2", _apps.InceptionResNetV2, 299, 75, "tf",
+            _info["inceptionresnetv2"], _apps.InceptionResNetV2, "tf",
             CutPoint("block8_9_mixed", side="input", index=0, up=1,
                      note="block8_9 branch 0 BatchNorm output (before its ReLU)"),
         ),
-        BackboneSpec("vgg16", "VGG16", _apps.VGG16, 224, 32, "caffe", CutPoint("block5_conv3")),
-        BackboneSpec("mobilenet", "MobileNet", _apps.MobileNet, 224, 32, "tf", CutPoint("conv_pw_13_relu")),
-        BackboneSpec("mobilenetv2", "MobileNetV2", _apps.MobileNetV2, 224, 32, "tf", CutPoint("block_14_depthwise")),
+        BackboneSpec(_info["vgg16"], _apps.VGG16, "caffe", CutPoint("block5_conv3")),
+        BackboneSpec(_info["mobilenet"], _apps.MobileNet, "tf", CutPoint("conv_pw_13_relu")),
+        BackboneSpec(_info["mobilenetv2"], _apps.MobileNetV2, "tf", CutPoint("block_14_depthwise")),
         BackboneSpec(
-            "mobilenetv3small", "MobileNetV3Small", _apps.MobileNetV3Small, 224, 32, "none",
+            _info["mobilenetv3small"], _apps.MobileNetV3Small, "none",
             CutPoint("expanded_conv_10_squeeze_excite_avg_pool", side="input",
                      note="hard-swish after expanded_conv_10_depthwise_bn"),
         ),
         BackboneSpec(
-            "mobilenetv3large", "MobileNetV3Large", _apps.MobileNetV3Large, 224, 32, "none",
+            _info["mobilenetv3large"], _apps.MobileNetV3Large, "none",
             CutPoint("expanded_conv_14_squeeze_excite_avg_pool", side="input",
                      note="hard-swish after expanded_conv_14_depthwise_bn"),
         ),
         BackboneSpec(
-            "nasnetmobile", "NASNetMobile", _apps.NASNetMobile, 224, 32, "tf",
+            _info["nasnetmobile"], _apps.NASNetMobile, "tf",
             CutPoint("separable_conv_2_normal_left5_12", side="input",
                      note="ReLU feeding separable_conv_2_normal_left5_12"),
         ),
         BackboneSpec(
-            "nasnetlarge", "NASNetLarge", _apps.NASNetLarge, 331, 32, "tf",
+            _info["nasnetlarge"], _apps.NASNetLarge, "tf",
             CutPoint("separable_conv_2_normal_left5_18", side="input",
                      note="ReLU feeding separable_conv_2_normal_left5_18"),
         ),

@@ -94,36 +94,6 @@ def build_model(
     return keras.Model(inputs, outputs, name=name or f"skinbench_{spec.name}")
 
 
-def build_ablation_model(
-    row: str | ablation.AblationRow,
-    *,
-    image_size: int | None = None,
-    metadata_features: int = 0,
-    weights: str | Path | None = "imagenet",
-    attention: str = "paper",
-    num_classes: int = NUM_CLASSES,
-) -> keras.Model:
-    """A paper Table 9 row (key such as ``"cut246"`` or an ``AblationRow``) on MobileNetV3Large.
-
-    ``metadata_features`` is required for rows with metadata and ignored for rows without;
-    ``attention`` picks the variant for rows with soft attention.
-    """
-    row = ablation.get_row(row) if isinstance(row, str) else row
-    if row.metadata and not metadata_features:
-        raise ModelError(f"ablation row {row.key} uses metadata: pass the number of metadata features")
-    return build_model(
-        ablation.BACKBONE,
-        image_size=image_size,
-        metadata_features=metadata_features if row.metadata else 0,
-        weights=weights,
-        attention=attention if row.attention else None,
-        num_classes=num_classes,
-        cut=row.cut,
-        extra_dense=row.extra_dense,
-        name=f"skinbench_{ablation.BACKBONE}_{row.key.replace('-', '_')}",
-    )
-
-
 def attention_maps_model(model: keras.Model) -> keras.Model:
     """A model from the same inputs to the soft-attention maps (batch, H, W, K), for pictures."""
     try:

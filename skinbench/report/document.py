@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from skinbench.report.paper import ONE_BY_ONE_ABLATIONS
+from skinbench.catalogue import ABLATION_ROWS
 from skinbench.report.plots import Figures
 from skinbench.report.render import DASH, interval_text, run_text, table_markdown
 from skinbench.report.summary import Summary
@@ -125,7 +125,7 @@ def _definitions(summary: Summary) -> str:
             f"- 95% CI: percentile bootstrap over the evaluated images ({summary.bootstrap_n:,} resamples, seed 0); "
             "with several seeds, of the mean over seeds."
         )
-    lines.append("- Paper values: as printed in the paper (skinbench/report/paper_results.csv).")
+    lines.append("- Paper values: as printed in the paper (skinbench/paper_results.csv).")
     return "## Definitions\n\n" + "\n".join(lines) + "\n"
 
 
@@ -139,7 +139,7 @@ def _warnings(summary: Summary) -> str:
             "The paper split stratifies by diagnosis but ignores lesion_id: images of one lesion fall on both "
             "sides, so its scores are optimistic (leakage). The lesion split avoids it."
         )
-    one_by_one = sorted({k.ablation for k in keys if k.ablation in ONE_BY_ONE_ABLATIONS})
+    one_by_one = sorted({k.ablation for k in keys if k.ablation in ABLATION_ROWS and ABLATION_ROWS[k.ablation].one_by_one})
     if one_by_one:
         lines.append(
             f"Ablation row(s) {', '.join(one_by_one)}: the cut lands on a 1x1 feature map, where soft attention "

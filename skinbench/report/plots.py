@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from sklearn.metrics import roc_curve
 
 from skinbench.io import write_atomic
-from skinbench.report.paper import display_name
+from skinbench.catalogue import display_name
 from skinbench.report.summary import CellResult, Summary
 from skinbench.report.tables import Table
 

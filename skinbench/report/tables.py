@@ -15,24 +15,23 @@ import pandas as pd
 
 from skinbench.classes import CLASSES
 from skinbench.eval.metrics import BOOTSTRAP_METRICS
-from skinbench.report.paper import (
-    ABLATION_LABELS,
+from skinbench.catalogue import (
+    ABLATION_ROWS,
+    BACKBONE_NAMES,
     BEST_ABLATION,
-    DISPLAY_NAMES,
     MOBILE_BACKBONES,
-    ONE_BY_ONE_ABLATIONS,
+    PAPER_BATCH_SIZE,
     PAPER_DEVICE,
     PAPER_EPOCH_IMAGES,
-    RECIPE_LABELS,
+    PAPER_EPOCH_STEPS,
+    RECIPES,
     display_name,
-    paper_rows,
-    paper_value,
 )
+from skinbench.paper import paper_rows, paper_value
 from skinbench.report.runs import Cell
 from skinbench.report.summary import GroupKey, Stat, Summary
 
 COLUMNS = ("row", "column", "run", "run_std", "n_seeds", "ci_low", "ci_high", "paper", "difference")
-RECIPES = ("augmented", "metadata")
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,7 @@ def per_class_table(summary: Summary, table: int, metric: str) -> Table:
     rows = _Rows()
     for recipe in RECIPES:
         def label(backbone: str, recipe: str = recipe) -> str:
-            return f"{display_name(backbone)} + {RECIPE_LABELS[recipe]}"
+            return f"{display_name(backbone)} + {RECIPES[recipe].label}"
 
         for backbone in _backbone_rows(summary, table, recipe, label):
             paper_row = label(backbone)
@@ -219,9 +218,10 @@ def ablation(summary: Summary) -> Table:
     """Table 9: the MobileNetV3Large truncation ablation, accuracy per row."""
     present = {k.ablation for k in summary.groups if k.ablation is not None}
     rows = _Rows()
-    for row_key in [*ABLATION_LABELS, *sorted(present - set(ABLATION_LABELS))]:
-        label = f"{ABLATION_LABELS.get(row_key, row_key)} [{row_key}{', 1x1' if row_key in ONE_BY_ONE_ABLATIONS else ''}]"
-        paper = paper_value(9, ABLATION_LABELS[row_key], "accuracy") if row_key in ABLATION_LABELS else None
+    for row_key in [*ABLATION_ROWS, *sorted(present - set(ABLATION_ROWS))]:
+        known = ABLATION_ROWS.get(row_key)
+        label = f"{known.paper_name if known else row_key} [{row_key}{', 1x1' if known and known.one_by_one else ''}]"
+        paper = paper_value(9, known.paper_name, "accuracy") if known else None
         for key in summary.where(ablation=row_key) or [None]:
             rows.add(label + (summary.split_suffix(key) if key else ""), "accuracy", _stat(summary, key, "accuracy"), paper)
     return Table(
@@ -301,7 +301,7 @@ def cost(summary: Summary) -> Table:
         "table11_cost", "Table 11. Cost: parameters, depth, accuracy and training time", rows.frame(), row_header="",
         formats={"Parameters (M)": ".1f", "Depth": ".0f", speed_row: ".1f", pass_row: ".1f"},
         notes=(
-            f"The paper's times are seconds per its \"epoch\" of 896 steps at batch 32 ({PAPER_EPOCH_IMAGES:,} images) "
+            f"The paper's times are seconds per its \"epoch\" of {PAPER_EPOCH_STEPS} steps at batch {PAPER_BATCH_SIZE} ({PAPER_EPOCH_IMAGES:,} images) "
             f"on an {PAPER_DEVICE}: MobileNetV3Large 116 s, DenseNet201 1000 s, InceptionResNetV2 3500 s.",
             f"Paper values of \"{speed_row}\" are {PAPER_EPOCH_IMAGES:,} / its seconds; of \"{pass_row}\" its seconds "
             "scaled to this run's training-set size (timing.json `n_train_images`). Both are derived, not printed.",
@@ -349,7 +349,7 @@ def _stat(summary: Summary, key: GroupKey | None, metric: str, factor: float = 1
 
 def _backbones(summary: Summary) -> list[str]:
     """Registry order, then any other backbone the run folders name."""
-    return [*DISPLAY_NAMES, *sorted({k.backbone for k in summary.groups} - set(DISPLAY_NAMES))]
+    return [*BACKBONE_NAMES, *sorted({k.backbone for k in summary.groups} - set(BACKBONE_NAMES))]
 
 
 def _backbone_rows(summary: Summary, table: int, recipe: str, label: Callable[[str], str]) -> list[str]:

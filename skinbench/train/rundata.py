@@ -20,12 +20,10 @@ import numpy as np
 import pandas as pd
 
 from skinbench.classes import CLASSES, NUM_CLASSES
-from skinbench.config import RECIPES, Cell, Synthetic
+from skinbench.catalogue import DATASETS, RECIPES
+from skinbench.config import Cell, Synthetic
 from skinbench.errors import DataError, RunError
 from skinbench.train.trainer import CellInputs
-
-DATASETS = ("ham10000", "synthetic")
-
 
 @dataclass(frozen=True)
 class DataSource:

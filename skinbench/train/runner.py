@@ -20,7 +20,8 @@ from typing import Iterator
 
 import keras
 
-from skinbench.config import EARLY_STOPPING, RECIPES, Cell, Settings
+from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, RECIPES
+from skinbench.config import EARLY_STOPPING, Cell, Settings, check_split
 from skinbench.errors import RunError
 from skinbench.io import exclusive, read_json, write_json
 from skinbench.train import env
@@ -248,23 +249,21 @@ def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], atte
     row runs only with the whole table). Every row trains with the metadata recipe's loss and
     data (class-weighted, no augmentation); a row without metadata drops only that input.
     """
-    from skinbench.config import check_split
-    from skinbench.models.ablation import ABLATION_ROWS, BACKBONE, CUTS
-
     check_split(split)
     rows = list(ABLATION_ROWS.values())
     if cuts is not None:
-        known = sorted({cut.n for cut in CUTS.values()})
-        unknown = [n for n in cuts if n not in known]
+        unknown = [n for n in cuts if n not in ABLATION_CUTS]
         if unknown:
-            raise RunError(f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are {', '.join(map(str, known))}")
-        rows = [row for row in rows if row.attention and CUTS[row.cut].n in cuts]
+            raise RunError(
+                f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are {', '.join(map(str, ABLATION_CUTS))}"
+            )
+        rows = [row for row in rows if row.attention and row.cut in cuts]
     plans = [
         CellPlan(
-            Cell(BACKBONE, "metadata", split, seed, ablation=row.key),
+            Cell(ABLATION_BACKBONE, "metadata", split, seed, ablation=row.key),
             metadata=row.metadata,
             attention=attention if row.attention else None,
-            cut=row.cut,
+            cut=row.cut_key,
             extra_dense=row.extra_dense,
         )
         for row in rows

@@ -7,10 +7,19 @@ import numpy as np
 import pytest
 
 from conftest import METADATA_FEATURES
+from skinbench.catalogue import ABLATION_CUTS, ABLATION_ROWS, AblationRow
 from skinbench.errors import ModelError
-from skinbench.models.ablation import ABLATION_ROWS, BACKBONE, CUTS, get_row
-from skinbench.models.build import build_ablation_model
-from skinbench.report.paper import paper_table
+from skinbench.models.ablation import BACKBONE, CUTS, get_row
+from skinbench.models.build import build_model
+from skinbench.paper import paper_rows
+
+
+def _build_row(row: AblationRow, **kwargs) -> keras.Model:
+    """The row's model as the runner builds it (train.runner.ablation_plans gives these settings)."""
+    return build_model(
+        BACKBONE, metadata_features=METADATA_FEATURES if row.metadata else 0,
+        attention="paper" if row.attention else None, cut=row.cut_key, extra_dense=row.extra_dense, **kwargs,
+    )
 
 
 def _tf2_kind(layer) -> str:
@@ -64,7 +73,7 @@ def test_cuts_match_tf_keras2_layer_list() -> None:
 @pytest.mark.parametrize("key", list(ABLATION_ROWS))
 def test_rows_build_as_described(key: str) -> None:
     row = ABLATION_ROWS[key]
-    model = build_ablation_model(key, image_size=224, metadata_features=METADATA_FEATURES, weights=None)
+    model = _build_row(row, image_size=224, weights=None)
     names = {layer.name for layer in model.layers}
     assert ("soft_attention" in names) == row.attention
     assert ("metadata" in model.input) == row.metadata
@@ -72,25 +81,22 @@ def test_rows_build_as_described(key: str) -> None:
     if row.extra_dense:
         assert model.get_layer("head_dense").units == row.extra_dense
     cut_map = model.get_layer("head_pool").input
-    assert (tuple(cut_map.shape[1:3]) == (1, 1)) == row.one_by_one
+    assert (tuple(cut_map.shape[1:3]) == (1, 1)) == CUTS[row.cut_key].one_by_one
+    assert row.one_by_one == (row.attention and CUTS[row.cut_key].one_by_one)
     keras.backend.clear_session(free_memory=True)
 
 
 def test_rows_cover_paper_table9() -> None:
-    table = paper_table(9)
-    assert sorted(row.paper_name for row in ABLATION_ROWS.values()) == sorted(table.index)
-    for row in ABLATION_ROWS.values():
-        assert row.paper_accuracy() == pytest.approx(float(table.loc[row.paper_name, "accuracy"]))
-    assert {row.cut for row in ABLATION_ROWS.values()} == set(CUTS)
+    assert [row.paper_name for row in ABLATION_ROWS.values()] == paper_rows(9)  # the paper's order
+    assert sorted({row.cut for row in ABLATION_ROWS.values()}) == list(ABLATION_CUTS)
+    assert [cut.n for cut in CUTS.values()] == list(ABLATION_CUTS)
 
 
 def test_row_errors() -> None:
     with pytest.raises(ModelError, match="cut246-dense512"):
         get_row("cut245")
-    with pytest.raises(ModelError, match="metadata features"):
-        build_ablation_model("cut240", weights=None)
     # Cuts inside the classifier top need include_top=True, which ImageNet weights allow
     # only at 224 pixels: refused before anything is downloaded.
     with pytest.raises(ModelError, match="--image-size 224"):
-        build_ablation_model("cut270", image_size=64, metadata_features=3, weights="imagenet")
+        _build_row(ABLATION_ROWS["cut270"], image_size=64, weights="imagenet")
     assert get_row(" CUT246 ").key == "cut246" and BACKBONE == "mobilenetv3large"

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from skinbench.report.paper import DISPLAY_NAMES, load_paper, paper_table, paper_value
+from skinbench.catalogue import BACKBONES
+from skinbench.paper import load_paper, paper_table, paper_value
 
 SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "000_af7c15a66b6bd985.txt"
 
-_CANONICAL = {name.lower(): name for name in DISPLAY_NAMES.values()}
+_CANONICAL = {backbone.display.lower(): backbone.display for backbone in BACKBONES.values()}
 _TABLE8_MODELS = {"[22]": "MobileNetV2", "[23]Small": "MobileNetV3Small", "[23]Large": "MobileNetV3Large", "[33]Mobile": "NASNetMobile"}
 _METRIC_ROWS = {
     "Accuracy(avg)": "accuracy",

@@ -1,0 +1,152 @@
+"""The names and facts every layer shares, as data: backbones, recipes, ablation rows, choices, the dataset.
+
+Nothing here imports Keras, so the CLI, the report and the models read the same names:
+``models.backbones`` attaches a Keras constructor and a cut to each backbone named here,
+``models.ablation`` a Keras tensor to each cut, and the report looks up the paper's rows by
+the display names and labels below. Each fact is written once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A backbone's names and input sizes (its Keras side lives in ``models.backbones``)."""
+
+    name: str  #: registry name, lower case (CLI, cell ids, config.json)
+    display: str  #: the paper's spelling, used as the row name of every table
+    native_size: int  #: the input side length of its ImageNet weights
+    min_size: int = 32  #: the smallest input Keras builds it at
+    mobile: bool = False  #: one of the paper's mobile models (Table 8)
+
+
+#: The eleven backbones (paper Table 3's ten and VGG16), in the tables' order.
+BACKBONES: dict[str, Backbone] = {
+    b.name: b
+    for b in (
+        Backbone("resnet50", "ResNet50", 224),
+        Backbone("resnet152", "ResNet152", 224),
+        Backbone("densenet201", "DenseNet201", 224),
+        Backbone("inceptionresnetv2", "InceptionResNetV2", 299, min_size=75),
+        Backbone("vgg16", "VGG16", 224),
+        Backbone("mobilenet", "MobileNet", 224, mobile=True),
+        Backbone("mobilenetv2", "MobileNetV2", 224, mobile=True),
+        Backbone("mobilenetv3small", "MobileNetV3Small", 224, mobile=True),
+        Backbone("mobilenetv3large", "MobileNetV3Large", 224, mobile=True),
+        Backbone("nasnetmobile", "NASNetMobile", 224, mobile=True),
+        Backbone("nasnetlarge", "NASNetLarge", 331),
+    )
+}
+BACKBONE_NAMES: tuple[str, ...] = tuple(BACKBONES)
+MOBILE_BACKBONES: tuple[str, ...] = tuple(b.name for b in BACKBONES.values() if b.mobile)
+
+
+def display_name(backbone: str) -> str:
+    """The table name of a registry backbone name (unknown names are shown as given)."""
+    known = BACKBONES.get(backbone)
+    return known.display if known else backbone
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a cell is trained (METHOD.md, "Training recipes")."""
+
+    name: str
+    label: str  #: the paper's suffix in Tables 6 and 7
+    metadata: bool  #: the model has the metadata branch
+    weighted_loss: bool  #: class-weighted cross-entropy (train.loss)
+    augmented: bool  #: trains on the offline-augmented training set (data.augment)
+
+
+RECIPES: dict[str, Recipe] = {
+    "augmented": Recipe("augmented", "Augmented Data", metadata=False, weighted_loss=False, augmented=True),
+    "metadata": Recipe("metadata", "Metadata and WeightLoss", metadata=True, weighted_loss=True, augmented=False),
+}
+RECIPE_NAMES: tuple[str, ...] = tuple(RECIPES)
+
+#: The backbone the paper's truncation ablation (Table 9) cuts.
+ABLATION_BACKBONE = "mobilenetv3large"
+#: The paper's ``Layer[:N]`` cut points, and those that land on a 1x1 feature map, where soft
+#: attention can only rescale the features (a softmax over one position is 1).
+ABLATION_CUTS: tuple[int, ...] = (230, 240, 246, 251, 260, 266, 270)
+ONE_BY_ONE_CUTS = frozenset({230, 251, 266, 270})
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """One row of paper Table 9: a cut and what sits on it.
+
+    ``paper_name`` is the row exactly as the paper prints it; ``label`` the short form of
+    skinbench's tables.
+    """
+
+    key: str
+    label: str
+    paper_name: str
+    cut: int
+    attention: bool = True
+    metadata: bool = True
+    extra_dense: int = 0
+
+    @property
+    def cut_key(self) -> str:
+        """The cut's name in ``models.ablation.CUTS`` and ``build_model(cut=...)``."""
+        return f"cut{self.cut}"
+
+    @property
+    def one_by_one(self) -> bool:
+        """Soft attention on a 1x1 map: only a scaling (run as the paper did, flagged in the report)."""
+        return self.attention and self.cut in ONE_BY_ONE_CUTS
+
+
+def _cut_row(n: int, *, extra_dense: int = 0, metadata: bool = True) -> AblationRow:
+    dense = f" + Dense({extra_dense})" if extra_dense else ""
+    key = f"cut{n}" + (f"-dense{extra_dense}" if extra_dense else "") + ("" if metadata else "-nometa")
+    label = f"[:{n}]" + dense + ("" if metadata else " without metadata")
+    paper = f"MobileNetV3Large-Layer[:{n}] + Soft-Attention" + dense + (" + Metadata" if metadata else "")
+    return AblationRow(key, label, paper, n, metadata=metadata, extra_dense=extra_dense)
+
+
+#: Paper Table 9, in the paper's order.
+ABLATION_ROWS: dict[str, AblationRow] = {
+    row.key: row
+    for row in (
+        _cut_row(270),
+        _cut_row(266),
+        _cut_row(260),
+        _cut_row(251),
+        _cut_row(246),
+        _cut_row(246, extra_dense=512),
+        _cut_row(240),
+        _cut_row(230),
+        _cut_row(230, metadata=False),
+        # The whole network to its own classifier input (the dropout before the 1000-way
+        # logits), then the paper's head without soft attention and a 7-way softmax.
+        AblationRow("plain", "MobileNetV3Large", "MobileNetV3Large", 270, attention=False, metadata=False),
+    )
+}
+#: The paper's best MobileNetV3Large (Tables 10 and 11).
+BEST_ABLATION = "cut240"
+
+# Choices of the command line and of config.json, each declared once.
+SPLITS: tuple[str, ...] = ("paper", "lesion")
+PRECISIONS: tuple[str, ...] = ("float32", "mixed")
+ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
+DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
+MATRICES: tuple[str, ...] = ("full", "paper", "smoke")
+TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
+
+# HAM10000 (Tschandl et al. 2018) and the paper's use of it.
+HAM10000_IMAGES = 10015
+HAM10000_PART_1_IMAGES = 5000  #: in HAM10000_images_part_1.zip; the rest are in part_2
+PAPER_AUGMENTED_IMAGES = 18015  #: the paper's training set after offline augmentation
+#: Metadata features the encoder makes on HAM10000: age, 4 sex slots, 16 site slots (data.metadata).
+HAM10000_METADATA_FEATURES = 21
+
+# The author's training "epoch" and device, behind the paper's Table 11 times.
+PAPER_EPOCH_STEPS = 896
+PAPER_BATCH_SIZE = 32
+PAPER_EPOCH_IMAGES = PAPER_EPOCH_STEPS * PAPER_BATCH_SIZE
+PAPER_DEVICE = "NVIDIA Titan V"
