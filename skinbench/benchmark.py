@@ -11,11 +11,9 @@ without any input pipeline. The first ``fit`` call, which traces and compiles, i
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -23,6 +21,7 @@ import numpy as np
 from skinbench.catalogue import HAM10000_IMAGES, HAM10000_METADATA_FEATURES
 from skinbench.classes import NUM_CLASSES
 from skinbench.io import exclusive
+from skinbench.train.timing import inference_latency_ms, timed
 
 
 
@@ -76,16 +75,6 @@ def synthetic_batch(batch_size: int, image_size: int, metadata_features: int, se
     return inputs, np.eye(NUM_CLASSES, dtype="float32")[labels]
 
 
-def timed(fn: Callable[[], object], repeats: int) -> list[float]:
-    """Wall seconds of ``repeats`` calls of ``fn`` (each call must block until done)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def compile_seconds(model, inputs: dict, targets: np.ndarray, warmup: int) -> float:
     """Seconds of the first ``fit`` (tracing and compiling the train step, then ``warmup`` steps)."""
     start = time.perf_counter()
@@ -101,16 +90,6 @@ def train_step_seconds(model, inputs: dict, targets: np.ndarray, steps: int) -> 
     """
     (fit_s,) = timed(lambda: model.fit(_RepeatBatch(inputs, targets, steps), epochs=1, verbose=0), 1)
     return fit_s / steps
-
-
-def inference_latency_ms(model, inputs: dict, batch_size: int, repeats: int = 10) -> float:
-    """Median milliseconds per image of ``predict_on_batch`` at ``batch_size`` after warm-up."""
-    batch = {name: value[:batch_size] for name, value in inputs.items()}
-    if len(batch["image"]) < batch_size:
-        batch = {name: np.resize(value, (batch_size, *value.shape[1:])) for name, value in batch.items()}
-    model.predict_on_batch(batch)
-    seconds = statistics.median(timed(lambda: model.predict_on_batch(batch), repeats))
-    return 1000.0 * seconds / batch_size
 
 
 def bench_backbone(

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from skinbench.catalogue import ABLATION_ROWS
+from skinbench.records import FAILED, FINISHED, PENDING, DataInfo
 from skinbench.report.plots import Figures
 from skinbench.report.render import DASH, interval_text, run_text, table_markdown
 from skinbench.report.summary import Summary
@@ -39,7 +40,7 @@ def _header(summary: Summary) -> str:
     results = summary.results
     title = "# skinbench report" + (": SYNTHETIC DATA, not HAM10000" if results.synthetic else "")
     counts = pd.Series([c.status for c in results.cells]).value_counts()
-    state = ", ".join(f"{counts[s]} {s}" for s in ("finished", "failed", "pending") if s in counts) or "no cells"
+    state = ", ".join(f"{counts[s]} {s}" for s in (FINISHED, FAILED, PENDING) if s in counts) or "no cells"
     lines = [title, ""]
     if results.synthetic:
         lines += ["> Built from synthetic images: these numbers test the pipeline and say nothing about skin lesions.", ""]
@@ -83,23 +84,23 @@ def _cells(summary: Summary, figures: Figures) -> str:
 def _protocol(summary: Summary) -> str:
     cells = [r.cell for r in summary.cells] or list(summary.results.cells)
     data = summary.results.data
-    envs = [c.json("env") for c in cells]
-    early = [c.config.get("early_stopping") or {} for c in cells]
+    envs = [e for e in (c.env() for c in cells) if e is not None]
+    configs = [c.config for c in cells]
     items = {
         "Dataset": _dataset(data, summary),
         "Split": _distinct(c.split for c in cells),
-        "Reported part": _distinct(r.cell.json("metrics").get("part") for r in summary.cells),
+        "Reported part": _distinct(m.part for m in (r.cell.metrics() for r in summary.cells) if m is not None),
         "Seeds": _distinct(c.seed for c in cells),
-        "Epochs (maximum)": _distinct(c.config.get("epochs") for c in cells),
+        "Epochs (maximum)": _distinct(c.epochs for c in configs),
         "Epochs run": _distinct(r.values.get("timing.epochs_run") for r in summary.cells),
-        "Early stopping": _distinct(f"{e.get('monitor')}, patience {e.get('patience')}" for e in early if e),
-        "Image size": _distinct(c.config.get("image_size") for c in cells),
-        "Batch size": _distinct(c.config.get("batch_size") for c in cells),
-        "Weights": _distinct(c.config.get("weights") for c in cells),
-        "Soft attention": _distinct(c.config.get("attention") for c in cells),
-        "Precision": _distinct(c.config.get("precision") for c in cells),
-        "Backend": _distinct(c.config.get("backend") or e.get("backend") for c, e in zip(cells, envs)),
-        "Device": _distinct(_device(e) for e in envs),
+        "Early stopping": _distinct(f"{c.early_stopping.monitor}, patience {c.early_stopping.patience}" for c in configs),
+        "Image size": _distinct(c.image_size for c in configs),
+        "Batch size": _distinct(c.batch_size for c in configs),
+        "Weights": _distinct(c.weights for c in configs),
+        "Soft attention": _distinct(c.attention for c in configs),
+        "Precision": _distinct(c.precision for c in configs),
+        "Backend": _distinct(c.backend for c in configs),
+        "Device": _distinct(e.device() for e in envs),
     }
     return "## Protocol\n\n" + "\n".join(f"- {name}: {value}" for name, value in items.items()) + "\n"
 
@@ -147,7 +148,8 @@ def _warnings(summary: Summary) -> str:
         )
     for result in summary.cells:
         lines += [f"{result.cell.cell_id}: {note}." for note in result.metrics["notes"]]
-        stored = result.cell.json("metrics").get("accuracy")
+        stored_metrics = result.cell.metrics()
+        stored = stored_metrics.values.get("accuracy") if stored_metrics else None
         if stored is not None and abs(stored - result.metrics["accuracy"]) > 1e-6:
             lines.append(
                 f"{result.cell.cell_id}: metrics.json says accuracy {stored:.4f} but predictions.csv gives "
@@ -167,26 +169,14 @@ def _unfinished(summary: Summary) -> str:
     return "## Failed and pending cells\n\n" + frame.to_markdown(index=False, disable_numparse=True) + "\n"
 
 
-def _dataset(data: dict[str, Any], summary: Summary) -> str:
-    if not data:
+def _dataset(data: DataInfo | None, summary: Summary) -> str:
+    if data is None:
         return DASH
-    counts = data.get("class_counts") or {}
-    name = str(data.get("name", DASH))
+    counts = data.class_counts
+    name = data.name
     if summary.results.synthetic and "synthetic" not in name:
         name += " (synthetic)"
     return f"{name}, {sum(counts.values()):,} images" if counts else name
-
-
-def _device(env: dict[str, Any]) -> str | None:
-    """The accelerator(s) in env.json's ``gpus``, else its ``cpu`` model and usable cores."""
-    gpus = [g.get("name") for g in env.get("gpus") or [] if isinstance(g, dict) and g.get("name")]
-    if gpus:
-        return ", ".join(f"{name} x{gpus.count(name)}" for name in dict.fromkeys(gpus))
-    cpu = env.get("cpu") or {}
-    if not isinstance(cpu, dict) or not cpu.get("model"):
-        return None
-    cores = cpu.get("usable_cores") or cpu.get("logical_cores")
-    return f"CPU {cpu['model']}" + (f" ({cores} cores)" if cores else "")
 
 
 def _distinct(values: Iterable[Any]) -> str:

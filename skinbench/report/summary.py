@@ -7,7 +7,7 @@ over its seeds and, for the bootstrapped metrics, a 95% interval of that mean.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -16,7 +16,8 @@ import pandas as pd
 
 from skinbench.errors import SkinbenchError
 from skinbench.eval.metrics import aggregate_seeds, bootstrap, compute_metrics, flatten, intervals
-from skinbench.report.runs import FAILED, FINISHED, Cell, Results
+from skinbench.records import FINISHED, ModelSummary, Record, Timing
+from skinbench.report.runs import CellFolder, Results
 
 
 class GroupKey(NamedTuple):
@@ -49,12 +50,12 @@ class Stat:
 class CellResult:
     """A finished cell: its predictions, their metrics, history.csv, and the scalars of model.json and timing.json."""
 
-    cell: Cell
+    cell: CellFolder
     y_true: np.ndarray
     probs: np.ndarray
     metrics: dict[str, Any]
     history: pd.DataFrame | None
-    values: dict[str, float | None]  # flatten(metrics) plus "model.<key>" and "timing.<key>"
+    values: dict[str, float | None]  # flatten(metrics) plus "model.<key>" and "timing.<key>" (RECORD_VALUES)
     samples: dict[str, np.ndarray] | None  # bootstrap resamples, None when skipped
     ci: dict[str, dict[str, float | None]] | None
 
@@ -70,7 +71,7 @@ class Summary:
 
     results: Results
     cells: tuple[CellResult, ...]
-    unfinished: tuple[Cell, ...]  # failed or pending, including finished cells whose files are unusable
+    unfinished: tuple[CellFolder, ...]  # failed or pending, including finished cells whose files are unusable
     bootstrap_n: int
 
     @cached_property
@@ -95,6 +96,7 @@ class Summary:
 
     def stat(self, key: GroupKey, metric: str) -> Stat | None:
         """``metric`` (a ``flatten`` key, ``model.*`` or ``timing.*``) of a group, or None when absent."""
+        _check_record_key(metric)
         aggregated = self._aggregated[key].get(metric)
         if aggregated is None or aggregated["mean"] is None:
             return None
@@ -117,7 +119,7 @@ class Summary:
 def summarise(results: Results, bootstrap_n: int = 1000, bootstrap_seed: int = 0) -> Summary:
     """Recompute every finished cell's metrics from its predictions (``bootstrap_n`` 0 skips the CIs)."""
     done: list[CellResult] = []
-    unfinished: list[Cell] = []
+    unfinished: list[CellFolder] = []
     for cell in results.cells:
         if cell.status != FINISHED:
             unfinished.append(cell)
@@ -125,19 +127,32 @@ def summarise(results: Results, bootstrap_n: int = 1000, bootstrap_seed: int = 0
         try:
             done.append(_cell_result(cell, bootstrap_n, bootstrap_seed))
         except SkinbenchError as exc:
-            unfinished.append(Cell(cell.path, cell.config, FAILED, str(exc)))
+            unfinished.append(cell.failed(str(exc)))
     return Summary(results, tuple(done), tuple(unfinished), bootstrap_n)
 
 
-def _cell_result(cell: Cell, bootstrap_n: int, bootstrap_seed: int) -> CellResult:
+def _cell_result(cell: CellFolder, bootstrap_n: int, bootstrap_seed: int) -> CellResult:
     y_true, probs = cell.predictions()
     metrics = compute_metrics(y_true, probs)
     values = flatten(metrics)
-    for name in ("model", "timing"):
-        values.update({f"{name}.{k}": v for k, v in cell.json(name).items() if _is_number(v)})
+    for prefix, record_type in RECORD_VALUES.items():
+        record = record_type.read_if_present(cell.path)
+        if record is not None:
+            values.update({f"{prefix}.{k}": v for k, v in asdict(record).items() if _is_number(v)})
     samples = bootstrap(y_true, probs, bootstrap_n, bootstrap_seed) if bootstrap_n else None
     ci = intervals([samples]) if samples is not None else None
     return CellResult(cell, y_true, probs, metrics, cell.history(), values, samples, ci)
+
+
+#: The records whose numbers a group's values hold, under ``<prefix>.<key>``.
+RECORD_VALUES: dict[str, type[Record]] = {"model": ModelSummary, "timing": Timing}
+
+
+def _check_record_key(metric: str) -> None:
+    """A ``model.*`` or ``timing.*`` name must be a key of that record (a typo is a bug, not a missing value)."""
+    prefix, _, key = metric.partition(".")
+    if prefix in RECORD_VALUES and key not in RECORD_VALUES[prefix].keys():
+        raise ValueError(f"{metric}: {RECORD_VALUES[prefix].FILE} has no key {key!r}")
 
 
 def _is_number(value: Any) -> bool:

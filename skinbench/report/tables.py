@@ -19,6 +19,7 @@ from skinbench.catalogue import (
     ABLATION_ROWS,
     BACKBONE_NAMES,
     BEST_ABLATION,
+    HAM10000_IMAGES,
     MOBILE_BACKBONES,
     PAPER_BATCH_SIZE,
     PAPER_DEVICE,
@@ -28,7 +29,7 @@ from skinbench.catalogue import (
     display_name,
 )
 from skinbench.paper import paper_rows, paper_value
-from skinbench.report.runs import Cell
+from skinbench.report.runs import CellFolder
 from skinbench.report.summary import GroupKey, Stat, Summary
 
 COLUMNS = ("row", "column", "run", "run_std", "n_seeds", "ci_low", "ci_high", "paper", "difference")
@@ -100,19 +101,19 @@ def build_tables(summary: Summary) -> list[Table]:
 def data_distribution(summary: Summary) -> Table:
     """Table 2: images per class in the dataset (data.json ``class_counts``)."""
     data = summary.results.data
-    counts = data.get("class_counts") or {}
+    counts = data.class_counts if data else {}
     rows = _Rows()
     for name in (*CLASSES, "total"):
         count = sum(counts.values()) if name == "total" and counts else counts.get(name)
         rows.add(name, "n_images", None if count is None else Stat(float(count)), paper_value(2, name, "n_images"))
-    dropped = data.get("dropped") or {}
+    dropped = data.dropped if data else {}
     notes = [
         "This run: the images the dataset had after dropped rows (data.json `class_counts`); "
-        "the paper: all 10,015 HAM10000 images."
+        f"the paper: all {HAM10000_IMAGES:,} HAM10000 images."
     ]
     if dropped:
         notes.append("Dropped rows: " + ", ".join(f"{reason} {count}" for reason, count in dropped.items()) + ".")
-    if not data:
+    if data is None:
         notes.append("No data.json in the run folder(s): this run's counts are unknown.")
     return Table(
         "table02_data_distribution", "Table 2. Data distribution", rows.frame(),
@@ -335,7 +336,7 @@ def cells_frame(summary: Summary) -> pd.DataFrame:
     return frame.sort_values("cell", ignore_index=True)
 
 
-def _cell_fields(cell: Cell) -> dict:
+def _cell_fields(cell: CellFolder) -> dict:
     return {
         "cell": cell.cell_id, "status": cell.status, "backbone": cell.backbone, "recipe": cell.recipe,
         "ablation": cell.ablation, "split": cell.split, "seed": cell.seed, "folder": cell.path.parent.name,

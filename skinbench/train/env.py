@@ -18,6 +18,7 @@ import keras
 import psutil
 
 from skinbench import __version__
+from skinbench.records import CpuRecord, Environment
 
 _PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy")
 
@@ -83,22 +84,22 @@ def accelerator_name() -> str:
     return found[0]["name"] if found else cpu_model()
 
 
-def describe() -> dict:
-    """Everything env.json records."""
+def describe() -> Environment:
+    """env.json: this machine and its software."""
     memory = psutil.virtual_memory()
-    return {
-        "skinbench": __version__,
-        "python": sys.version.split()[0],
-        "backend": keras.backend.backend(),
-        "versions": {name: _version(name) for name in _PACKAGES},
-        "gpus": gpus(),
-        "cpu": {
-            "model": cpu_model(),
-            "physical_cores": psutil.cpu_count(logical=False),
-            "logical_cores": psutil.cpu_count(logical=True),
-            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        },
-        "ram_gib": round(memory.total / 2**30, 1),
-        "platform": platform.platform(),
-        "hostname": platform.node(),
-    }
+    return Environment(
+        skinbench=__version__,
+        python=sys.version.split()[0],
+        backend=keras.backend.backend(),
+        versions={name: _version(name) for name in _PACKAGES},
+        gpus=gpus(),
+        cpu=CpuRecord(
+            model=cpu_model(),
+            physical_cores=psutil.cpu_count(logical=False),
+            logical_cores=psutil.cpu_count(logical=True),
+            usable_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        ),
+        ram_gib=round(memory.total / 2**30, 1),
+        platform=platform.platform(),
+        hostname=platform.node(),
+    )

@@ -23,7 +23,8 @@ from skinbench.classes import CLASSES, NUM_CLASSES
 from skinbench.catalogue import DATASETS, RECIPES
 from skinbench.config import Cell, Synthetic
 from skinbench.errors import DataError, RunError
-from skinbench.train.trainer import CellInputs
+from skinbench.records import DataInfo, split_file
+from skinbench.train.inputs import CellInputs
 
 @dataclass(frozen=True)
 class DataSource:
@@ -92,7 +93,7 @@ class RunData:
         return value
 
     def split_path(self, protocol: str, seed: int) -> Path:
-        return self.out / f"split-{protocol}-s{seed}.csv"
+        return self.out / split_file(protocol, seed)
 
     def split(self, protocol: str, seed: int) -> pd.DataFrame:
         """The dataset frame with a ``part`` column (train/val/test) for this split."""
@@ -204,7 +205,7 @@ class RunData:
     def metadata_features(self, protocol: str, seed: int) -> int:
         return self.encoder(protocol, seed).n_features
 
-    def describe(self, splits: list[tuple[str, int]]) -> dict:
+    def describe(self, splits: list[tuple[str, int]]) -> DataInfo:
         """data.json: the dataset, its class counts, dropped rows and each split's sizes per class."""
         dataset = self.dataset
         counts = dataset.frame["dx"].value_counts()
@@ -215,16 +216,16 @@ class RunData:
             sizes[f"{protocol}-s{seed}"] = {
                 part: {c: int(n) for c, n in row.items()} for part, row in table.iterrows()
             }
-        return {
-            "name": self.source.name,
-            "synthetic": self.source.name == "synthetic",
-            "root": str(dataset.root),
-            "layout": dataset.layout,
-            "has_metadata": dataset.has_metadata,
-            "fingerprint": dataset.fingerprint,
-            "n_images": len(dataset.frame),
-            "class_counts": {c: int(counts.get(c, 0)) for c in CLASSES},
-            "dropped": dict(dataset.dropped),
-            "problems": [p.message for p in dataset.problems],
-            "splits": sizes,
-        }
+        return DataInfo(
+            name=self.source.name,
+            synthetic=self.source.name == "synthetic",
+            root=str(dataset.root),
+            layout=dataset.layout,
+            has_metadata=dataset.has_metadata,
+            fingerprint=dataset.fingerprint,
+            n_images=len(dataset.frame),
+            class_counts={c: int(counts.get(c, 0)) for c in CLASSES},
+            dropped=dict(dataset.dropped),
+            problems=[p.message for p in dataset.problems],
+            splits=sizes,
+        )

@@ -10,7 +10,7 @@ The first Ctrl-C stops the run once the epoch in progress is saved; a second sto
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import dataclasses
 import signal
 import threading
 import traceback
@@ -23,15 +23,25 @@ import keras
 from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, RECIPES
 from skinbench.config import EARLY_STOPPING, Cell, Settings, check_split
 from skinbench.errors import RunError
-from skinbench.io import exclusive, read_json, write_json
+from skinbench.io import exclusive
+from skinbench.records import (
+    CHECKPOINT_DIR,
+    DATA_LOCK_FILE,
+    FAILED,
+    FINISHED,
+    CellConfig,
+    CellMetrics,
+    CellStatus,
+    DataInfo,
+    DatasetRecord,
+    EarlyStoppingRecord,
+    status_of,
+)
 from skinbench.train import env
 from skinbench.train.progress import RunProgress, make_progress
 from skinbench.train.rundata import DataSource, RunData
 from skinbench.train.state import Checkpoint, StopRequest
 from skinbench.train.trainer import train_cell
-
-FINISHED, FAILED = "finished", "failed"
-
 
 @dataclass(frozen=True)
 class CellPlan:
@@ -52,12 +62,6 @@ class RunSummary:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def cell_status(folder: Path) -> str | None:
-    """``finished``, ``failed`` or None (never run, running or killed)."""
-    path = folder / "status.json"
-    return read_json(path).get("status") if path.exists() else None
-
-
 def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out: Path, *, quiet: bool = False) -> RunSummary:
     """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed."""
     from skinbench.models.backbones import get_backbone
@@ -73,13 +77,13 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
     summary = RunSummary(out)
     todo = []
     for plan in plans:
-        if cell_status(out / plan.cell.cell_id) == FINISHED:
+        if status_of(out / plan.cell.cell_id) == FINISHED:
             summary.skipped.append(plan.cell.cell_id)
-            Checkpoint(out / plan.cell.cell_id / "checkpoint").remove()  # left by a kill after status.json
+            Checkpoint(out / plan.cell.cell_id / CHECKPOINT_DIR).remove()  # left by a kill after status.json
         else:
             todo.append(plan)
     data.prepare(
-        (configs[p.cell.cell_id]["image_size"], p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented)
+        (configs[p.cell.cell_id].image_size, p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented)
         for p in todo
     )
     write_data_json(out, data.describe(sorted({(p.cell.split, p.cell.seed) for p in plans})))
@@ -93,7 +97,7 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
 
 
 def _train(
-    todo: list[CellPlan], configs: dict[str, dict], settings: Settings, data: RunData, summary: RunSummary, *, quiet: bool
+    todo: list[CellPlan], configs: dict[str, CellConfig], settings: Settings, data: RunData, summary: RunSummary, *, quiet: bool
 ) -> None:
     """Train the cells one after another, showing progress; KeyboardInterrupt after a Ctrl-C."""
     with make_progress(len(todo), quiet=quiet) as progress, _stop_on_ctrl_c(progress) as stop:
@@ -105,8 +109,8 @@ def _train(
             error = _run_cell(plan, configs[cell_id], settings, data, summary.out / cell_id, stop, progress)
             if error is None:
                 summary.finished.append(cell_id)
-                metrics = read_json(summary.out / cell_id / "metrics.json")
-                progress.end_cell(f"{FINISHED}, balanced accuracy {metrics['balanced_accuracy']:.3f} on {metrics['part']}")
+                metrics = CellMetrics.read(summary.out / cell_id)
+                progress.end_cell(f"{FINISHED}, balanced accuracy {metrics.values['balanced_accuracy']:.3f} on {metrics.part}")
             else:
                 summary.failed[cell_id] = error
                 progress.end_cell(f"FAILED: {error}")
@@ -114,85 +118,75 @@ def _train(
                 raise KeyboardInterrupt
 
 
-def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> dict:
+def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> CellConfig:
     """config.json: every resolved setting of a cell."""
     cell = plan.cell
     rule = EARLY_STOPPING[settings.early_stopping]
-    return {
-        "cell_id": cell.cell_id,
-        "backbone": cell.backbone,
-        "recipe": cell.recipe,
-        "ablation": cell.ablation,
-        "seed": cell.seed,
-        "split": cell.split,
-        "image_size": image_size,
-        "epochs": settings.epochs,
-        "batch_size": settings.batch_size,
-        "weights": settings.weights,
-        "attention": plan.attention,
-        "metadata": plan.metadata,
-        "cut": plan.cut,
-        "extra_dense": plan.extra_dense,
-        "precision": settings.precision,
-        "jit": settings.jit,
-        "early_stopping": {"rule": settings.early_stopping, "monitor": rule.monitor, "patience": rule.patience},
-        "dataset": {
-            "name": data.source.name,
-            "synthetic": data.source.name == "synthetic",
-            "root": str(data.dataset.root),
-            "n_images": len(data.dataset.frame),
-            "fingerprint": data.dataset.fingerprint,
-        },
-        "backend": keras.backend.backend(),
-    }
+    return CellConfig(
+        cell_id=cell.cell_id,
+        backbone=cell.backbone,
+        recipe=cell.recipe,
+        ablation=cell.ablation,
+        seed=cell.seed,
+        split=cell.split,
+        image_size=image_size,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        weights=settings.weights,
+        attention=plan.attention,
+        metadata=plan.metadata,
+        cut=plan.cut,
+        extra_dense=plan.extra_dense,
+        precision=settings.precision,
+        jit=settings.jit,
+        early_stopping=EarlyStoppingRecord(settings.early_stopping, rule.monitor, rule.patience),
+        dataset=DatasetRecord(
+            name=data.source.name,
+            synthetic=data.source.name == "synthetic",
+            root=str(data.dataset.root),
+            n_images=len(data.dataset.frame),
+            fingerprint=data.dataset.fingerprint,
+        ),
+        backend=keras.backend.backend(),
+    )
 
 
 def _run_cell(
-    plan: CellPlan, config: dict, settings: Settings, data: RunData, folder: Path, stop: StopRequest, progress: RunProgress
+    plan: CellPlan, config: CellConfig, settings: Settings, data: RunData, folder: Path, stop: StopRequest, progress: RunProgress
 ) -> str | None:
     """Train one cell and write its status; the error text when it failed, else None."""
-    (folder / "status.json").unlink(missing_ok=True)  # a failed cell being retried
-    write_json(folder / "config.json", config)
-    write_json(folder / "env.json", env.describe())
+    (folder / CellStatus.FILE).unlink(missing_ok=True)  # a failed cell being retried
+    config.write(folder)
+    env.describe().write(folder)
     cell = plan.cell
     try:
-        inputs = data.inputs(cell, config["image_size"], settings.batch_size, metadata=plan.metadata)
+        inputs = data.inputs(cell, config.image_size, settings.batch_size, metadata=plan.metadata)
         features = data.metadata_features(cell.split, cell.seed) if plan.metadata else 0
 
         def build() -> keras.Model:
             from skinbench.models.build import build_model
 
             return build_model(
-                cell.backbone, image_size=config["image_size"], metadata_features=features, weights=settings.weights,
+                cell.backbone, image_size=config.image_size, metadata_features=features, weights=settings.weights,
                 attention=plan.attention, cut=plan.cut, extra_dense=plan.extra_dense,
             )
 
         train_cell(build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()])
     except Exception as exc:  # any failure of one cell is recorded and the run goes on
         error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
-        write_json(folder / "status.json", _status(FAILED, error, traceback.format_exc()))
+        CellStatus.now(FAILED, error, traceback.format_exc()).write(folder)
         return error
     finally:
         keras.backend.clear_session(free_memory=True)
-    write_json(folder / "status.json", _status(FINISHED))
-    Checkpoint(folder / "checkpoint").remove()
+    CellStatus.now(FINISHED).write(folder)
+    Checkpoint(folder / CHECKPOINT_DIR).remove()
     return None
 
 
-def _status(status: str, error: str | None = None, trace: str | None = None) -> dict:
-    value = {"status": status, "error": error, "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    if trace:
-        value["traceback"] = trace
-    return value
-
-
-def _check_config(folder: Path, config: dict) -> None:
+def _check_config(folder: Path, config: CellConfig) -> None:
     """A cell folder from an earlier run must have been made with the same settings."""
-    path = folder / "config.json"
-    if not path.exists():
-        return
-    old = read_json(path)
-    changed = [f"{key}: {old.get(key)!r} -> {value!r}" for key, value in config.items() if old.get(key) != value]
+    old = CellConfig.read_if_present(folder)
+    changed = old.differences(config) if old is not None else []
     if changed:
         raise RunError(
             f"{folder} was run with other settings ({'; '.join(changed)}); use another --out, "
@@ -201,19 +195,19 @@ def _check_config(folder: Path, config: dict) -> None:
 
 
 def _check_dataset(out: Path, data: RunData) -> None:
-    path = out / "data.json"
-    if path.exists() and read_json(path).get("fingerprint") != data.dataset.fingerprint:
+    earlier = DataInfo.read_if_present(out)
+    if earlier is not None and earlier.fingerprint != data.dataset.fingerprint:
         raise RunError(
             f"{out} holds results on other data than {data.dataset.root} (data.json differs); use another --out"
         )
 
 
-def write_data_json(out: Path, described: dict) -> None:
+def write_data_json(out: Path, described: DataInfo) -> None:
     """Write ``out``/data.json, keeping the splits that earlier runs or other shards described."""
-    path = out / "data.json"
-    with exclusive(out / ".data.json.lock"):  # shards starting together must not drop each other's splits
-        earlier = read_json(path).get("splits", {}) if path.exists() else {}
-        write_json(path, {**described, "splits": {**earlier, **described["splits"]}})
+    with exclusive(out / DATA_LOCK_FILE):  # shards starting together must not drop each other's splits
+        earlier = DataInfo.read_if_present(out)
+        splits = {**(earlier.splits if earlier else {}), **described.splits}
+        dataclasses.replace(described, splits=splits).write(out)
 
 
 @contextlib.contextmanager

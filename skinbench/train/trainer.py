@@ -4,28 +4,28 @@ Adam (learning rate 1e-3, epsilon 0.1); ReduceLROnPlateau on the validation loss
 patience 5, floor 1e-7); EarlyStopping by the paper text's rule or the code's; the weights of
 the best validation-accuracy epoch are evaluated. The cell resumes from its checkpoint
 (``train.state``) and writes history.csv, predictions.csv, metrics.json, model.json and
-timing.json into its folder; the runner writes config.json, env.json and status.json.
+timing.json (``skinbench.records``) into its folder; the runner writes config.json, env.json
+and status.json.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Sequence
 
 import keras
 import numpy as np
-import pandas as pd
 
 from skinbench.classes import NUM_CLASSES
 from skinbench.config import EARLY_STOPPING, Settings
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import read_predictions, write_predictions
-from skinbench.io import write_csv, write_json
+from skinbench.records import CHECKPOINT_DIR, PREDICTIONS_FILE, CellMetrics, ModelSummary, write_history
 from skinbench.train import timing
+from skinbench.train.inputs import CellInputs
 from skinbench.train.env import gpus
 from skinbench.train.state import Checkpoint, EpochState, StopRequest, TrainingState
 
@@ -36,20 +36,6 @@ REDUCE_LR = {"monitor": "val_loss", "factor": 0.2, "patience": 5, "min_lr": 1e-7
 
 class CellFailed(Exception):
     """Training cannot go on (the loss became NaN); the cell is recorded as failed."""
-
-
-@dataclass
-class CellInputs:
-    """The data one cell trains and is evaluated on (built by ``train.rundata``)."""
-
-    train: keras.utils.PyDataset  #: shuffled; ``set_epoch(e)`` fixes epoch e's order
-    val: keras.utils.PyDataset  #: model selection
-    report: keras.utils.PyDataset  #: the reported part, in order
-    report_part: str
-    report_ids: list[str]
-    report_labels: np.ndarray
-    n_train_images: int
-    class_weights: np.ndarray | None  #: None: unweighted loss
 
 
 def precision_policy(precision: str) -> str:
@@ -132,7 +118,7 @@ def train_cell(
         with scope:
             model = build()
             compile_model(model, class_weights=inputs.class_weights, jit=settings.jit)
-            checkpoint = Checkpoint(folder / "checkpoint")
+            checkpoint = Checkpoint(folder / CHECKPOINT_DIR)
             state = checkpoint.restore(model) or TrainingState()
         if not state.done:
             _fit(model, inputs, checkpoint, state, settings=settings, stop=stop, callbacks=callbacks)
@@ -186,23 +172,20 @@ def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: Train
     start = time.perf_counter()
     probs = predict_probabilities(model, inputs.report, replicas)
     eval_s = time.perf_counter() - start
-    predictions = write_predictions(folder / "predictions.csv", inputs.report_ids, inputs.report_labels, probs)
+    predictions = write_predictions(folder / PREDICTIONS_FILE, inputs.report_ids, inputs.report_labels, probs)
     _, y_true, saved_probs = read_predictions(predictions)  # metrics from the file as written
     metrics = compute_metrics(y_true, saved_probs)
-    write_json(folder / "metrics.json", {**metrics, "part": inputs.report_part, "n_images": len(y_true)})
-    write_json(folder / "model.json", summarize(model))
-    write_csv(folder / "history.csv", pd.DataFrame(state.history))
+    CellMetrics(inputs.report_part, len(y_true), metrics).write(folder)
+    ModelSummary(**summarize(model)).write(folder)
+    write_history(folder, state.history)
     sample, _ = inputs.report[0]
-    write_json(
-        folder / "timing.json",
-        timing.summarize(
-            state,
-            n_train_images=inputs.n_train_images,
-            eval_s=eval_s,
-            latency_ms=timing.latency(model, sample),
-            replicas=replicas,
-        ),
-    )
+    timing.summarize(
+        state,
+        n_train_images=inputs.n_train_images,
+        eval_s=eval_s,
+        latency_ms=timing.latency(model, sample),
+        replicas=replicas,
+    ).write(folder)
 
 
 def predict_probabilities(model: keras.Model, batches: keras.utils.PyDataset, replicas: int) -> np.ndarray:

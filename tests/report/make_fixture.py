@@ -2,7 +2,7 @@
 
     python tests/report/make_fixture.py [OUT]   (default: tests/report/fixtures)
 
-Files follow docs/architecture.md ("A run folder"). No model is trained: each cell's
+Every file is written through ``skinbench.records``, as the runner writes it. No model is trained: each cell's
 probabilities are a softmax of noise plus a per-cell bonus on the true class. Shard ``a``
 holds finished cells (two seeds of one group) and a failed cell; shard ``b`` holds more
 finished cells, two ablation rows (one on a 1x1 cut) and a pending cell.
@@ -20,7 +20,25 @@ import pandas as pd
 from skinbench.classes import CLASSES
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import write_predictions
-from skinbench.io import write_csv, write_json
+from skinbench.io import write_csv
+from skinbench.records import (
+    FAILED,
+    FINISHED,
+    PENDING,
+    PREDICTIONS_FILE,
+    CellConfig,
+    CellMetrics,
+    CellStatus,
+    CpuRecord,
+    DataInfo,
+    DatasetRecord,
+    EarlyStoppingRecord,
+    Environment,
+    ModelSummary,
+    Timing,
+    split_file,
+    write_history,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FINGERPRINT = "fixture-0001"
@@ -39,17 +57,17 @@ EPOCH_S = {"densenet201": 41.0, "inceptionresnetv2": 88.0, "mobilenetv3large": 9
 # shard -> (backbone, recipe, ablation, seed, status)
 CELLS = {
     "a": [
-        ("densenet201", "metadata", None, 0, "finished"),
-        ("densenet201", "metadata", None, 1, "finished"),
-        ("inceptionresnetv2", "metadata", None, 0, "finished"),
-        ("mobilenetv3large", "metadata", None, 0, "finished"),
-        ("resnet50", "metadata", None, 0, "failed"),
+        ("densenet201", "metadata", None, 0, FINISHED),
+        ("densenet201", "metadata", None, 1, FINISHED),
+        ("inceptionresnetv2", "metadata", None, 0, FINISHED),
+        ("mobilenetv3large", "metadata", None, 0, FINISHED),
+        ("resnet50", "metadata", None, 0, FAILED),
     ],
     "b": [
-        ("densenet201", "augmented", None, 0, "finished"),
-        ("mobilenetv3large", "metadata", "cut240", 0, "finished"),
-        ("mobilenetv3large", "metadata", "cut230", 0, "finished"),
-        ("nasnetmobile", "metadata", None, 0, "pending"),
+        ("densenet201", "augmented", None, 0, FINISHED),
+        ("mobilenetv3large", "metadata", "cut240", 0, FINISHED),
+        ("mobilenetv3large", "metadata", "cut230", 0, FINISHED),
+        ("nasnetmobile", "metadata", None, 0, PENDING),
     ],
 }
 
@@ -76,24 +94,24 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     middle = f"ablation-{ablation}" if ablation else recipe
     cell_id = f"{backbone}-{middle}-paper-s{seed}"
     folder = run / cell_id
-    write_json(folder / "config.json", {
-        "cell_id": cell_id, "backbone": backbone, "recipe": recipe, "ablation": ablation, "seed": seed,
-        "split": "paper", "image_size": 64, "epochs": 3, "batch_size": 32, "weights": "none", "attention": "paper",
-        "metadata": recipe == "metadata", "cut": ablation, "extra_dense": 0, "precision": "float32", "jit": False,
-        "early_stopping": {"rule": "paper", "monitor": "val_accuracy", "patience": 25},
-        "dataset": {"name": "synthetic", "synthetic": True, "root": "synthetic", "n_images": len(frame),
-                    "fingerprint": FINGERPRINT},
-        "backend": "tensorflow",
-    })
-    write_json(folder / "env.json", {
-        "skinbench": "0.1.0", "python": "3.11.0", "backend": "tensorflow",
-        "versions": {"keras": "3.0.0", "tensorflow": "2.16.0", "numpy": "2.0.0"}, "gpus": [],
-        "cpu": {"model": "x86_64", "physical_cores": 2, "logical_cores": 2, "usable_cores": 2},
-        "ram_gib": 8.0, "platform": "Linux", "hostname": "fixture",
-    })
+    CellConfig(
+        cell_id=cell_id, backbone=backbone, recipe=recipe, ablation=ablation, seed=seed, split="paper", image_size=64,
+        epochs=3, batch_size=32, weights="none", attention="paper", metadata=recipe == "metadata", cut=ablation,
+        extra_dense=0, precision="float32", jit=False,
+        early_stopping=EarlyStoppingRecord("paper", "val_accuracy", 25),
+        dataset=DatasetRecord("synthetic", True, "synthetic", len(frame), FINGERPRINT),
+        backend="tensorflow",
+    ).write(folder)
+    Environment(
+        skinbench="0.1.0", python="3.11.0", backend="tensorflow",
+        versions={"keras": "3.0.0", "tensorflow": "2.16.0", "numpy": "2.0.0"}, gpus=[],
+        cpu=CpuRecord("x86_64", 2, 2, 2), ram_gib=8.0, platform="Linux", hostname="fixture",
+    ).write(folder)
+    if status == PENDING:  # a running cell has only its config, env and checkpoint/ (not read by the report)
+        return
     rng = np.random.default_rng(zlib.crc32(cell_id.encode()))
     bonus = SKILL[backbone] + (0.3 if ablation == "cut240" else 0.0)
-    epochs = 3 if status != "pending" else 1
+    epochs = 3
     history = pd.DataFrame({
         "epoch": np.arange(1, epochs + 1),
         "loss": np.round(1.6 / np.arange(1, epochs + 1) + rng.uniform(0, 0.1, epochs), 4),
@@ -102,38 +120,33 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         "val_accuracy": np.round(0.45 + 0.1 * np.arange(epochs) + rng.uniform(0, 0.05, epochs), 4),
         "learning_rate": [0.001] * epochs,
         "seconds": np.round(EPOCH_S[backbone] * np.r_[3.0, np.ones(epochs - 1)] + rng.uniform(0, 1, epochs), 2),
+        "val_seconds": [round(0.1 * EPOCH_S[backbone], 2)] * epochs,
     })
-    write_csv(folder / "history.csv", history)
-    if status == "pending":
-        write_json(folder / "checkpoint" / "state.json", {"epoch": 1})
+    if status == FAILED:  # failed before its evaluation: no history.csv or results yet
+        CellStatus(
+            FAILED, "ResourceExhaustedError: out of memory allocating tensor with shape [32,2048,7,7]",
+            "2025-01-01T00:00:00+00:00", "Traceback (most recent call last):\n  ...",
+        ).write(folder)
         return
-    if status == "failed":
-        write_json(folder / "status.json", {
-            "status": "failed", "error": "ResourceExhaustedError: out of memory allocating tensor with shape [32,2048,7,7]",
-            "finished_at": "2025-01-01T00:00:00+00:00", "traceback": "Traceback (most recent call last):\n  ...",
-        })
-        return
+    write_history(folder, history.to_dict("records"))
     val = frame[(parts["part"] == "val").to_numpy()]
     y_true = val["label"].to_numpy()
     logits = rng.normal(0.0, 1.0, (len(val), len(CLASSES)))
     logits[np.arange(len(val)), y_true] += bonus
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    write_predictions(folder / "predictions.csv", val["image_id"].tolist(), y_true, probs)
-    write_json(folder / "metrics.json", {**compute_metrics(y_true, probs), "part": "val", "n_images": len(val)})
+    write_predictions(folder / PREDICTIONS_FILE, val["image_id"].tolist(), y_true, probs)
+    CellMetrics("val", len(val), compute_metrics(y_true, probs)).write(folder)
     params, depth, size_mb, flops = MODEL[backbone]
     params += 4096 * 22 if recipe == "metadata" else 0
-    write_json(folder / "model.json", {"params": params, "trainable_params": params - 60_000,
-                                       "non_trainable_params": 60_000, "depth": depth, "size_mb": size_mb,
-                                       "macs": int(flops / 2), "flops": int(flops)})
+    ModelSummary(params, params - 60_000, 60_000, depth, size_mb, int(flops / 2), int(flops)).write(folder)
     n_train = int((parts["part"] == "train").sum())
     epoch_s = float(np.median(history["seconds"].iloc[1:]))
-    write_json(folder / "timing.json", {
-        "first_epoch_s": float(history["seconds"].iloc[0]), "epoch_s": epoch_s,
-        "train_images_per_s": round(n_train / epoch_s, 3), "eval_s": 1.5, "latency_ms_b1": 12.0,
-        "latency_ms_b32": 3.1, "epochs_run": epochs, "best_epoch": epochs, "n_train_images": n_train, "replicas": 1,
-        "traced_epochs": [1],
-    })
-    write_json(folder / "status.json", {"status": "finished", "error": None, "finished_at": "2025-01-01T00:00:00+00:00"})
+    Timing(
+        first_epoch_s=float(history["seconds"].iloc[0]), epoch_s=epoch_s,
+        train_images_per_s=round(n_train / epoch_s, 3), eval_s=1.5, latency_ms_b1=12.0, latency_ms_b32=3.1,
+        epochs_run=epochs, best_epoch=epochs, n_train_images=n_train, replicas=1, traced_epochs=(1,),
+    ).write(folder)
+    CellStatus(FINISHED, None, "2025-01-01T00:00:00+00:00").write(folder)
 
 
 def main(out: Path = FIXTURES) -> None:
@@ -148,13 +161,13 @@ def main(out: Path = FIXTURES) -> None:
             }
             for seed, parts in splits.items()
         }
-        write_json(run / "data.json", {
-            "name": "synthetic", "synthetic": True, "root": "synthetic", "layout": "ham10000", "has_metadata": True,
-            "fingerprint": FINGERPRINT, "n_images": len(frame), "class_counts": CLASS_COUNTS, "dropped": {},
-            "problems": [], "splits": sizes,
-        })
+        DataInfo(
+            name="synthetic", synthetic=True, root="synthetic", layout="ham10000", has_metadata=True,
+            fingerprint=FINGERPRINT, n_images=len(frame), class_counts=CLASS_COUNTS, dropped={}, problems=[],
+            splits=sizes,
+        ).write(run)
         for seed, parts in splits.items():
-            write_csv(run / f"split-paper-s{seed}.csv", parts)
+            write_csv(run / split_file("paper", seed), parts)
         for backbone, recipe, ablation, seed, status in cells:
             write_cell(run, frame, splits[seed], backbone, recipe, ablation, seed, status)
 

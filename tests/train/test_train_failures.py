@@ -84,7 +84,8 @@ def test_nan_loss_fails_the_cell_and_keeps_the_last_good_save(tmp_path: Path) ->
     from skinbench.config import Settings
     from skinbench.data.pipeline import Batches
     from skinbench.train.state import StopRequest
-    from skinbench.train.trainer import CellFailed, CellInputs, train_cell
+    from skinbench.train.inputs import CellInputs
+    from skinbench.train.trainer import CellFailed, train_cell
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)

@@ -1,0 +1,347 @@
+"""The run folder's files, each defined once: what the runner and trainer write and the report reads.
+
+A run folder (``--out``) holds ``data.json``, one split CSV per (protocol, seed) and one folder
+per cell. Each JSON file of a cell is a frozen dataclass below with ``write(folder)`` (atomic,
+through ``skinbench.io``) and ``read(folder)``; the file names and the CSV columns are here
+too. Every JSON file carries ``format_version``. Reading checks it and the keys, so a file that
+is missing, truncated, of an unknown version or with other keys is a ``RecordError`` naming
+the file and what to do, never a ``KeyError``. Files without ``format_version`` come from
+skinbench 0.1.0 before the records were versioned; their keys are those of version 1, and
+they are read as such. docs/architecture.md and results/README.md list the same keys
+(tests/test_records.py compares them with the dataclasses).
+
+Leaf module: it imports neither Keras nor any other skinbench layer but ``errors`` and ``io``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import pandas as pd
+
+from skinbench.errors import RunError
+from skinbench.io import read_json, write_csv, write_json
+
+#: The version of the run-folder format this skinbench writes and reads.
+FORMAT_VERSION = 1
+VERSION_KEY = "format_version"
+
+#: A cell's states: ``finished`` and ``failed`` are written to status.json; a cell folder without
+#: status.json is ``pending`` (not started, running or killed).
+FINISHED, FAILED, PENDING = "finished", "failed", "pending"
+STATUSES = (FINISHED, FAILED)
+
+# Files and folders of a run folder that are not JSON records.
+HISTORY_FILE = "history.csv"
+PREDICTIONS_FILE = "predictions.csv"
+CHECKPOINT_DIR = "checkpoint"  #: resume state while a cell runs (train.state); removed when it finishes
+DATA_LOCK_FILE = ".data.json.lock"  #: runs and shards take turns on it to merge their splits into data.json
+#: history.csv: one row per epoch. ``seconds`` is the training pass, ``val_seconds`` the validation after it.
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "val_seconds")
+
+
+def split_file(protocol: str, seed: int) -> str:
+    """The run folder's file holding the split of (protocol, seed): ``image_id,part``."""
+    return f"split-{protocol}-s{seed}.csv"
+
+
+class RecordError(RunError):
+    """A run-folder file is missing, unreadable, of an unknown version or has other keys."""
+
+
+R = TypeVar("R", bound="Record")
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """Base of the JSON records: a file name and the dataclass's fields as its keys."""
+
+    FILE: ClassVar[str]
+
+    def write(self, folder: Path) -> Path:
+        """Write ``folder/FILE`` atomically, with ``format_version``."""
+        return write_json(Path(folder) / self.FILE, {VERSION_KEY: FORMAT_VERSION, **dataclasses.asdict(self)})
+
+    @classmethod
+    def read(cls: type[R], folder: Path) -> R:
+        """Read ``folder/FILE``; RecordError naming the file when it cannot be used."""
+        path = Path(folder) / cls.FILE
+        if not path.exists():
+            raise RecordError(f"{path}: missing; rerun the cell (same command) or remove its folder")
+        try:
+            data = read_json(path)
+        except (OSError, ValueError) as exc:
+            raise RecordError(f"{path}: cannot read ({exc}); the file is truncated or not JSON: rerun the cell or remove its folder") from None
+        if not isinstance(data, dict):
+            raise RecordError(f"{path}: expected a JSON object")
+        return cls.from_json(data, path)
+
+    @classmethod
+    def read_if_present(cls: type[R], folder: Path) -> R | None:
+        """``read`` when the file exists, else None."""
+        return cls.read(folder) if (Path(folder) / cls.FILE).exists() else None
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The file's keys besides ``format_version``."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_json(cls: type[R], data: dict[str, Any], path: Path | str = "") -> R:
+        """The record from a file's object (``path`` names it in errors)."""
+        data = dict(data)
+        version = data.pop(VERSION_KEY, 1)
+        if version != FORMAT_VERSION:
+            newer = isinstance(version, int) and version > FORMAT_VERSION
+            raise RecordError(
+                f"{path}: run-folder format {version!r}, but this skinbench reads format {FORMAT_VERSION}; "
+                + ("upgrade skinbench to read it" if newer else "rerun the cell with this skinbench into a new --out")
+            )
+        return _build(cls, data, path)
+
+
+def _build(cls: type, data: dict[str, Any], path: Path | str) -> Any:
+    """A dataclass from a dict whose keys must be its fields; nested dataclasses and tuples converted."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
+    if missing or unknown:
+        parts = [f"lacks {', '.join(missing)}" if missing else "", f"has unknown {', '.join(unknown)}" if unknown else ""]
+        raise RecordError(
+            f"{path}: {' and '.join(p for p in parts if p)}; it was not written by this version of skinbench "
+            "(rerun the cell into a new --out)"
+        )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name in names:
+        value, hint = data[name], hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise RecordError(f"{path}: {name} must be an object")
+            value = _build(hint, value, f"{path} ({name})")
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStoppingRecord:
+    rule: str  #: a key of config.EARLY_STOPPING
+    monitor: str
+    patience: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetRecord:
+    name: str  #: catalogue.DATASETS
+    synthetic: bool
+    root: str
+    n_images: int
+    fingerprint: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CellConfig(Record):
+    """config.json: every resolved setting of a cell, written when it starts."""
+
+    FILE: ClassVar[str] = "config.json"
+
+    cell_id: str
+    backbone: str
+    recipe: str
+    ablation: str | None  #: a key of catalogue.ABLATION_ROWS, None for matrix cells
+    seed: int
+    split: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    weights: str
+    attention: str | None  #: None: no soft attention (an ablation row without it)
+    metadata: bool
+    cut: str | None  #: None: the backbone's default cut
+    extra_dense: int
+    precision: str
+    jit: bool
+    early_stopping: EarlyStoppingRecord
+    dataset: DatasetRecord
+    backend: str
+
+    def differences(self, other: CellConfig) -> list[str]:
+        """``key: old -> new`` for every top-level key whose value differs."""
+        mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
+        return [f"{key}: {mine[key]!r} -> {theirs[key]!r}" for key in mine if mine[key] != theirs[key]]
+
+
+@dataclasses.dataclass(frozen=True)
+class CellStatus(Record):
+    """status.json: written last; a cell is finished only when it says so."""
+
+    FILE: ClassVar[str] = "status.json"
+
+    status: str  #: FINISHED or FAILED
+    error: str | None
+    finished_at: str
+    traceback: str | None = None
+
+    @classmethod
+    def now(cls, status: str, error: str | None = None, traceback: str | None = None) -> CellStatus:
+        stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        return cls(status, error, stamp, traceback)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path | str = "") -> CellStatus:
+        record = super().from_json({"traceback": None, **data}, path)  # a finished cell has no traceback
+        if record.status not in STATUSES:
+            raise RecordError(f"{path}: unknown status {record.status!r} (expected {' or '.join(STATUSES)})")
+        return record
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuRecord:
+    model: str
+    physical_cores: int | None
+    logical_cores: int | None
+    usable_cores: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment(Record):
+    """env.json: the machine and software a cell ran on."""
+
+    FILE: ClassVar[str] = "env.json"
+
+    skinbench: str
+    python: str
+    backend: str
+    versions: dict[str, str | None]  #: keras, tensorflow, jax, jaxlib, torch, numpy
+    gpus: list[dict[str, Any]]  #: ``{"name", "memory_gib"}`` per GPU; empty on CPU
+    cpu: CpuRecord
+    ram_gib: float
+    platform: str
+    hostname: str
+
+    def device(self) -> str | None:
+        """The accelerator(s), else the CPU model and its usable cores."""
+        names = [g.get("name") for g in self.gpus if isinstance(g, dict) and g.get("name")]
+        if names:
+            return ", ".join(f"{name} x{names.count(name)}" for name in dict.fromkeys(names))
+        if not self.cpu.model:
+            return None
+        cores = self.cpu.usable_cores or self.cpu.logical_cores
+        return f"CPU {self.cpu.model}" + (f" ({cores} cores)" if cores else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSummary(Record):
+    """model.json: the trained model's size (models.accounting.summarize)."""
+
+    FILE: ClassVar[str] = "model.json"
+
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    depth: int  #: layers holding weights (the Keras applications convention)
+    size_mb: float  #: MiB of float32 weights
+    macs: int  #: multiply-accumulates per image of the layers with a kernel
+    flops: int  #: 2 x macs
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing(Record):
+    """timing.json: how long the epochs, the evaluation and single predictions took.
+
+    The first epoch of every training process traces and compiles, so it is reported apart and
+    left out of ``epoch_s`` (``traced_epochs`` lists those epochs, a resume adds one).
+    """
+
+    FILE: ClassVar[str] = "timing.json"
+
+    first_epoch_s: float | None
+    epoch_s: float | None  #: median training pass of the epochs that did not trace
+    train_images_per_s: float | None
+    eval_s: float
+    latency_ms_b1: float
+    latency_ms_b32: float
+    epochs_run: int
+    best_epoch: int | None
+    n_train_images: int
+    replicas: int
+    traced_epochs: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class CellMetrics(Record):
+    """metrics.json: ``eval.metrics.compute_metrics`` of predictions.csv, and the part it covers.
+
+    ``values`` (accuracy, balanced accuracy, macro/weighted means, per class, confusion
+    matrix...) is stored at the top level of the file beside ``part`` and ``n_images``.
+    """
+
+    FILE: ClassVar[str] = "metrics.json"
+
+    part: str  #: the reported part: val (paper split) or test
+    n_images: int
+    values: dict[str, Any]
+
+    def write(self, folder: Path) -> Path:
+        return write_json(Path(folder) / self.FILE, {VERSION_KEY: FORMAT_VERSION, **self.values, "part": self.part, "n_images": self.n_images})
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path | str = "") -> CellMetrics:
+        data = dict(data)
+        version = data.pop(VERSION_KEY, 1)
+        missing = [key for key in ("part", "n_images", "accuracy", "balanced_accuracy") if key not in data]
+        if missing:
+            raise RecordError(f"{path}: lacks {', '.join(missing)}; rerun the cell or remove its folder")
+        base = super().from_json({VERSION_KEY: version, "part": data.pop("part"), "n_images": data.pop("n_images"), "values": {}}, path)
+        return dataclasses.replace(base, values=data)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataInfo(Record):
+    """data.json (run folder): the dataset, its class counts, dropped rows and each split's sizes."""
+
+    FILE: ClassVar[str] = "data.json"
+
+    name: str
+    synthetic: bool
+    root: str
+    layout: str  #: ``ham10000`` or ``isic2018``
+    has_metadata: bool
+    fingerprint: str  #: changes when the CSV or any image changes
+    n_images: int
+    class_counts: dict[str, int]
+    dropped: dict[str, int]  #: reason -> rows dropped
+    problems: list[str]
+    splits: dict[str, dict[str, dict[str, int]]]  #: ``<protocol>-s<seed>`` -> part -> class -> images
+
+
+def write_history(folder: Path, rows: list[dict[str, Any]]) -> Path:
+    """history.csv from the trainer's per-epoch rows (HISTORY_COLUMNS, in that order)."""
+    return write_csv(Path(folder) / HISTORY_FILE, pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)))
+
+
+def read_history(folder: Path) -> pd.DataFrame | None:
+    """history.csv, or None when absent; RecordError when unreadable or without HISTORY_COLUMNS."""
+    path = Path(folder) / HISTORY_FILE
+    if not path.exists():
+        return None
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise RecordError(f"{path}: cannot read ({exc})") from None
+    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RecordError(f"{path}: lacks the column(s) {', '.join(missing)}")
+    return frame
+
+
+def status_of(folder: Path) -> str:
+    """FINISHED, FAILED or PENDING (no status.json: never run, running or killed)."""
+    status = CellStatus.read_if_present(folder)
+    return PENDING if status is None else status.status
+

@@ -1,0 +1,168 @@
+"""The run-folder records: round trips, clear errors on bad files, and the docs' key lists."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import typing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skinbench.eval.metrics import compute_metrics
+from skinbench.records import (
+    FAILED,
+    FINISHED,
+    HISTORY_COLUMNS,
+    PENDING,
+    CellConfig,
+    CellMetrics,
+    CellStatus,
+    CpuRecord,
+    DataInfo,
+    DatasetRecord,
+    EarlyStoppingRecord,
+    Environment,
+    ModelSummary,
+    Record,
+    RecordError,
+    Timing,
+    read_history,
+    status_of,
+    write_history,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = CellConfig(
+    cell_id="resnet50-metadata-paper-s0", backbone="resnet50", recipe="metadata", ablation=None, seed=0,
+    split="paper", image_size=64, epochs=2, batch_size=16, weights="none", attention="paper", metadata=True,
+    cut=None, extra_dense=0, precision="float32", jit=False,
+    early_stopping=EarlyStoppingRecord("paper", "val_accuracy", 25),
+    dataset=DatasetRecord("synthetic", True, "/tmp/x", 300, "abc"), backend="tensorflow",
+)
+TIMING = Timing(1.5, 1.0, 200.0, 0.3, 2.0, 0.5, 2, 2, 200, 1, (1,))
+EXAMPLES: list[Record] = [
+    CONFIG,
+    CellStatus(FAILED, "MemoryError: x", "2026-01-01T00:00:00+00:00", "Traceback ..."),
+    Environment("0.1.0", "3.11", "jax", {"keras": "3.0"}, [{"name": "H200", "memory_gib": 141.0}],
+                CpuRecord("x86", 2, 4, 4), 24.0, "Linux", "node"),
+    ModelSummary(10, 8, 2, 5, 0.1, 100, 200),
+    TIMING,
+    CellMetrics("val", 3, {"accuracy": 0.5, "balanced_accuracy": 0.4}),
+    DataInfo("synthetic", True, "/tmp/x", "ham10000", True, "abc", 300, {"mel": 300}, {}, [], {"paper-s0": {"val": {"mel": 30}}}),
+]
+
+
+@pytest.mark.parametrize("record", EXAMPLES, ids=lambda r: r.FILE)
+def test_round_trip(record: Record, tmp_path: Path) -> None:
+    path = record.write(tmp_path)
+    assert path == tmp_path / record.FILE
+    assert json.loads(path.read_text())["format_version"] == 1
+    assert type(record).read(tmp_path) == record
+
+
+def test_a_nested_record_comes_back_typed(tmp_path: Path) -> None:
+    CONFIG.write(tmp_path)
+    back = CellConfig.read(tmp_path)
+    assert isinstance(back.early_stopping, EarlyStoppingRecord) and back.early_stopping.patience == 25
+    TIMING.write(tmp_path)
+    assert Timing.read(tmp_path).traced_epochs == (1,)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RecordError, match=re.escape(str(tmp_path / "timing.json")) + ": missing"):
+        Timing.read(tmp_path)
+    assert Timing.read_if_present(tmp_path) is None
+
+
+def test_a_truncated_file_is_named(tmp_path: Path) -> None:
+    text = (CONFIG.write(tmp_path)).read_text()
+    (tmp_path / "config.json").write_text(text[: len(text) // 2])
+    with pytest.raises(RecordError, match="config.json: cannot read .*truncated"):
+        CellConfig.read(tmp_path)
+
+
+@pytest.mark.parametrize(("version", "advice"), [(2, "upgrade skinbench"), (0, "rerun the cell")])
+def test_an_unknown_version_is_refused(tmp_path: Path, version: int, advice: str) -> None:
+    data = {**json.loads(TIMING.write(tmp_path).read_text()), "format_version": version}
+    (tmp_path / "timing.json").write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=f"format {version}, but this skinbench reads format 1; {advice}"):
+        Timing.read(tmp_path)
+
+
+def test_a_file_without_a_version_is_read_as_version_1(tmp_path: Path) -> None:
+    data = json.loads(CONFIG.write(tmp_path).read_text())
+    del data["format_version"]
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    assert CellConfig.read(tmp_path) == CONFIG
+
+
+def test_missing_and_unknown_keys_are_named(tmp_path: Path) -> None:
+    data = json.loads(ModelSummary(10, 8, 2, 5, 0.1, 100, 200).write(tmp_path).read_text())
+    del data["flops"]
+    data["gflops"] = 1
+    (tmp_path / "model.json").write_text(json.dumps(data))
+    with pytest.raises(RecordError, match="model.json: lacks flops and has unknown gflops"):
+        ModelSummary.read(tmp_path)
+    nested = json.loads(CONFIG.write(tmp_path).read_text())
+    del nested["early_stopping"]["patience"]
+    (tmp_path / "config.json").write_text(json.dumps(nested))
+    with pytest.raises(RecordError, match=r"\(early_stopping\): lacks patience"):
+        CellConfig.read(tmp_path)
+
+
+def test_status(tmp_path: Path) -> None:
+    assert status_of(tmp_path) == PENDING
+    CellStatus.now(FINISHED).write(tmp_path)
+    assert status_of(tmp_path) == FINISHED and CellStatus.read(tmp_path).traceback is None
+    (tmp_path / "status.json").write_text(json.dumps({"status": "done", "error": None, "finished_at": "x"}))
+    with pytest.raises(RecordError, match="unknown status 'done'"):
+        status_of(tmp_path)
+
+
+def test_config_differences() -> None:
+    other = dataclasses.replace(CONFIG, epochs=5)
+    assert CONFIG.differences(other) == ["epochs: 2 -> 5"]
+
+
+def test_history_columns(tmp_path: Path) -> None:
+    row = dict(zip(HISTORY_COLUMNS, range(len(HISTORY_COLUMNS))))
+    write_history(tmp_path, [row, row])
+    assert list(read_history(tmp_path).columns) == list(HISTORY_COLUMNS)
+    (tmp_path / "history.csv").write_text("epoch,loss\n1,0.5\n")
+    with pytest.raises(RecordError, match="history.csv: lacks the column"):
+        read_history(tmp_path)
+
+
+def _documented_keys(doc: Path, file: str) -> set[str]:
+    """The backticked names on the doc's line ``- `<file>`: ...`` (its key list)."""
+    lines = [line for line in doc.read_text().splitlines() if line.startswith(f"- `{file}`:")]
+    assert len(lines) == 1, f"{doc} must list the keys of {file} on one line starting with - `{file}`:"
+    return set(re.findall(r"`([a-z_0-9]+)`", lines[0].split(":", 1)[1]))
+
+
+def _record_keys(record: type) -> set[str]:
+    """The record's keys and those of the records nested in it."""
+    hints = typing.get_type_hints(record)
+    keys = set()
+    for field in dataclasses.fields(record):
+        keys.add(field.name)
+        if dataclasses.is_dataclass(hints[field.name]):
+            keys |= {f.name for f in dataclasses.fields(hints[field.name])}
+    return keys
+
+
+@pytest.mark.parametrize("doc", ["docs/architecture.md", "results/README.md"])
+@pytest.mark.parametrize("record", [type(r) for r in EXAMPLES], ids=lambda r: r.FILE)
+def test_docs_list_every_key(doc: str, record: type) -> None:
+    expected = {"format_version"} | _record_keys(record)
+    if record is CellMetrics:  # its values are compute_metrics' keys, at the top level of the file
+        expected = (expected - {"values"}) | set(compute_metrics(np.arange(7), np.eye(7)))
+    assert _documented_keys(ROOT / doc, record.FILE) == expected
+
+
+@pytest.mark.parametrize("doc", ["docs/architecture.md", "results/README.md"])
+def test_docs_list_the_history_columns(doc: str) -> None:
+    assert _documented_keys(ROOT / doc, "history.csv") == set(HISTORY_COLUMNS)
