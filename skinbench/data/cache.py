@@ -54,8 +54,6 @@ class ImageCache:
     failed: dict[str, str]
     size: int
     rule: str
-    built: bool
-    """True when this call decoded the images, False when an existing cache was reused."""
 
     def __post_init__(self) -> None:
         self._index = pd.Index(self.image_ids)
@@ -114,10 +112,10 @@ def build_cache(
         raise DataError(f"image size {size}: use a positive number of pixels")
     key = cache_key(dataset.fingerprint, size, rule)
     folder = cache_root() / "images" / key
-    cache = _open(folder, dataset, built=False)
+    cache = _open(folder, dataset)
     if cache is None:
         _build(folder, dataset, size, rule, workers, progress)
-        cache = _open(folder, dataset, built=True)
+        cache = _open(folder, dataset)
         _prune(folder, dataset.root, size, rule)
         if cache.failed and not strict:
             err_console.print(
@@ -197,7 +195,7 @@ def _build(folder: Path, dataset: Dataset, size: int, rule: str, workers: int, p
     build_atomically(folder, fill, "info.json")
 
 
-def _open(folder: Path, dataset: Dataset, built: bool) -> ImageCache | None:
+def _open(folder: Path, dataset: Dataset) -> ImageCache | None:
     """The cache in ``folder`` if it is complete and matches the dataset's rows, else None."""
     try:
         info = read_json(folder / "info.json")
@@ -208,7 +206,7 @@ def _open(folder: Path, dataset: Dataset, built: bool) -> ImageCache | None:
     if len(image_ids) != len(images) or not np.array_equal(image_ids, dataset.frame["image_id"].to_numpy(dtype=object)):
         return None
     return ImageCache(path=folder, images=images, image_ids=image_ids, failed=info["failed"],
-                      size=info["size"], rule=info["rule"], built=built)
+                      size=info["size"], rule=info["rule"])
 
 
 def _prune(keep: Path, root: Path, size: int, rule: str) -> None:

@@ -140,13 +140,6 @@ def intervals(samples: Sequence[Mapping[str, np.ndarray]], level: float = 0.95) 
     return result
 
 
-def bootstrap_ci(
-    y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int = 0, level: float = 0.95
-) -> dict[str, Any]:
-    """Seeded percentile bootstrap confidence intervals of BOOTSTRAP_METRICS for one cell."""
-    return {"n": n, "seed": seed, "level": level, **intervals([bootstrap(y_true, probs, n, seed)], level)}
-
-
 def flatten(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     """Every scalar of a ``compute_metrics`` result; per-class values as ``per_class.<class>.<metric>``."""
     flat: dict[str, float | None] = {}

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import skinbench.data.cache as cache_module
 from skinbench.data.cache import build_cache, find_unreadable
 from skinbench.data.ham10000 import load_dataset
 from skinbench.errors import DataError
@@ -25,11 +26,35 @@ def _direct(path: str, size: int, rule: str) -> np.ndarray:
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
 
 
+def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path of every image the cache decodes from now on (in-process builds only)."""
+    decoded: list[str] = []
+    real = cache_module.load_image
+
+    def load_image(path, *args, **kwargs):
+        decoded.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "load_image", load_image)
+    return decoded
+
+
+def _stamp(cache) -> tuple[int, int]:
+    """Inode and modification time of a cache's array file: both change when it is written anew."""
+    stat = (cache.path / "images.npy").stat()
+    return stat.st_ino, stat.st_mtime_ns
+
+
 @pytest.mark.parametrize("rule", ["crop", "resize"])
-def test_pixels_equal_a_direct_decode_and_resize(synth_root: Path, cache_root: Path, rule: str) -> None:
+def test_pixels_equal_a_direct_decode_and_resize(
+    synth_root: Path, cache_root: Path, rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = load_dataset(synth_root)
+    decoded = _count_decodes(monkeypatch)
     cache = build_cache(dataset, 32, rule, progress=False)
-    assert cache.built and cache.path.parent == cache_root / "images"
+    assert sorted(decoded) == sorted(dataset.frame["path"])  # each image decoded once
+    assert cache.path.parent == cache_root / "images"
+    assert (cache.size, cache.rule) == (32, rule)
     assert cache.images.shape == (len(dataset.frame), 32, 32, 3) and cache.images.dtype == np.uint8
     assert isinstance(cache.images, np.memmap)
     rows = cache.rows(dataset.frame["image_id"])
@@ -41,21 +66,31 @@ def test_pixels_equal_a_direct_decode_and_resize(synth_root: Path, cache_root: P
 
 def test_rules_and_sizes_get_their_own_cache(synth_root: Path) -> None:
     dataset = load_dataset(synth_root)
-    paths = {build_cache(dataset, size, rule, progress=False).path for size in (24, 32) for rule in ("crop", "resize")}
-    assert len(paths) == 4
+    caches = {(size, rule): build_cache(dataset, size, rule, progress=False) for size in (24, 32) for rule in ("crop", "resize")}
+    assert len({cache.path for cache in caches.values()}) == 4
+    for (size, rule), cache in caches.items():
+        assert (cache.size, cache.rule, cache.images.shape[1:]) == (size, rule, (size, size, 3))
 
 
-def test_second_use_reuses_and_a_changed_source_rebuilds(ham_copy: Path, cache_root: Path) -> None:
+def test_second_use_reuses_and_a_changed_source_rebuilds(
+    ham_copy: Path, cache_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = load_dataset(ham_copy)
+    decoded = _count_decodes(monkeypatch)
     first = build_cache(dataset, 24, progress=False)
+    assert len(decoded) == len(dataset.frame)
+    stamp = _stamp(first)
     again = build_cache(load_dataset(ham_copy), 24, progress=False)
-    assert not again.built and again.path == first.path
+    assert len(decoded) == len(dataset.frame)  # reused: nothing decoded again
+    assert again.path == first.path and _stamp(again) == stamp  # and nothing rewritten
     np.testing.assert_array_equal(again.images, first.images)
 
     path = dataset.frame["path"].iloc[5]
     Image.new("RGB", (64, 48), (10, 200, 30)).save(path)
+    decoded.clear()
     changed = build_cache(load_dataset(ham_copy), 24, progress=False)
-    assert changed.built and changed.path != first.path
+    assert sorted(decoded) == sorted(dataset.frame["path"])  # rebuilt from every image
+    assert changed.path != first.path
     row = changed.rows([dataset.frame["image_id"].iloc[5]])[0]
     assert (changed.images[row] == (10, 200, 30)).all()
     assert not first.path.exists()  # the stale cache of the same folder is removed
@@ -70,8 +105,10 @@ def test_two_workers_give_the_same_cache(ham_copy: Path, cache_root: Path, monke
         for file in folder.iterdir():
             file.unlink()
         folder.rmdir()
+    decoded = _count_decodes(monkeypatch)
     parallel = build_cache(dataset, 16, progress=False, workers=2)
-    assert parallel.built
+    assert decoded == []  # the decoding ran in the worker processes, not here
+    assert (parallel.path / "info.json").is_file()
     np.testing.assert_array_equal(parallel.images, inline)
 
 

@@ -17,18 +17,24 @@ def test_ham10000_layout_loads_every_image_with_an_age(synth_root: Path) -> None
     table = read_csv(synth_root)
     dataset = load_dataset(synth_root)
     with_age = table[table["age"].notna()]
+    assert len(with_age) < len(table), "the fixture must list an image without an age"
     assert dataset.layout == "ham10000" and dataset.has_metadata
     assert list(dataset.frame.columns) == FRAME_COLUMNS
     assert sorted(dataset.frame["image_id"]) == sorted(with_age["image_id"])
-    assert dataset.dropped == ({"missing age": len(table) - len(with_age)} if len(with_age) < len(table) else {})
+    assert dataset.dropped == {"missing age": len(table) - len(with_age)}
     assert all(Path(p).is_file() and Path(p).stem == i for p, i in zip(dataset.frame["path"], dataset.frame["image_id"]))
     assert (dataset.frame["label"] == dataset.frame["dx"].map(CLASSES.index)).all()
     assert not [p for p in dataset.problems if p.fatal]
 
 
 def test_dataset_column_is_optional(ham_copy: Path) -> None:
-    write_csv(ham_copy, read_csv(ham_copy).drop(columns=["dataset", "dx_type"]))
-    assert len(load_dataset(ham_copy).frame) == len(load_dataset(ham_copy).frame.dropna(subset=["age"]))
+    table = read_csv(ham_copy)
+    assert "dataset" in table and "dx_type" in table  # the fixture has both, as the download does
+    full = load_dataset(ham_copy)
+    write_csv(ham_copy, table.drop(columns=["dataset", "dx_type"]))
+    without = load_dataset(ham_copy)
+    pd.testing.assert_frame_equal(without.frame, full.frame)
+    assert (without.dropped, without.problems) == (full.dropped, full.problems)
 
 
 def test_isic_layout_loads_without_metadata(ham_copy: Path) -> None:
@@ -120,19 +126,21 @@ def test_ages_missing_dropped_impossible_reported(ham_copy: Path) -> None:
 
 def test_unknown_and_blank_sex_and_site_are_kept_as_unknown(ham_copy: Path) -> None:
     table = read_csv(ham_copy)
-    table.loc[0, "sex"] = None
-    table.loc[1, "localization"] = "unknown"
-    table.loc[2, "sex"] = "Male"
+    rows = table.index[table["age"].notna()][:5]  # rows with an age, so none is dropped for lacking one
+    changes = {  # row: (sex, localization) written to the CSV, then what loading gives
+        rows[0]: ((None, "back"), ("unknown", "back")),
+        rows[1]: (("male", "unknown"), ("male", "unknown")),
+        rows[2]: (("Male", " Face "), ("male", "face")),
+        rows[3]: (("unknown", None), ("unknown", "unknown")),
+        rows[4]: (("  ", "  "), ("unknown", "unknown")),
+    }
+    for row, (written, _) in changes.items():
+        table.loc[row, ["sex", "localization"]] = written
     write_csv(ham_copy, table)
     frame = load_dataset(ham_copy).frame.set_index("image_id")
-    kept = table[table["age"].notna()]
-    assert len(frame) == len(kept)
-    if pd.notna(table.loc[0, "age"]):
-        assert frame.loc[table.loc[0, "image_id"], "sex"] == "unknown"
-    if pd.notna(table.loc[1, "age"]):
-        assert frame.loc[table.loc[1, "image_id"], "localization"] == "unknown"
-    if pd.notna(table.loc[2, "age"]):
-        assert frame.loc[table.loc[2, "image_id"], "sex"] == "male"
+    assert len(frame) == table["age"].notna().sum()
+    for row, (_, loaded) in changes.items():
+        assert tuple(frame.loc[table.loc[row, "image_id"], ["sex", "localization"]]) == loaded, row
 
 
 def test_not_a_folder_and_no_csv(tmp_path: Path) -> None:

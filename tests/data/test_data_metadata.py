@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from data_helpers import REAL_CSV
+from skinbench.catalogue import HAM10000_METADATA_FEATURES
 from skinbench.data.ham10000 import read_metadata_csv
 from skinbench.data.metadata import MetadataEncoder
 from skinbench.data.synthetic import synthetic_metadata
@@ -19,7 +20,7 @@ def test_features_of_a_training_split() -> None:
     frame = frame[frame["age"].notna()].reset_index(drop=True)
     train = frame.iloc[:7000]
     encoder = MetadataEncoder().fit(train)
-    assert encoder.n_features == 21  # age + (3 sexes + OOV) + (15 sites + OOV)
+    assert encoder.n_features == HAM10000_METADATA_FEATURES == 21  # age + (3 sexes + OOV) + (15 sites + OOV)
     features = encoder.transform(train)
     assert features.dtype == np.float32 and features.shape == (7000, 21)
     assert features[:, 0].mean() == pytest.approx(0, abs=1e-5) and features[:, 0].std() == pytest.approx(1, abs=1e-4)
@@ -52,4 +53,4 @@ def test_round_trip_through_json() -> None:
 def test_21_features_on_the_real_csv() -> None:
     real = read_metadata_csv(REAL_CSV)
     real = real[real["age"].notna()]
-    assert MetadataEncoder().fit(real).n_features == 21
+    assert MetadataEncoder().fit(real).n_features == HAM10000_METADATA_FEATURES == 21

@@ -20,7 +20,6 @@ from skinbench.eval.metrics import (
     BOOTSTRAP_METRICS,
     aggregate_seeds,
     bootstrap,
-    bootstrap_ci,
     compute_metrics,
     intervals,
     resampled_metrics,
@@ -104,9 +103,9 @@ def test_a_class_without_positives_has_no_auc_and_no_crash() -> None:
 
 
 def test_bad_shapes_are_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need probs of shape \(N, K\) with N = len\(y_true\) > 0; got \(3, 7\) for 2 labels"):
         compute_metrics([0, 1], np.ones((3, 7)) / 7)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 7\); got 0..9"):
         compute_metrics([0, 9], np.ones((2, 7)) / 7)
 
 
@@ -139,15 +138,29 @@ def test_resampled_metrics_equal_compute_metrics_on_the_resamples() -> None:
             assert got[metric][row] == pytest.approx(expected[metric]), (metric, row)
 
 
-def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
+def test_bootstrap_is_seeded_and_its_interval_brackets_the_estimate() -> None:
+    """The report's path for one cell: intervals([bootstrap(y_true, probs, n, seed)])."""
     y_true, probs = _random(300)
-    first = bootstrap_ci(y_true, probs, n=200, seed=7)
-    assert first == bootstrap_ci(y_true, probs, n=200, seed=7)
-    assert first != bootstrap_ci(y_true, probs, n=200, seed=8)
+    samples = bootstrap(y_true, probs, n=200, seed=7)
+    assert set(samples) == set(BOOTSTRAP_METRICS)
+    assert all(values.shape == (200,) for values in samples.values())
+    same, other = bootstrap(y_true, probs, n=200, seed=7), bootstrap(y_true, probs, n=200, seed=8)
+    for metric in BOOTSTRAP_METRICS:
+        np.testing.assert_array_equal(same[metric], samples[metric])
+        assert not np.array_equal(other[metric], samples[metric])
+    ci = intervals([samples])
+    assert set(ci) == set(BOOTSTRAP_METRICS)
     point = compute_metrics(y_true, probs)
     for metric in BOOTSTRAP_METRICS:
-        assert first[metric]["low"] < point[metric] < first[metric]["high"]
-    json.dumps(first, allow_nan=False)
+        assert ci[metric] == {  # the 2.5th and 97.5th percentiles of the resampled values
+            "low": pytest.approx(np.percentile(samples[metric], 2.5)),
+            "high": pytest.approx(np.percentile(samples[metric], 97.5)),
+        }
+        assert ci[metric]["low"] < point[metric] < ci[metric]["high"]
+    narrower = intervals([samples], level=0.5)
+    for metric in BOOTSTRAP_METRICS:
+        assert ci[metric]["low"] < narrower[metric]["low"] < narrower[metric]["high"] < ci[metric]["high"]
+    json.dumps(ci, allow_nan=False)
 
 
 def test_intervals_of_several_seeds_average_each_resample() -> None:
@@ -158,6 +171,7 @@ def test_intervals_of_several_seeds_average_each_resample() -> None:
     alone = intervals([a])
     for metric in BOOTSTRAP_METRICS:
         assert shifted[metric]["low"] == pytest.approx(alone[metric]["low"] + 0.05)
+        assert shifted[metric]["high"] == pytest.approx(alone[metric]["high"] + 0.05)
 
 
 def test_aggregate_seeds_mean_and_sample_std() -> None:

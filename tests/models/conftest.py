@@ -5,10 +5,8 @@ from __future__ import annotations
 import keras
 import pytest
 
+from skinbench.catalogue import HAM10000_METADATA_FEATURES
 from skinbench.models.build import build_model
-
-#: HAM10000 metadata features (age, 4 sexes, 16 sites, out-of-vocabulary slot).
-METADATA_FEATURES = 21
 
 
 @pytest.fixture(scope="session")
@@ -18,4 +16,4 @@ def metadata_model() -> keras.Model:
     Shared: tests must not train or otherwise change it.
     """
     keras.utils.set_random_seed(0)
-    return build_model("mobilenetv3small", image_size=64, metadata_features=METADATA_FEATURES, weights=None)
+    return build_model("mobilenetv3small", image_size=64, metadata_features=HAM10000_METADATA_FEATURES, weights=None)

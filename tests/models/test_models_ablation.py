@@ -6,8 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import METADATA_FEATURES
-from skinbench.catalogue import ABLATION_CUTS, ABLATION_ROWS, AblationRow
+from skinbench.catalogue import ABLATION_CUTS, ABLATION_ROWS, HAM10000_METADATA_FEATURES, AblationRow
 from skinbench.errors import ModelError
 from skinbench.models.ablation import BACKBONE, CUTS, get_row
 from skinbench.models.build import build_model
@@ -17,7 +16,7 @@ from skinbench.paper import paper_rows
 def _build_row(row: AblationRow, **kwargs) -> keras.Model:
     """The row's model as the runner builds it (train.runner.ablation_plans gives these settings)."""
     return build_model(
-        BACKBONE, metadata_features=METADATA_FEATURES if row.metadata else 0,
+        BACKBONE, metadata_features=HAM10000_METADATA_FEATURES if row.metadata else 0,
         attention="paper" if row.attention else None, cut=row.cut_key, extra_dense=row.extra_dense, **kwargs,
     )
 

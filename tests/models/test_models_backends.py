@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from attention_numpy import layer_weights, random_case, soft_attention
-from conftest import METADATA_FEATURES
+from skinbench.catalogue import HAM10000_METADATA_FEATURES
 
 SCRIPT = textwrap.dedent(
     """
@@ -50,9 +50,9 @@ def test_jax_metadata_model_and_attention(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     cases = {variant: random_case(variant, (2, 5, 4, 8), seed=4) for variant in ("paper", "reference")}
     arrays = {
-        "features": np.array(METADATA_FEATURES),
+        "features": np.array(HAM10000_METADATA_FEATURES),
         "image": rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8),
-        "metadata": rng.normal(size=(2, METADATA_FEATURES)).astype("float32"),
+        "metadata": rng.normal(size=(2, HAM10000_METADATA_FEATURES)).astype("float32"),
     }
     for variant, case in cases.items():
         arrays[f"{variant}_x"] = case["x"]
