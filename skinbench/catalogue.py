@@ -9,6 +9,9 @@ the display names and labels below. Each fact is written once, here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
+
+from skinbench.errors import RunError
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,18 @@ ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
 MATRICES: tuple[str, ...] = ("full", "paper", "smoke")
 TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
+
+
+def check_choice(option: str, value: object, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``; else a RunError, worded the same for every option.
+
+    The command line refuses such values while parsing, with this same message
+    (``commands.options``); library code calls it for values that come from elsewhere.
+    """
+    if value not in choices:
+        raise RunError(f"{option} must be one of {', '.join(choices)}, not {value!r}")
+    return value  # type: ignore[return-value]
+
 
 # HAM10000 (Tschandl et al. 2018) and the paper's use of it.
 HAM10000_IMAGES = 10015

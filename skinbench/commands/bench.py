@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import pandas as pd
 import typer
 
+from skinbench import catalogue
 from skinbench.commands.common import guarded
-from skinbench.commands.options import Backbones, BatchSize, ImageSize, Jit, TableFormat
+from skinbench.commands.options import Backbones, BatchSize, ImageSize, Jit, TableFormat, choice_option
 from skinbench.config import parse_image_size
 from skinbench.console import console, err_console, print_frame
-from skinbench.errors import RunError
 
-PRECISIONS = {"float32": ["float32"], "mixed": ["mixed"], "both": ["float32", "mixed"]}
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: --precision: each precision alone, or 'both' in turn.
+PRECISIONS = {**{p: [p] for p in catalogue.PRECISIONS}, "both": list(catalogue.PRECISIONS)}
 
 
 @guarded
@@ -22,8 +25,16 @@ def bench(
     backbones: Backbones = "mobilenetv3large",
     image_size: ImageSize = "native",
     batch_size: BatchSize = 32,
-    precision: Annotated[str, typer.Option("--precision", help="'float32', 'mixed' or 'both'.")] = "float32",
-    recipe: Annotated[str, typer.Option("--recipe", help="'metadata' (image + metadata model) or 'augmented' (image only).")] = "metadata",
+    precision: Annotated[
+        str,
+        choice_option(
+            "--precision", tuple(PRECISIONS), "'float32', 'mixed' (float16 on GPU, bfloat16 elsewhere) or 'both' in turn."
+        ),
+    ] = "float32",
+    recipe: Annotated[
+        str,
+        choice_option("--recipe", catalogue.RECIPE_NAMES, "'metadata' (image + metadata model) or 'augmented' (image only)."),
+    ] = "metadata",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps after the warm-up.")] = 20,
     warmup: Annotated[int, typer.Option("--warmup", min=1, help="Warm-up steps (the first compiles; timed apart).")] = 2,
     jit: Jit = False,
@@ -34,6 +45,8 @@ def bench(
     fmt: TableFormat = "table",
 ) -> None:
     """Measure training images/s, inference latency and throughput on random tensors (or, with --pipeline, the input pipeline)."""
+    import pandas as pd
+
     from skinbench import benchmark
 
     size = parse_image_size(image_size)
@@ -41,10 +54,6 @@ def bench(
         rows = [benchmark.bench_pipeline(image_size=size or 224, batch_size=batch_size, count=count).as_dict()]
         _emit(pd.DataFrame(rows), out, fmt)
         return
-    if precision not in PRECISIONS:
-        raise RunError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if recipe not in ("metadata", "augmented"):
-        raise RunError(f"--recipe must be 'metadata' or 'augmented', not {recipe!r}")
     names = benchmark.resolve_backbones(backbones)
     rows: list[dict] = []
     with console.status("") as status:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from typing import Callable, NoReturn, TypeVar
 
 import typer
 
@@ -27,10 +27,15 @@ def guarded(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SkinbenchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            exit_with(exc)
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished work is kept; run the same command again to resume.")
             raise typer.Exit(INTERRUPTED_EXIT) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def exit_with(error: SkinbenchError) -> NoReturn:
+    """Print ``error`` as one red line on stderr and exit with its code (what every user error does)."""
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(error.exit_code) from None

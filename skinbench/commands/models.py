@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich import box
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from skinbench.commands.common import guarded
 from skinbench.commands.options import Backbones, TableFormat
-from skinbench.console import console, err_console
-from skinbench.errors import RunError
+from skinbench.console import console, err_console, print_table
 
-FORMATS = ("table", "markdown", "csv")
+if TYPE_CHECKING:
+    import pandas as pd
+
 NOTE = (
     "Measured: Keras application at its native size, include_top=True, as the paper's Table 3 counts. "
     "Depth = layers holding weights; size = float32 weights in MiB; "
@@ -25,8 +26,6 @@ NOTE = (
 @guarded
 def models(backbones: Backbones = None, format: TableFormat = "table") -> None:
     """List the backbones with parameters, depth, size and FLOPs beside the paper's Table 3."""
-    if format not in FORMATS:
-        raise RunError(f"unknown --format {format!r}; choose from {', '.join(FORMATS)}")
     from skinbench.models.accounting import backbone_table
     from skinbench.models.backbones import parse_backbones
 
@@ -42,15 +41,14 @@ def models(backbones: Backbones = None, format: TableFormat = "table") -> None:
     if format == "csv":
         table.to_csv(sys.stdout, index=False)
         return
-    if format == "markdown":
+    # A terminal too narrow for the table gets the Markdown, whose lines wrap rather than cut.
+    if format == "markdown" or not print_table(_rich_table(table)):
         console.print(_readable(table).to_markdown(index=False), highlight=False, soft_wrap=True)
         console.print(f"\n{NOTE}", highlight=False, soft_wrap=True)
-        return
-    console.print(_rich_table(table))
 
 
 def _rich_table(table: pd.DataFrame) -> Table:
-    """A terminal-width table: each measured value with the paper's in brackets."""
+    """The table: each measured value with the paper's in brackets."""
     shown = Table(title="Backbones, measured (paper Table 3)", caption=NOTE, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     shown.add_column("backbone", no_wrap=True, min_width=len("InceptionResNetV2"))
     shown.add_column("cut", no_wrap=True)
@@ -71,11 +69,15 @@ def _rich_table(table: pd.DataFrame) -> Table:
 
 def _paper(value: float, digits: int) -> str:
     """A paper value, or '-' where the paper printed none."""
+    import pandas as pd
+
     return "-" if pd.isna(value) else f"{value:.{digits}f}"
 
 
 def _readable(table: pd.DataFrame) -> pd.DataFrame:
     """Rounded, labelled columns for people; '-' where the paper printed no value."""
+    import pandas as pd
+
     return pd.DataFrame({
         "backbone": table["display"],
         "input": table["input"],

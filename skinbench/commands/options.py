@@ -1,11 +1,76 @@
-"""Options shared by several commands, declared once as ``Annotated`` types."""
+"""Options shared by several commands, declared once as ``Annotated`` types.
+
+Every option with a fixed set of values is made by :func:`choice_option` (one value) or
+:func:`choice_list_option` (comma-separated values) from a tuple of ``skinbench.catalogue``
+(or the keys of ``config.EARLY_STOPPING``): ``--help`` lists the choices, and the parser
+refuses anything else before a command imports Keras, TensorFlow or JAX, the way every user
+error ends: ``catalogue.check_choice``'s message on one line, exit status 2. The command
+receives a plain ``str``.
+"""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, Sequence, get_args
 
 import typer
+
+from skinbench import catalogue
+from skinbench.commands.common import exit_with
+from skinbench.errors import RunError
+
+# The panels of `skinbench run --help` and `skinbench ablate mobilenetv3 --help`.
+DATA = "Data"
+MODEL = "Model"
+TRAINING = "Training"
+EXECUTION = "Execution"
+OUTPUT = "Output"
+
+
+class _Choice:
+    """Parses one of ``choices`` (exact spelling)."""
+
+    def __init__(self, option: str, choices: Sequence[str]) -> None:
+        self.option, self.choices = option, tuple(choices)
+
+    def __call__(self, value: Any) -> str:
+        try:
+            return catalogue.check_choice(self.option, value, self.choices)
+        except RunError as exc:
+            exit_with(exc)
+
+
+class _ChoiceList(_Choice):
+    """Parses comma-separated ``choices`` (any case) into a normalised ``"a,b"`` string,
+    as the library's ``config.parse_list`` reads it."""
+
+    def __call__(self, value: Any) -> str:
+        names = [part.strip().lower() for part in str(value).split(",") if part.strip()]
+        for name in names or [value]:
+            super().__call__(name)
+        return ",".join(names)
+
+
+def choice_option(option: str, choices: Sequence[str], help: str, **extra: Any) -> Any:
+    """A ``typer.Option`` taking one of ``choices``."""
+    metavar = f"<{'|'.join(choices)}>"
+    return typer.Option(option, parser=_Choice(option, choices), metavar=metavar, help=help, **extra)
+
+
+def choice_list_option(option: str, choices: Sequence[str], help: str, **extra: Any) -> Any:
+    """A ``typer.Option`` taking a comma-separated list of ``choices``."""
+    metavar = f"<{'|'.join(choices)}>,..."
+    return typer.Option(option, parser=_ChoiceList(option, choices), metavar=metavar, help=help, **extra)
+
+
+def in_panel(option: Any, panel: str) -> Any:
+    """The same ``Annotated`` option, listed under ``panel`` in ``--help``."""
+    kind, info = get_args(option)[:2]
+    info = copy.copy(info)
+    info.rich_help_panel = panel
+    return Annotated[kind, info]
+
 
 DataDir = Annotated[
     Optional[Path],
@@ -13,7 +78,9 @@ DataDir = Annotated[
 ]
 DatasetName = Annotated[
     str,
-    typer.Option("--dataset", help="'ham10000' (needs --data-dir) or 'synthetic' (generated on first use)."),
+    choice_option(
+        "--dataset", catalogue.DATASETS, "'ham10000' (needs --data-dir) or 'synthetic' (generated on first use)."
+    ),
 ]
 ImageSize = Annotated[
     str,
@@ -26,7 +93,11 @@ Weights = Annotated[
 ]
 Split = Annotated[
     str,
-    typer.Option("--split", help="'paper' (stratified 90/10, validation is reported) or 'lesion' (grouped by lesion_id, 70/15/15)."),
+    choice_option(
+        "--split",
+        catalogue.SPLITS,
+        "'paper' (stratified 90/10, validation is reported) or 'lesion' (grouped by lesion_id, 70/15/15).",
+    ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for splits, shuffling and initialisation.")]
 Seeds = Annotated[Optional[str], typer.Option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 (overrides --seed).")]
@@ -35,12 +106,21 @@ Quiet = Annotated[bool, typer.Option("--quiet", help="Plain log lines instead of
 Backbones = Annotated[
     Optional[str], typer.Option("--backbones", help="Comma-separated backbone names (see 'skinbench models').")
 ]
-Precision = Annotated[str, typer.Option("--precision", help="'float32' or 'mixed' (float16 on GPU, bfloat16 elsewhere).")]
+Precision = Annotated[
+    Optional[str],
+    choice_option("--precision", catalogue.PRECISIONS, "'float32' or 'mixed' (float16 on GPU, bfloat16 elsewhere)."),
+]
 Jit = Annotated[bool, typer.Option("--jit/--no-jit", help="Compile the training step with XLA.")]
-TableFormat = Annotated[str, typer.Option("--format", help="'table', 'markdown' or 'csv'.")]
+TableFormat = Annotated[
+    str, choice_option("--format", catalogue.TABLE_FORMATS, "How to print the table: a rich table, Markdown or CSV.")
+]
 Attention = Annotated[
     str,
-    typer.Option("--attention", help="Soft attention: 'paper' (the paper's text, default) or 'reference' (the public code's exact layer)."),
+    choice_option(
+        "--attention",
+        catalogue.ATTENTION_VARIANTS,
+        "Soft attention: 'paper' (the paper's text, default) or 'reference' (the public code's exact layer).",
+    ),
 ]
 Strict = Annotated[
     bool,

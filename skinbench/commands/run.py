@@ -8,23 +8,16 @@ from typing import Annotated, Optional
 import typer
 
 from skinbench.commands.common import guarded
+from skinbench.commands import options
 from skinbench.commands.options import (
-    Attention,
-    Backbones,
-    BatchSize,
-    DataDir,
-    DatasetName,
-    Epochs,
-    ImageSize,
-    Jit,
-    Out,
-    Precision,
-    Quiet,
-    Seed,
-    Seeds,
-    Split,
-    Strict,
-    Weights,
+    DATA,
+    EXECUTION,
+    MODEL,
+    OUTPUT,
+    TRAINING,
+    choice_list_option,
+    choice_option,
+    in_panel,
 )
 from skinbench import catalogue, config
 from skinbench.config import Profile, Settings
@@ -32,38 +25,94 @@ from skinbench.errors import RunError
 
 ablate_app = typer.Typer(help="Ablation studies.", no_args_is_help=True)
 
-Matrix = Annotated[str, typer.Option("--matrix", help="'full' (11 backbones x 2 recipes), 'paper' (the 13 cells the paper reports) or 'smoke' (a small CPU check).")]
-Recipes = Annotated[Optional[str], typer.Option("--recipes", help="Comma-separated recipes: augmented, metadata.")]
-Shard = Annotated[Optional[str], typer.Option("--shard", help="K/N: run only part K (1..N) of the cells, e.g. one SLURM array task each.")]
-EarlyStopping = Annotated[
-    str, typer.Option("--early-stopping", help="'paper' (validation accuracy, patience 25) or 'code' (validation loss, patience 35).")
+# Both commands' options, each under its panel of --help.
+DataDir = in_panel(options.DataDir, DATA)
+DatasetName = in_panel(options.DatasetName, DATA)
+Split = in_panel(options.Split, DATA)
+Strict = in_panel(options.Strict, DATA)
+ImageSize = in_panel(options.ImageSize, MODEL)
+Weights = in_panel(options.Weights, MODEL)
+Attention = in_panel(options.Attention, MODEL)
+Backbones = in_panel(options.Backbones, MODEL)
+Epochs = in_panel(options.Epochs, TRAINING)
+BatchSize = in_panel(options.BatchSize, TRAINING)
+Seed = in_panel(options.Seed, TRAINING)
+Seeds = in_panel(options.Seeds, TRAINING)
+Precision = in_panel(options.Precision, EXECUTION)
+Jit = in_panel(options.Jit, EXECUTION)
+Out = in_panel(options.Out, OUTPUT)
+Quiet = in_panel(options.Quiet, OUTPUT)
+
+Matrix = Annotated[
+    str,
+    choice_option(
+        "--matrix",
+        catalogue.MATRICES,
+        "'full' (11 backbones x 2 recipes), 'paper' (the 13 cells the paper reports) or 'smoke' (a small CPU check).",
+        rich_help_panel=MODEL,
+    ),
 ]
-Cuts = Annotated[Optional[str], typer.Option("--cuts", help="Comma-separated cuts to run, e.g. 230,240,246 (default: every row, plain MobileNetV3Large included).")]
+Recipes = Annotated[
+    Optional[str],
+    choice_list_option(
+        "--recipes", catalogue.RECIPE_NAMES, "Comma-separated recipes: augmented, metadata.", rich_help_panel=MODEL
+    ),
+]
+Cuts = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cuts",
+        rich_help_panel=MODEL,
+        help="Comma-separated cuts to run, e.g. 230,240,246 (default: every row, plain MobileNetV3Large included).",
+    ),
+]
 Smoke = Annotated[
-    bool, typer.Option("--smoke", help="The smoke settings (64 px, 1 epoch, random weights) on the [:230] rows unless --cuts says otherwise.")
+    bool,
+    typer.Option(
+        "--smoke",
+        rich_help_panel=MODEL,
+        help="The smoke settings (64 px, 1 epoch, random weights) on the [:230] rows unless --cuts says otherwise.",
+    ),
+]
+EarlyStopping = Annotated[
+    str,
+    choice_option(
+        "--early-stopping",
+        tuple(config.EARLY_STOPPING),
+        "'paper' (validation accuracy, patience 25) or 'code' (validation loss, patience 35).",
+        rich_help_panel=TRAINING,
+    ),
+]
+Shard = Annotated[
+    Optional[str],
+    typer.Option(
+        "--shard",
+        rich_help_panel=EXECUTION,
+        help="K/N: run only part K (1..N) of the cells, e.g. one SLURM array task each.",
+    ),
 ]
 
 
 @guarded
 def run(
+    dataset: DatasetName = "ham10000",
+    data_dir: DataDir = None,
+    split: Split = "paper",
+    strict: Strict = False,
     matrix: Matrix = "full",
     backbones: Backbones = None,
     recipes: Recipes = None,
-    seeds: Seeds = None,
-    seed: Seed = 0,
-    shard: Shard = None,
-    data_dir: DataDir = None,
-    dataset: DatasetName = "ham10000",
     image_size: ImageSize = None,
+    weights: Weights = None,
+    attention: Attention = "paper",
     epochs: Epochs = None,
     batch_size: BatchSize = None,
-    weights: Weights = None,
-    split: Split = "paper",
     early_stopping: EarlyStopping = "paper",
-    attention: Attention = "paper",
-    strict: Strict = False,
+    seeds: Seeds = None,
+    seed: Seed = 0,
     precision: Precision = None,
     jit: Jit = False,
+    shard: Shard = None,
     out: Out = None,
     quiet: Quiet = False,
 ) -> None:
@@ -72,8 +121,6 @@ def run(
     Defaults: each backbone's native image size, at most 150 epochs, batch 32, ImageNet weights;
     the smoke matrix: 64 px, 2 epochs, batch 16, random weights, a 300-image synthetic set.
     """
-    from skinbench.train.runner import matrix_plans
-
     spec = config.matrix_spec(matrix)
     cells = config.select(
         spec,
@@ -83,30 +130,35 @@ def run(
         seeds=config.parse_seeds(seeds, seed),
     )
     settings = _settings(spec.profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping, attention)
-    plans = _shard(matrix_plans(cells, settings), shard)
+    part = config.parse_shard(shard)
+    _check_data(dataset, data_dir)
+    # Every option is checked: now the heavy imports.
+    from skinbench.train.runner import matrix_plans
+
+    plans = _shard(matrix_plans(cells, settings), part)
     _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet, strict)
 
 
 @ablate_app.command("mobilenetv3")
 @guarded
 def ablate_mobilenetv3(
+    dataset: DatasetName = "ham10000",
+    data_dir: DataDir = None,
+    split: Split = "paper",
+    strict: Strict = False,
     cuts: Cuts = None,
     smoke: Smoke = False,
-    seeds: Seeds = None,
-    seed: Seed = 0,
-    shard: Shard = None,
-    data_dir: DataDir = None,
-    dataset: DatasetName = "ham10000",
     image_size: ImageSize = None,
+    weights: Weights = None,
+    attention: Attention = "paper",
     epochs: Epochs = None,
     batch_size: BatchSize = None,
-    weights: Weights = None,
-    split: Split = "paper",
     early_stopping: EarlyStopping = "paper",
-    attention: Attention = "paper",
-    strict: Strict = False,
+    seeds: Seeds = None,
+    seed: Seed = 0,
     precision: Precision = None,
     jit: Jit = False,
+    shard: Shard = None,
     out: Out = None,
     quiet: Quiet = False,
 ) -> None:
@@ -114,19 +166,22 @@ def ablate_mobilenetv3(
 
     Defaults as for 'skinbench run'; --smoke: 64 px, 1 epoch, batch 16, random weights.
     """
-    from skinbench.train.runner import ablation_plans
-
     profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
     settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping, attention)
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
-    plans = ablation_plans(chosen, split=split, seeds=config.parse_seeds(seeds, seed), attention=settings.attention)
-    plans = _shard(plans, shard)
+    chosen_seeds = config.parse_seeds(seeds, seed)
+    part = config.parse_shard(shard)
+    _check_data(dataset, data_dir)
+    # Every option is checked (the cuts against Table 9 by ablation_plans): now the heavy imports.
+    from skinbench.train.runner import ablation_plans
+
+    plans = ablation_plans(chosen, split=split, seeds=chosen_seeds, attention=settings.attention)
+    plans = _shard(plans, part)
     _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet, strict)
 
 
-def _shard(plans: list, text: str | None) -> list:
+def _shard(plans: list, parts: tuple[int, int] | None) -> list:
     """The plans of shard ``--shard K/N`` (all without it)."""
-    parts = config.parse_shard(text)
     if parts is None:
         return plans
     keep = {cell.cell_id for cell in config.shard([p.cell for p in plans], *parts)}
@@ -153,13 +208,11 @@ def _settings(
     early_stopping: str,
     attention: str,
 ) -> Settings:
-    """The profile's settings with every option given on the command line applied."""
-    if early_stopping not in config.EARLY_STOPPING:
-        raise RunError(f"--early-stopping must be one of {', '.join(config.EARLY_STOPPING)}, not {early_stopping!r}")
-    if attention not in catalogue.ATTENTION_VARIANTS:
-        raise RunError(f"--attention must be one of {', '.join(catalogue.ATTENTION_VARIANTS)}, not {attention!r}")
-    if precision not in (None, "float32", "mixed"):
-        raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
+    """The profile's settings with every option given on the command line applied.
+
+    The parser has already refused values outside --early-stopping's, --attention's and
+    --precision's choices.
+    """
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
         raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
     return profile.settings.override(
@@ -174,6 +227,11 @@ def _settings(
     )
 
 
+def _check_data(dataset: str, data_dir: Path | None) -> None:
+    if dataset == "synthetic" and data_dir is not None:
+        raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
+
+
 def _start(
     plans, settings: Settings, profile: Profile, dataset: str, data_dir: Path | None, out: Path, quiet: bool, strict: bool
 ) -> None:
@@ -181,8 +239,6 @@ def _start(
     from skinbench.train.rundata import DataSource
     from skinbench.train.runner import run_cells
 
-    if dataset == "synthetic" and data_dir is not None:
-        raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
     summary = run_cells(plans, settings, DataSource(dataset, data_dir, profile.synthetic, strict), out, quiet=quiet)
     err_console.print(
         f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished; results in {summary.out}",

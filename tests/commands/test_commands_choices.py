@@ -1,0 +1,211 @@
+"""Options with a fixed set of values: refused by the parser, with one message, before any heavy import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+from typer.testing import CliRunner
+
+from skinbench import catalogue, config
+from skinbench.cli import app
+from skinbench.errors import RunError
+
+HEAVY = ("tensorflow", "keras", "jax")
+
+#: Imports the CLI, refuses the arguments, and reports the exit code, the output, the time
+#: taken (imports included) and which heavy modules got imported.
+REFUSE = """
+import json, sys, time
+start = time.perf_counter()
+from typer.testing import CliRunner
+from skinbench.cli import app
+result = CliRunner().invoke(app, sys.argv[1:])
+print(json.dumps({
+    "exit_code": result.exit_code,
+    "output": result.output,
+    "seconds": time.perf_counter() - start,
+    "heavy": [name for name in %r if name in sys.modules],
+}))
+""" % (HEAVY,)
+
+
+def _refuse_in_fresh_process(args: list[str]) -> dict:
+    done = subprocess.run([sys.executable, "-c", REFUSE, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _error(output: str) -> str:
+    """The one line a refused command prints (every skinbench user error is one line)."""
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "--precision", "half"], "--precision must be one of float32, mixed, not 'half'"),
+        (["run", "--split", "lsion"], "--split must be one of paper, lesion, not 'lsion'"),
+    ],
+)
+def test_bad_choice_is_refused_fast_without_heavy_imports(args: list[str], expected: str) -> None:
+    report = _refuse_in_fresh_process(args)
+    assert report["exit_code"] == 2, report["output"]
+    assert _error(report["output"]) == f"error: {expected}"
+    assert report["heavy"] == []
+    assert report["seconds"] < 1.0, f"refusing {args} took {report['seconds']:.2f} s"
+
+
+@pytest.mark.parametrize(
+    "args, start",
+    [
+        (["run", "--shard", "3/2"], "error: --shard 3/2"),
+        (["run", "--seeds", "a,b"], "error: --seeds"),
+        (["run", "--dataset", "synthetic", "--data-dir", "."], "error: --data-dir is for --dataset ham10000"),
+        (["ablate", "mobilenetv3", "--cuts", "x"], "error: --cuts"),
+    ],
+)
+def test_options_the_library_checks_are_refused_before_heavy_imports(args: list[str], start: str) -> None:
+    report = _refuse_in_fresh_process(args)
+    assert report["exit_code"] == 2, report["output"]
+    assert _error(report["output"]).startswith(start)
+    assert report["heavy"] == []
+
+
+# Every option with a fixed set of values, on every command that has it: the parser refuses a
+# wrong value with catalogue.check_choice's message, listing the valid ones.
+CHOICES = [
+    (["run"], "--split", catalogue.SPLITS),
+    (["run"], "--precision", catalogue.PRECISIONS),
+    (["run"], "--attention", catalogue.ATTENTION_VARIANTS),
+    (["run"], "--dataset", catalogue.DATASETS),
+    (["run"], "--matrix", catalogue.MATRICES),
+    (["run"], "--early-stopping", tuple(config.EARLY_STOPPING)),
+    (["run"], "--recipes", catalogue.RECIPE_NAMES),
+    (["ablate", "mobilenetv3"], "--split", catalogue.SPLITS),
+    (["ablate", "mobilenetv3"], "--precision", catalogue.PRECISIONS),
+    (["ablate", "mobilenetv3"], "--attention", catalogue.ATTENTION_VARIANTS),
+    (["ablate", "mobilenetv3"], "--dataset", catalogue.DATASETS),
+    (["ablate", "mobilenetv3"], "--early-stopping", tuple(config.EARLY_STOPPING)),
+    (["bench"], "--precision", (*catalogue.PRECISIONS, "both")),
+    (["bench"], "--recipe", catalogue.RECIPE_NAMES),
+    (["bench"], "--format", catalogue.TABLE_FORMATS),
+    (["models"], "--format", catalogue.TABLE_FORMATS),
+]
+
+
+@pytest.mark.parametrize("command, option, choices", CHOICES, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_every_choice_is_refused_with_the_same_message(command: list[str], option: str, choices: tuple) -> None:
+    result = CliRunner().invoke(app, [*command, option, "bogus"])
+    assert result.exit_code == 2, result.output
+    assert _error(result.output) == f"error: {option} must be one of {', '.join(choices)}, not 'bogus'"
+
+
+@pytest.mark.parametrize("value", ["metadata,bogus", ",", ""])
+def test_recipes_refuses_any_unknown_or_an_empty_list(value: str) -> None:
+    result = CliRunner().invoke(app, ["run", "--recipes", value])
+    assert result.exit_code == 2, result.output
+    assert _error(result.output).startswith("error: --recipes must be one of augmented, metadata, not ")
+
+
+def test_choices_are_case_sensitive_like_the_catalogue() -> None:
+    result = CliRunner().invoke(app, ["run", "--split", "Paper"])
+    assert result.exit_code == 2
+    assert _error(result.output) == "error: --split must be one of paper, lesion, not 'Paper'"
+
+
+def test_refusals_read_like_the_librarys_own_errors() -> None:
+    """A value the parser refuses and one the library refuses end the same way."""
+    parser = CliRunner().invoke(app, ["run", "--split", "random"])
+    library = CliRunner().invoke(app, ["run", "--shard", "3/2"])
+    assert parser.exit_code == library.exit_code == 2
+    assert _error(parser.output) == "error: --split must be one of paper, lesion, not 'random'"
+    assert _error(library.output).startswith("error: --shard 3/2")
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Run `run` and `ablate mobilenetv3` up to training: what they hand the library."""
+    from skinbench.commands import run
+
+    seen: dict = {}
+    runner = types.ModuleType("skinbench.train.runner")
+
+    def matrix_plans(cells, settings):
+        seen["cells"] = cells
+        return [types.SimpleNamespace(cell=cell) for cell in cells]
+
+    def ablation_plans(cuts, *, split, seeds, attention):
+        seen.update(cuts=cuts, split=split, attention=attention)
+        return []
+
+    runner.matrix_plans, runner.ablation_plans = matrix_plans, ablation_plans
+    monkeypatch.setitem(sys.modules, "skinbench.train.runner", runner)
+
+    def start(plans, settings, profile, dataset, data_dir, out, quiet, strict):
+        seen.update(plans=plans, settings=settings, dataset=dataset)
+
+    monkeypatch.setattr(run, "_start", start)
+    return seen
+
+
+def test_run_hands_the_library_plain_strings(captured: dict) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["run", "--matrix", "smoke", "--recipes", " Metadata ", "--split", "lesion", "--precision", "mixed",
+         "--attention", "reference", "--early-stopping", "code", "--dataset", "synthetic"],
+    )
+    assert result.exit_code == 0, result.output
+    settings = captured["settings"]
+    values = (settings.precision, settings.attention, settings.early_stopping, captured["dataset"])
+    assert values == ("mixed", "reference", "code", "synthetic")
+    assert all(type(value) is str for value in values)
+    assert {(cell.recipe, cell.split) for cell in captured["cells"]} == {("metadata", "lesion")}
+    assert all(type(cell.split) is str and type(cell.recipe) is str for cell in captured["cells"])
+
+
+def test_run_defaults_are_the_catalogues(captured: dict) -> None:
+    result = CliRunner().invoke(app, ["run", "--matrix", "smoke", "--dataset", "synthetic"])
+    assert result.exit_code == 0, result.output
+    settings = captured["settings"]
+    assert (settings.precision, settings.attention, settings.early_stopping) == ("float32", "paper", "paper")
+    assert {cell.split for cell in captured["cells"]} == {"paper"}
+
+
+def test_shards_split_the_cells(captured: dict) -> None:
+    parts = []
+    for k in (1, 2):
+        result = CliRunner().invoke(app, ["run", "--matrix", "smoke", "--dataset", "synthetic", "--shard", f"{k}/2"])
+        assert result.exit_code == 0, result.output
+        parts.append({plan.cell.cell_id for plan in captured["plans"]})
+    every = {cell.cell_id for cell in captured["cells"]}
+    assert parts[0] and parts[1] and not parts[0] & parts[1] and parts[0] | parts[1] == every
+
+
+def test_ablation_hands_the_library_plain_strings(captured: dict) -> None:
+    result = CliRunner().invoke(
+        app, ["ablate", "mobilenetv3", "--smoke", "--split", "lesion", "--attention", "reference", "--dataset", "synthetic"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (captured["split"], captured["attention"]) == ("lesion", "reference")
+    assert type(captured["split"]) is str and type(captured["attention"]) is str
+
+
+def test_check_choice_is_the_one_message() -> None:
+    assert catalogue.check_choice("--split", "lesion", catalogue.SPLITS) == "lesion"
+    with pytest.raises(RunError, match=r"^--split must be one of paper, lesion, not 'lsion'$"):
+        catalogue.check_choice("--split", "lsion", catalogue.SPLITS)
+
+
+def test_print_frame_refuses_an_unknown_format_with_the_same_message() -> None:
+    import pandas as pd
+
+    from skinbench.console import print_frame
+
+    with pytest.raises(RunError, match=r"^--format must be one of table, markdown, csv, not 'html'$"):
+        print_frame(pd.DataFrame({"a": [1]}), "html")
