@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from skinbench.catalogue import HAM10000_IMAGES, HAM10000_METADATA_FEATURES
+from skinbench.catalogue import HAM10000_IMAGES, HAM10000_METADATA_FEATURES, RECIPES
 from skinbench.classes import NUM_CLASSES
 from skinbench.io import exclusive
 from skinbench.train.timing import inference_latency_ms, timed
@@ -112,7 +112,7 @@ def bench_backbone(
 
     spec = get_backbone(backbone)
     size = image_size or spec.native_size
-    metadata_features = HAM10000_METADATA_FEATURES if recipe == "metadata" else 0
+    metadata_features = HAM10000_METADATA_FEATURES if RECIPES[recipe].metadata else 0
     keras.mixed_precision.set_global_policy(precision_policy(precision))
     try:
         from skinbench.models.build import build_model

@@ -63,9 +63,10 @@ class Recipe:
     augmented: bool  #: trains on the offline-augmented training set (data.augment)
 
 
+AUGMENTED, METADATA = "augmented", "metadata"  #: the recipes' names
 RECIPES: dict[str, Recipe] = {
-    "augmented": Recipe("augmented", "Augmented Data", metadata=False, weighted_loss=False, augmented=True),
-    "metadata": Recipe("metadata", "Metadata and WeightLoss", metadata=True, weighted_loss=True, augmented=False),
+    AUGMENTED: Recipe(AUGMENTED, "Augmented Data", metadata=False, weighted_loss=False, augmented=True),
+    METADATA: Recipe(METADATA, "Metadata and WeightLoss", metadata=True, weighted_loss=True, augmented=False),
 }
 RECIPE_NAMES: tuple[str, ...] = tuple(RECIPES)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
-from skinbench.catalogue import BACKBONE_NAMES, HAM10000_IMAGES, MATRICES, RECIPES, SPLITS
+from skinbench import catalogue
+from skinbench.catalogue import AUGMENTED, HAM10000_IMAGES, MATRICES, METADATA, RECIPES, SPLITS
 from skinbench.errors import RunError
 
 
@@ -116,10 +117,10 @@ SMOKE_BACKBONES = ("mobilenetv3small", "mobilenetv3large")
 def matrix_spec(name: str) -> MatrixSpec:
     """The named matrix: ``full``, ``paper`` or ``smoke``."""
     if name == "full":
-        pairs = tuple((b, r) for b in BACKBONE_NAMES for r in RECIPES)
+        pairs = tuple((b, r) for b in catalogue.BACKBONE_NAMES for r in RECIPES)
         return MatrixSpec("full", pairs, BENCHMARK)
     if name == "paper":
-        pairs = tuple((b, "augmented") for b in _PAPER_AUGMENTED) + tuple((b, "metadata") for b in _PAPER_METADATA)
+        pairs = tuple((b, AUGMENTED) for b in _PAPER_AUGMENTED) + tuple((b, METADATA) for b in _PAPER_METADATA)
         return MatrixSpec("paper", pairs, BENCHMARK)
     if name == "smoke":
         return MatrixSpec("smoke", tuple((b, r) for b in SMOKE_BACKBONES for r in RECIPES), SMOKE)

@@ -34,7 +34,7 @@ def bench(
     recipe: Annotated[
         str,
         choice_option("--recipe", catalogue.RECIPE_NAMES, "'metadata' (image + metadata model) or 'augmented' (image only)."),
-    ] = "metadata",
+    ] = catalogue.METADATA,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps after the warm-up.")] = 20,
     warmup: Annotated[int, typer.Option("--warmup", min=1, help="Warm-up steps (the first compiles; timed apart).")] = 2,
     jit: Jit = False,

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from sklearn.metrics import roc_curve
 
 from skinbench.io import write_atomic
-from skinbench.catalogue import display_name
+from skinbench.catalogue import AUGMENTED, METADATA, display_name
 from skinbench.report.summary import CellResult, Summary
 from skinbench.report.tables import Table
 
@@ -85,7 +85,7 @@ def cell_figure(result: CellResult) -> Figure:
 
 
 _COSTS = (("model.params", 1e-6, "parameters (millions)"), ("timing.epoch_s", 1.0, "seconds per epoch"))
-_MARKERS = {"augmented": "s", "metadata": "o"}
+_MARKERS = {AUGMENTED: "s", METADATA: "o"}
 
 
 def cost_figure(summary: Summary) -> Figure | None:
@@ -102,7 +102,7 @@ def cost_figure(summary: Summary) -> Figure | None:
                     continue
                 cost = cost.scaled(factor)
                 axis.errorbar(cost.mean, accuracy.mean, xerr=cost.std or 0, yerr=accuracy.std or 0, fmt=marker,
-                              capsize=3, color="tab:blue" if recipe == "metadata" else "tab:orange")
+                              capsize=3, color="tab:blue" if recipe == METADATA else "tab:orange")
                 axis.annotate(f"{display_name(key.backbone)} ({recipe}){summary.split_suffix(key)}",
                               (cost.mean, accuracy.mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
                 drawn = True

@@ -16,10 +16,13 @@ import pandas as pd
 from skinbench.classes import CLASSES
 from skinbench.eval.metrics import BOOTSTRAP_METRICS
 from skinbench.catalogue import (
+    ABLATION_BACKBONE,
     ABLATION_ROWS,
+    AUGMENTED,
     BACKBONE_NAMES,
     BEST_ABLATION,
     HAM10000_IMAGES,
+    METADATA,
     MOBILE_BACKBONES,
     PAPER_BATCH_SIZE,
     PAPER_DEVICE,
@@ -86,8 +89,8 @@ def build_tables(summary: Summary) -> list[Table]:
     return [
         data_distribution(summary),
         backbone_size(summary),
-        accuracy_table(summary, 4, "augmented"),
-        accuracy_table(summary, 5, "metadata"),
+        accuracy_table(summary, 4, AUGMENTED),
+        accuracy_table(summary, 5, METADATA),
         per_class_table(summary, 6, "f1"),
         per_class_table(summary, 7, "recall"),
         mobile_models(summary),
@@ -125,8 +128,8 @@ def backbone_size(summary: Summary) -> Table:
     """Table 3: parameters, depth, size (and FLOPs) from model.json of each backbone's cells."""
     rows = _Rows()
     for backbone in _backbones(summary):
-        keys = summary.where(backbone=backbone, recipe="metadata", ablation=None) or summary.where(
-            backbone=backbone, recipe="augmented", ablation=None
+        keys = summary.where(backbone=backbone, recipe=METADATA, ablation=None) or summary.where(
+            backbone=backbone, recipe=AUGMENTED, ablation=None
         )
         name = display_name(backbone)
         if not keys and name not in paper_rows(3):
@@ -156,7 +159,7 @@ def accuracy_table(summary: Summary, table: int, recipe: str) -> Table:
         for key in summary.where(backbone=backbone, recipe=recipe, ablation=None) or [None]:
             label = name + (summary.split_suffix(key) if key else "")
             rows.add(label, "accuracy", _stat(summary, key, "accuracy"), paper_value(table, name, "accuracy"))
-    what = "augmented data" if recipe == "augmented" else "metadata"
+    what = "augmented data" if recipe == AUGMENTED else "metadata"
     return Table(
         f"table{table:02d}_accuracy_{recipe}", f"Table {table}. Accuracy with {what} (recipe `{recipe}`)",
         rows.frame(), headers={"accuracy": "Accuracy"},
@@ -201,11 +204,11 @@ def mobile_models(summary: Summary) -> Table:
     """Table 8: the mobile backbones with the metadata recipe, unweighted means."""
     in_paper = [b for b in MOBILE_BACKBONES if display_name(b) in paper_rows(8)]
     in_paper.sort(key=lambda b: paper_rows(8).index(display_name(b)))
-    extra = [b for b in MOBILE_BACKBONES if b not in in_paper and summary.where(backbone=b, recipe="metadata", ablation=None)]
+    extra = [b for b in MOBILE_BACKBONES if b not in in_paper and summary.where(backbone=b, recipe=METADATA, ablation=None)]
     rows = _Rows()
     for backbone in in_paper + extra:
         name = display_name(backbone)
-        for key in summary.where(backbone=backbone, recipe="metadata", ablation=None) or [None]:
+        for key in summary.where(backbone=backbone, recipe=METADATA, ablation=None) or [None]:
             column = name + (summary.split_suffix(key) if key else "")
             for paper_column, (row, metric) in _TABLE8_METRICS.items():
                 rows.add(row, column, _stat(summary, key, metric), paper_value(8, name, paper_column))
@@ -248,9 +251,9 @@ def best_mobilenetv3large(summary: Summary) -> Table:
     """Table 10: the paper's best MobileNetV3Large (the [:240] cut), support-weighted means."""
     rows = _Rows()
     for key in summary.where(ablation=BEST_ABLATION) or [None]:
-        column = "MobileNetV3Large [:240]" + (summary.split_suffix(key) if key else "")
+        column = f"{display_name(ABLATION_BACKBONE)} {ABLATION_ROWS[BEST_ABLATION].label}" + (summary.split_suffix(key) if key else "")
         for paper_column, (row, metric) in _TABLE10_METRICS.items():
-            rows.add(row, column, _stat(summary, key, metric), paper_value(10, "MobileNetV3Large", paper_column))
+            rows.add(row, column, _stat(summary, key, metric), paper_value(10, display_name(ABLATION_BACKBONE), paper_column))
     notes = ["Means are weighted by class support, as the paper's equal precision, F1 and sensitivity show."]
     best = _best_ablation(summary)
     if best is not None:
@@ -280,17 +283,17 @@ def best_mobilenetv3large_per_class(summary: Summary) -> Table:
 def cost(summary: Summary) -> Table:
     """Table 11: cost against accuracy, with time per epoch compared per image."""
     models = {
-        "MobileNetV3Large": summary.where(ablation=BEST_ABLATION),
-        "DenseNet201": summary.where(backbone="densenet201", recipe="metadata", ablation=None),
-        "InceptionResNetV2": summary.where(backbone="inceptionresnetv2", recipe="metadata", ablation=None),
+        display_name(ABLATION_BACKBONE): summary.where(ablation=BEST_ABLATION),
+        **{display_name(b): summary.where(backbone=b, recipe=METADATA, ablation=None) for b in ("densenet201", "inceptionresnetv2")},
     }
     speed_row = "Training images/s"
     pass_row = "Seconds per pass over the training set"
     rows = _Rows()
     for name, keys in models.items():
         paper_epoch = paper_value(11, name, "epoch_s")
+        best = f" {ABLATION_ROWS[BEST_ABLATION].label}" if name == display_name(ABLATION_BACKBONE) else ""
         for key in keys or [None]:
-            column = name + (" [:240]" if name == "MobileNetV3Large" else "") + (summary.split_suffix(key) if key else "")
+            column = name + best + (summary.split_suffix(key) if key else "")
             n_train = _stat(summary, key, "timing.n_train_images")
             rows.add("Parameters (M)", column, _stat(summary, key, "model.params", 1e-6), paper_value(11, name, "params_m"))
             rows.add("Depth", column, _stat(summary, key, "model.depth"), paper_value(11, name, "depth"))

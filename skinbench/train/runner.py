@@ -20,7 +20,7 @@ from typing import Iterator
 
 import keras
 
-from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, RECIPES
+from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, METADATA, RECIPES
 from skinbench.config import EARLY_STOPPING, Cell, Settings, check_split
 from skinbench.errors import RunError
 from skinbench.io import exclusive
@@ -254,7 +254,7 @@ def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], atte
         rows = [row for row in rows if row.attention and row.cut in cuts]
     plans = [
         CellPlan(
-            Cell(ABLATION_BACKBONE, "metadata", split, seed, ablation=row.key),
+            Cell(ABLATION_BACKBONE, METADATA, split, seed, ablation=row.key),
             metadata=row.metadata,
             attention=attention if row.attention else None,
             cut=row.cut_key,

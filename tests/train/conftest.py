@@ -1,7 +1,10 @@
 """Fixtures for the trainer and runner tests: a tiny synthetic HAM10000 in a private cache.
 
 Every training test runs the real path (synthetic images -> cache -> Batches -> build_model
-with random weights -> fit -> records) at 32 pixels for one to three epochs.
+with random weights -> fit -> records) at 32 pixels for one to three epochs. Tests of the
+runner's mechanics (records, reruns, failures, resume) train the test-only ``tiny`` backbone
+(tiny_backbone.py); real backbones train in the ablation test and, marked slow, in
+test_train_backbones.py.
 """
 
 from __future__ import annotations
@@ -11,9 +14,20 @@ from typing import Iterator
 
 import pytest
 
+import tiny_backbone
+from train_helpers import TWO_CELLS_ARGS
+
 #: Small enough to train in seconds, large enough for a stratified split of all 7 classes.
 TINY_COUNT = 150
 TINY_SIZE = (64, 48)
+
+@pytest.fixture(scope="session")
+def tiny() -> Iterator[str]:
+    """The ``tiny`` backbone, registered until the session ends (every CLI training test has it through ``run_args``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        tiny_backbone.register(patch)
+        yield tiny_backbone.NAME
+
 
 @pytest.fixture(scope="session")
 def train_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -31,13 +45,10 @@ def tiny_data(train_cache: Path) -> Path:
     return ensure_synthetic(count=TINY_COUNT, size=TINY_SIZE, seed=0, progress=False)
 
 @pytest.fixture(scope="session")
-def run_args(tiny_data: Path) -> list[str]:
+def run_args(tiny_data: Path, tiny: str) -> list[str]:
     """Options every CLI training test shares: the tiny data, 32 px, random weights, plain logs."""
     return ["--data-dir", str(tiny_data), "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet"]
 
-#: The cells ``two_cells`` trains: one per recipe.
-TWO_CELLS = ("mobilenetv3small-augmented-paper-s0", "mobilenetv3small-metadata-paper-s0")
-TWO_CELLS_ARGS = ["run", "--backbones", "mobilenetv3small", "--epochs", "2"]
 
 
 @pytest.fixture(scope="session")

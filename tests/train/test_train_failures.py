@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-FAILING, PASSING = "mobilenetv3small-metadata-paper-s0", "mobilenetv3small-metadata-paper-s1"
+from skinbench.records import FAILED, FINISHED, CellStatus
+
+FAILING, PASSING = "tiny-metadata-paper-s0", "tiny-metadata-paper-s1"
 
 
 def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args: list[str], invoke, monkeypatch) -> None:
@@ -27,20 +28,20 @@ def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args:
     message = "simulated out of memory"
     monkeypatch.setattr(build, "build_model", out_of_memory_once)
     out = tmp_path / "run"
-    args = ["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--seeds", "0,1", "--epochs", "1",
+    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1", "--epochs", "1",
             "--out", str(out), *run_args]
     result = invoke(args)
     assert result.exit_code == 2
     assert "1 of 2 cells failed" in result.output and FAILING in result.output
-    status = json.loads((out / FAILING / "status.json").read_text())
-    assert status["status"] == "failed" and status["error"] == f"MemoryError: {message}"
-    assert json.loads((out / PASSING / "status.json").read_text())["status"] == "finished"
+    status = CellStatus.read(out / FAILING)
+    assert status.status == FAILED and status.error == f"MemoryError: {message}" and "MemoryError" in status.traceback
+    assert CellStatus.read(out / PASSING).status == FINISHED
 
     calls.clear()
     message = "still out of memory"
     result = invoke(args)  # the rerun retries the failed cell only
     assert result.exit_code == 2 and len(calls) == 1
-    assert json.loads((out / FAILING / "status.json").read_text())["error"] == f"MemoryError: {message}"
+    assert CellStatus.read(out / FAILING).error == f"MemoryError: {message}"
 
 
 def _break_one_image(tmp_path: Path, tiny_data: Path) -> tuple[Path, Path]:
@@ -57,10 +58,10 @@ def test_unreadable_image_with_strict_fails_the_cell_naming_it(tmp_path: Path, t
     data, broken = _break_one_image(tmp_path, tiny_data)
     out = tmp_path / "run"
     args = [*run_args, "--data-dir", str(data), "--strict"]  # the last --data-dir wins
-    result = invoke(["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--out", str(out), *args])
+    result = invoke(["run", "--backbones", "tiny", "--recipes", "metadata", "--out", str(out), *args])
     assert result.exit_code == 2 and "1 of 1 cells failed" in result.output
-    status = json.loads((out / FAILING / "status.json").read_text())
-    assert status["status"] == "failed" and broken.stem in status["error"] and "cannot be read" in status["error"]
+    status = CellStatus.read(out / FAILING)
+    assert status.status == FAILED and broken.stem in status.error and "cannot be read" in status.error
 
 
 def test_unreadable_image_is_left_out_and_named_without_strict(tmp_path: Path, tiny_data: Path, run_args: list[str], invoke) -> None:
@@ -69,10 +70,10 @@ def test_unreadable_image_is_left_out_and_named_without_strict(tmp_path: Path, t
     data, broken = _break_one_image(tmp_path, tiny_data)
     out = tmp_path / "run"
     args = [*run_args, "--data-dir", str(data)]
-    result = invoke(["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--out", str(out), *args])
+    result = invoke(["run", "--backbones", "tiny", "--recipes", "metadata", "--out", str(out), *args])
     assert result.exit_code == 0, result.output
     assert broken.stem in result.output and "could not be read" in result.output
-    assert json.loads((out / FAILING / "status.json").read_text())["status"] == "finished"
+    assert CellStatus.read(out / FAILING).status == FINISHED
     split = pd.read_csv(next(out.glob("split-*.csv")))
     reported = split[split["part"] == "val"]
     predictions = pd.read_csv(out / FAILING / "predictions.csv")
@@ -150,6 +151,6 @@ def test_isic_layout_refuses_the_metadata_recipe(tmp_path: Path, tiny_data: Path
     truth.to_csv(tmp_path / "ISIC2018_Task3_Training_GroundTruth.csv", index=False)
     for image in tiny_data.rglob("*.jpg"):
         (tmp_path / image.name).symlink_to(image)
-    result = invoke(["run", "--data-dir", str(tmp_path), "--backbones", "mobilenetv3small", "--quiet"])
+    result = invoke(["run", "--data-dir", str(tmp_path), "--backbones", "tiny", "--quiet"])
     assert result.exit_code == 2
     assert "ISIC 2018 Task 3 layout" in " ".join(result.output.split())

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-FIRST, KILLED = "mobilenetv3small-metadata-paper-s0", "mobilenetv3small-metadata-paper-s1"
+from skinbench.records import FINISHED, CellStatus, Timing
+from tiny_backbone import CLI_WITH_TINY
+
+FIRST, KILLED = "tiny-metadata-paper-s0", "tiny-metadata-paper-s1"
 EPOCHS = 2
 
 
@@ -28,10 +31,11 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240) -> Non
 def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, two_cells: Path, run_args: list[str], invoke) -> None:
     out = tmp_path / "run"
     shutil.copytree(two_cells, out, ignore=shutil.ignore_patterns("*augmented*"))  # FIRST is finished
-    args = ["run", "--backbones", "mobilenetv3small", "--recipes", "metadata", "--seeds", "0,1",
+    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1",
             "--epochs", str(EPOCHS), "--out", str(out), *run_args]
     process = subprocess.Popen(
-        [sys.executable, "-m", "skinbench", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
+        [sys.executable, "-c", CLI_WITH_TINY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])},
     )
     try:
         wait_for(out / KILLED / "checkpoint" / "latest.json", process)
@@ -55,7 +59,6 @@ def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, two_cells: Pat
     assert list(history["epoch"]) == list(range(1, EPOCHS + 1))  # same number of epochs as if never stopped
     before = pd.DataFrame(state["history"])
     pd.testing.assert_frame_equal(history.iloc[:done].reset_index(drop=True), before, check_dtype=False)
-    timing = json.loads((out / KILLED / "timing.json").read_text())
-    assert timing["traced_epochs"] == [1, done + 1]  # the resumed process started at the saved epoch
-    assert json.loads((out / KILLED / "status.json").read_text())["status"] == "finished"
+    assert Timing.read(out / KILLED).traced_epochs == (1, done + 1)  # the resumed process started at the saved epoch
+    assert CellStatus.read(out / KILLED).status == FINISHED
     assert not (out / KILLED / "checkpoint").exists()

@@ -2,59 +2,61 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import keras
 import pandas as pd
 import pytest
 
 from skinbench.classes import CLASSES, ISIC_CODE, ISIC_COLUMNS
+from skinbench.data.ham10000 import load_dataset
+from skinbench.data.metadata import MetadataEncoder
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import read_predictions
-
-from conftest import TWO_CELLS as CELLS
-from conftest import TWO_CELLS_ARGS
-CONFIG_KEYS = {
-    "cell_id", "backbone", "recipe", "ablation", "seed", "split", "image_size", "epochs", "batch_size", "weights",
-    "attention", "precision", "jit", "early_stopping", "dataset", "backend",
-}
-TIMING_KEYS = {
-    "first_epoch_s", "epoch_s", "train_images_per_s", "eval_s", "latency_ms_b1", "latency_ms_b32", "epochs_run",
-    "n_train_images", "replicas",
-}
-
-
-def read(path: Path) -> dict:
-    return json.loads(path.read_text())
+from skinbench.records import (
+    FINISHED,
+    HISTORY_COLUMNS,
+    CellConfig,
+    CellMetrics,
+    CellStatus,
+    DataInfo,
+    EarlyStoppingRecord,
+    Environment,
+    ModelSummary,
+    Timing,
+    read_history,
+)
+from train_helpers import TWO_CELLS as CELLS
+from train_helpers import TWO_CELLS_ARGS
 
 
 def test_run_folder_has_data_json_and_the_split(two_cells: Path, tiny_data: Path) -> None:
-    data = read(two_cells / "data.json")
-    assert data["name"] == "ham10000" and data["root"] == str(tiny_data)
-    assert sum(data["class_counts"].values()) == data["n_images"]
+    data = DataInfo.read(two_cells)
+    assert data.name == "ham10000" and data.root == str(tiny_data)
+    assert sum(data.class_counts.values()) == data.n_images
     split = pd.read_csv(two_cells / "split-paper-s0.csv")
-    assert set(split["part"]) == {"train", "val"} and len(split) == data["n_images"]
-    sizes = data["splits"]["paper-s0"]
+    assert set(split["part"]) == {"train", "val"} and len(split) == data.n_images
+    sizes = data.splits["paper-s0"]
     assert sum(sizes["val"].values()) == (split["part"] == "val").sum()
 
 
 @pytest.mark.parametrize("cell_id", CELLS)
 def test_cell_writes_every_record_consistently(two_cells: Path, cell_id: str) -> None:
-    folder = two_cells / cell_id
-    assert read(folder / "status.json")["status"] == "finished"
+    folder = two_cells / cell_id  # every read below also checks the file's keys and version
+    assert CellStatus.read(folder).status == FINISHED
     assert not (folder / "checkpoint").exists()
 
-    config = read(folder / "config.json")
-    assert CONFIG_KEYS <= set(config) and config["cell_id"] == cell_id
-    assert (config["image_size"], config["epochs"], config["weights"]) == (32, 2, "none")
-    assert config["early_stopping"]["monitor"] == "val_accuracy"
+    config = CellConfig.read(folder)
+    assert config.cell_id == cell_id and (config.backbone, config.split, config.seed) == ("tiny", "paper", 0)
+    assert (config.image_size, config.epochs, config.weights) == (32, 2, "none")
+    assert config.early_stopping == EarlyStoppingRecord("paper", "val_accuracy", 25)
+    assert config.dataset.n_images == DataInfo.read(two_cells).n_images
 
-    env = read(folder / "env.json")
-    assert env["backend"] == config["backend"] and env["versions"]["keras"] and env["ram_gib"] > 0
+    env = Environment.read(folder)
+    assert env.backend == config.backend == keras.backend.backend() and env.versions["keras"] == keras.__version__
 
-    history = pd.read_csv(folder / "history.csv")
-    assert list(history["epoch"]) == [1, 2]
-    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"} <= set(history.columns)
+    history = read_history(folder)
+    assert list(history["epoch"]) == [1, 2] and list(history.columns) == list(HISTORY_COLUMNS)
 
     # predictions: one row per image of the reported part (val, for the paper split), true labels.
     split = pd.read_csv(folder.parent / "split-paper-s0.csv")
@@ -63,35 +65,34 @@ def test_cell_writes_every_record_consistently(two_cells: Path, cell_id: str) ->
     assert list(predictions.columns) == ["image", *ISIC_COLUMNS, "label"]
     assert set(predictions["image"]) == val_ids and len(predictions) == len(val_ids)
     assert predictions[list(ISIC_COLUMNS)].sum(axis=1).round(3).eq(1).all()
-    metadata = pd.read_csv(Path(config["dataset"]["root"]) / "HAM10000_metadata.csv").set_index("image_id")
+    metadata = pd.read_csv(Path(config.dataset.root) / "HAM10000_metadata.csv").set_index("image_id")
     assert (predictions["label"] == predictions["image"].map(lambda i: ISIC_CODE[metadata.loc[i, "dx"]])).all()
 
     # metrics: exactly what the predictions file gives.
-    metrics = read(folder / "metrics.json")
-    assert metrics["part"] == "val" and metrics["n_images"] == len(predictions)
+    metrics = CellMetrics.read(folder)
+    assert metrics.part == "val" and metrics.n_images == len(predictions)
     _, y_true, probs = read_predictions(folder / "predictions.csv")
     again = compute_metrics(y_true, probs)
     for key in ("accuracy", "balanced_accuracy", "paper_balanced_accuracy", "macro_f1", "macro_auc"):
-        assert metrics[key] == pytest.approx(again[key])
-    assert set(metrics["per_class"]) == set(CLASSES)
+        assert metrics.values[key] == pytest.approx(again[key])
+    assert set(metrics.values["per_class"]) == set(CLASSES)
 
-    model = read(folder / "model.json")
-    assert model["params"] > 0 and model["depth"] > 0
+    model = ModelSummary.read(folder)
+    assert model.params == model.trainable_params + model.non_trainable_params and model.flops == 2 * model.macs
 
-    timing = read(folder / "timing.json")
-    assert TIMING_KEYS <= set(timing)
-    assert timing["epochs_run"] == 2 and timing["replicas"] == 1
-    assert timing["first_epoch_s"] > 0 and timing["epoch_s"] > 0 and timing["latency_ms_b1"] > 0
+    timing = Timing.read(folder)
+    assert (timing.epochs_run, timing.replicas, timing.traced_epochs) == (2, 1, (1,))
+    assert timing.first_epoch_s == history["seconds"].iloc[0] and timing.epoch_s == history["seconds"].iloc[1]
+    assert timing.best_epoch == int(history["val_accuracy"].idxmax()) + 1
 
 
 def test_augmented_cell_trains_on_more_images_than_the_split(two_cells: Path) -> None:
     split = pd.read_csv(two_cells / "split-paper-s0.csv")
     n_train = int((split["part"] == "train").sum())
-    augmented = read(two_cells / CELLS[0] / "timing.json")["n_train_images"]
-    assert augmented > n_train
-    assert read(two_cells / CELLS[1] / "timing.json")["n_train_images"] == n_train
-    assert read(two_cells / CELLS[1] / "config.json")["metadata"] is True
-    assert read(two_cells / CELLS[0] / "config.json")["metadata"] is False
+    assert Timing.read(two_cells / CELLS[0]).n_train_images == round(n_train * 18015 / 10015)
+    assert Timing.read(two_cells / CELLS[1]).n_train_images == n_train
+    assert CellConfig.read(two_cells / CELLS[1]).metadata is True
+    assert CellConfig.read(two_cells / CELLS[0]).metadata is False
 
 
 def test_rerun_skips_finished_cells(two_cells: Path, run_args: list[str], invoke) -> None:
@@ -108,7 +109,7 @@ def test_rerun_with_other_settings_is_refused(two_cells: Path, run_args: list[st
     assert "other settings" in result.output and "epochs: 2 -> 3" in result.output
 
 
-def test_ablation_trains_the_cut_rows_with_and_without_metadata(tmp_path: Path, run_args: list[str], invoke) -> None:
+def test_ablation_trains_the_cut_rows_with_and_without_metadata(tmp_path: Path, tiny_data: Path, run_args: list[str], invoke) -> None:
     out = tmp_path / "ablation"
     result = invoke(["ablate", "mobilenetv3", "--cuts", "230", "--epochs", "1", "--out", str(out), *run_args])
     assert result.exit_code == 0, result.output
@@ -116,12 +117,15 @@ def test_ablation_trains_the_cut_rows_with_and_without_metadata(tmp_path: Path, 
     with_metadata, image_only = out / "mobilenetv3large-ablation-cut230-paper-s0", out / "mobilenetv3large-ablation-cut230-nometa-paper-s0"
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted([with_metadata.name, image_only.name])
     for folder, metadata in ((with_metadata, True), (image_only, False)):
-        config = read(folder / "config.json")
-        assert (config["cut"], config["metadata"], config["attention"]) == ("cut230", metadata, "paper")
-        assert read(folder / "status.json")["status"] == "finished"
+        config = CellConfig.read(folder)
+        assert (config.cut, config.metadata, config.attention) == ("cut230", metadata, "paper")
+        assert CellStatus.read(folder).status == FINISHED
     # The only difference between the rows is the metadata input and its Dense(4096) branch.
-    assert read(with_metadata / "model.json")["params"] > read(image_only / "model.json")["params"]
     split = pd.read_csv(out / "split-paper-s0.csv")
+    train = load_dataset(tiny_data).frame.merge(split[split["part"] == "train"], on="image_id")
+    features = MetadataEncoder().fit(train).n_features
+    extra = ModelSummary.read(with_metadata).params - ModelSummary.read(image_only).params
+    assert extra == features * 4096 + 4096 + 4096 * 7  # Dense(4096) on the metadata, and its 7-way weights
     val = sorted(split.loc[split["part"] == "val", "image_id"])
     for folder in (with_metadata, image_only):
         assert sorted(pd.read_csv(folder / "predictions.csv")["image"]) == val
