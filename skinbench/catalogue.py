@@ -135,7 +135,7 @@ ABLATION_ROWS: dict[str, AblationRow] = {
 BEST_ABLATION = "cut240"
 
 # Choices of the command line and of config.json, each declared once.
-SPLITS: tuple[str, ...] = ("paper", "lesion")
+SPLITS: tuple[str, ...] = ("paper", "lesion", "official")
 PRECISIONS: tuple[str, ...] = ("float32", "mixed")
 ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
@@ -157,6 +157,12 @@ def check_choice(option: str, value: object, choices: Sequence[str]) -> str:
 # HAM10000 (Tschandl et al. 2018) and the paper's use of it.
 HAM10000_IMAGES = 10015
 HAM10000_PART_1_IMAGES = 5000  #: in HAM10000_images_part_1.zip; the rest are in part_2
+#: The ISIC 2018 Task 3 test set (the ``official`` split reports on it; nothing else touches it).
+ISIC2018_TEST_IMAGES = 1511
+#: The top of the ISIC 2018 Task 3 leaderboard (balanced multiclass accuracy, a submission that
+#: used external data), with its source: the only published figure the official report shows.
+ISIC2018_TOP_BALANCED_ACCURACY = 0.885
+ISIC2018_LEADERBOARD = "ISIC 2018 Task 3 leaderboard, https://challenge.isic-archive.com/leaderboards/2018/"
 PAPER_AUGMENTED_IMAGES = 18015  #: the paper's training set after offline augmentation
 #: Metadata features the encoder makes on HAM10000: age, 4 sex slots, 16 site slots (data.metadata).
 HAM10000_METADATA_FEATURES = 21

@@ -10,6 +10,11 @@ Two layouts are accepted:
   ``..._LesionGroupings.csv`` (``image,lesion_id``) is present it supplies ``lesion_id``;
   otherwise every image is its own lesion.
 
+The ISIC 2018 Task 3 test set (1,511 images, reported on by the ``official`` split) is read
+apart from the training data by ``load_test_set``: its ground-truth CSV (any CSV below the
+folder whose name starts with ``ISIC2018_Task3_Test``, one-hot or in the HAM10000 metadata
+format) is never read as training data.
+
 User data never crashes the loader: everything found goes into ``Dataset.problems``; a
 problem is ``fatal`` when the data cannot be used as asked, and ``load_dataset`` then raises
 one ``DataError`` that lists them. Rows dropped (missing age as in the paper, missing images)
@@ -26,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from skinbench.catalogue import ISIC2018_TEST_IMAGES
 from skinbench.classes import CLASS_NAMES, CLASSES, FROM_ISIC, ISIC_COLUMNS
 from skinbench.errors import DataError
 
@@ -36,6 +42,9 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 UNKNOWN = "unknown"
 MAX_AGE = 120
 EXAMPLES = 5
+#: A CSV whose name starts with this belongs to the ISIC 2018 Task 3 test set, never to training.
+TEST_PREFIX = "ISIC2018_Task3_Test"
+TEST_LAYOUT = "isic2018-test"
 DOWNLOAD_HINT = (
     "download HAM10000 from https://doi.org/10.7910/DVN/DBW86T (HAM10000_metadata.csv and "
     "the two image zips) or the ISIC 2018 Task 3 training data from https://challenge.isic-archive.com/data/"
@@ -220,6 +229,8 @@ def _read_isic(root: Path) -> tuple[pd.DataFrame, list[Problem], list[Path]]:
     """Read ISIC 2018 Task 3 ground truth (all such CSVs below root) and lesion groupings."""
     truth, groupings = [], []
     for path in sorted(root.rglob("*.csv")):
+        if path.name.startswith(TEST_PREFIX):  # the test set: load_test_set reads it, training never does
+            continue
         try:
             header = pd.read_csv(path, nrows=0).columns.str.strip()
         except (OSError, ValueError, pd.errors.ParserError):
@@ -263,6 +274,128 @@ def _read_isic(root: Path) -> tuple[pd.DataFrame, list[Problem], list[Path]]:
             f"or {METADATA_CSV} to the folder",
         ))
     return table, problems, truth + groupings
+
+
+def find_test_set(root: Path | str) -> Path | None:
+    """The ISIC 2018 Task 3 test set's ground-truth CSV below ``root``, or None.
+
+    Candidates are the CSVs whose name starts with ``TEST_PREFIX`` and whose header is the
+    HAM10000 metadata format or the one-hot ISIC format; one with age, sex and site is
+    preferred, then the shallowest.
+    """
+    found = []
+    for path in Path(root).expanduser().rglob(f"{TEST_PREFIX}*.csv"):
+        try:
+            header = set(pd.read_csv(path, nrows=0).columns.str.strip())
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+        if set(REQUIRED_COLUMNS) <= header:
+            found.append((0, len(path.parts), str(path), path))
+        elif "image" in header and set(ISIC_COLUMNS) <= header:
+            found.append((1, len(path.parts), str(path), path))
+    return min(found)[3] if found else None
+
+
+def load_test_set(root: Path | str, *, require_metadata: bool = False, strict: bool = False) -> Dataset:
+    """The ISIC 2018 Task 3 test set below ``root`` as a ``Dataset`` (layout ``isic2018-test``).
+
+    Its ``root`` is the ground-truth CSV (so its image cache never replaces the training
+    data's). Every listed image found below ``root`` is kept, those without an age too (the
+    metadata encoder gives them the training mean), so the evaluated set stays the whole test
+    set; ``has_metadata`` is True when the CSV carries age, sex and site. ``require_metadata``
+    makes a CSV without them fatal, naming it. Raises ``DataError`` when there is no test set
+    or it cannot be used.
+    """
+    inspected = inspect_test_set(root, require_metadata=require_metadata, strict=strict)
+    raise_if_fatal(inspected)
+    return inspected
+
+
+def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict: bool = False) -> Dataset:
+    """Read and validate the test set like ``load_test_set``, returning fatal problems instead of raising."""
+    root = Path(root).expanduser()
+    csv_path = find_test_set(root) if root.is_dir() else None
+    if csv_path is None:
+        raise DataError(
+            f"no ISIC 2018 Task 3 test set below {root}: the 'official' split reports on its "
+            f"{ISIC2018_TEST_IMAGES:,} images; get them with 'skinbench data fetch {root} --with-test', "
+            f"or place {TEST_PREFIX}_GroundTruth.csv and the test images in the folder"
+        )
+    table = _read_csv(csv_path)
+    problems: list[Problem] = []
+    if set(REQUIRED_COLUMNS) <= set(table.columns):
+        has_metadata = True
+        table = _read_ham_csv(csv_path)
+        age = pd.to_numeric(table["age"], errors="coerce")
+        impossible = table["age"].notna() & (age.isna() | (age < 0) | (age > MAX_AGE))
+        if impossible.any():
+            problems.append(Problem(
+                "impossible age",
+                f"{csv_path.name} {_rows(table.loc[impossible, 'csv_line'])}: age is not a number from 0 to "
+                f"{MAX_AGE}; those test images are kept with no age",
+                fatal=strict,
+            ))
+        table["age"] = age.where(~impossible)
+        if table["age"].isna().any():
+            problems.append(Problem(
+                "missing age",
+                f"{int(table['age'].isna().sum())} test images in {csv_path.name} have no age; they are kept "
+                "(the metadata encoder gives them the training mean), so the whole test set is evaluated",
+            ))
+    else:
+        has_metadata = False
+        onehot = table[list(ISIC_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+        valid = onehot.isin([0, 1]).all(axis=1) & (onehot.sum(axis=1) == 1)
+        table = pd.DataFrame({
+            "image_id": table["image"],
+            "lesion_id": table["image"],
+            "dx": onehot.idxmax(axis=1).map(FROM_ISIC).where(valid, "not one-hot"),
+            "age": np.nan,
+            "sex": UNKNOWN,
+            "localization": UNKNOWN,
+            "csv_line": np.arange(len(table)) + 2,
+        })
+        if require_metadata:
+            problems.append(Problem(
+                "no test metadata",
+                f"the metadata recipe on the 'official' split needs the age, sex and site of the test images, and "
+                f"{csv_path} has only their one-hot labels: add the test set's metadata in the HAM10000 format "
+                f"(a CSV named {TEST_PREFIX}*.csv with {','.join(REQUIRED_COLUMNS)}) below {root}, "
+                "or use the 'augmented' recipe",
+                fatal=True,
+            ))
+    problems += _check_labels(table, csv_path)
+    problems += _check_duplicates(table, csv_path)
+    listed = table["dx"].value_counts().reindex(list(CLASSES), fill_value=0)
+    table = table[table["dx"].isin(CLASSES)].drop_duplicates("image_id", keep=False)
+    images = _index_images(root)
+    table = table.assign(path=table["image_id"].map(images))
+    dropped: dict[str, int] = {}
+    missing = table[table["path"].isna()]
+    if len(missing):
+        dropped["image missing"] = len(missing)
+        names = tuple(missing["image_id"].head(EXAMPLES))
+        problems.append(Problem(
+            "missing test images",
+            f"{len(missing):,} of the {len(table):,} test images listed in {csv_path.name} are not below {root} "
+            f"(first: {', '.join(names)}); they are left out of the test set. Get them with "
+            f"'skinbench data fetch {root} --with-test'",
+            fatal=strict or len(missing) == len(table),
+            examples=names,
+        ))
+    table = table[table["path"].notna()]
+    frame = table.assign(label=table["dx"].map({c: i for i, c in enumerate(CLASSES)}).astype("int64"))
+    frame = frame[FRAME_COLUMNS].reset_index(drop=True)
+    return Dataset(
+        root=csv_path,
+        layout=TEST_LAYOUT,
+        frame=frame,
+        has_metadata=has_metadata,
+        problems=problems,
+        dropped=dropped,
+        fingerprint=_fingerprint([csv_path], frame["path"]),
+        listed=listed,
+    )
 
 
 def _rows(lines: pd.Series) -> str:

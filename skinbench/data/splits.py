@@ -5,6 +5,11 @@
   leak, kept on purpose).
 * ``lesion``: grouped by ``lesion_id`` and stratified by ``dx``, train/validation/test,
   default 70/15/15; no lesion in two parts.
+* ``official``: the ISIC 2018 Task 3 protocol. The frame holds HAM10000 (the challenge's
+  training set) and the challenge's test set, told apart by the ``subset`` column (``train``
+  or ``test``, ``OFFICIAL_SUBSET``). The test set is the ``test`` part, whole; HAM10000 is
+  split into train/validation, default 85/15, grouped by lesion and stratified as ``lesion``.
+  No HAM10000 image is ever in ``test`` and no test image in train or validation.
 
 A split is a frame ``image_id, part`` in the dataset's row order; the same seed and frame
 give the same file byte for byte.
@@ -25,11 +30,14 @@ from skinbench.io import write_csv
 
 PROTOCOLS = SPLITS
 PARTS = ("train", "val", "test")
-DEFAULT_FRACTIONS = {"paper": (0.9, 0.1), "lesion": (0.7, 0.15, 0.15)}
+DEFAULT_FRACTIONS = {"paper": (0.9, 0.1), "lesion": (0.7, 0.15, 0.15), "official": (0.85, 0.15)}
+#: The ``official`` protocol's frame column naming each row's subset: ``train`` (HAM10000) or ``test``.
+OFFICIAL_SUBSET = "subset"
 
 
 def reported_part(protocol: str) -> str:
-    """The part a protocol reports on: ``val`` for ``paper`` (as the paper did), ``test`` for ``lesion``."""
+    """The part a protocol reports on: ``val`` for ``paper`` (as the paper did), ``test`` for
+    ``lesion`` and ``official`` (the ISIC 2018 Task 3 test set)."""
     _check_protocol(protocol)
     return "val" if protocol == "paper" else "test"
 
@@ -39,7 +47,8 @@ def make_split(
 ) -> pd.DataFrame:
     """Assign each row of ``frame`` (``image_id``, ``dx``, ``lesion_id``) to a part.
 
-    ``fractions``: (train, val) for ``paper``, (train, val, test) for ``lesion``.
+    ``fractions``: (train, val) for ``paper`` and ``official`` (of HAM10000; the test set is
+    given), (train, val, test) for ``lesion``.
     """
     _check_protocol(protocol)
     fractions = tuple(DEFAULT_FRACTIONS[protocol] if fractions is None else fractions)
@@ -48,7 +57,10 @@ def make_split(
             f"split fractions {fractions} for '{protocol}': give {len(DEFAULT_FRACTIONS[protocol])} positive "
             f"numbers that sum to 1, e.g. {DEFAULT_FRACTIONS[protocol]}"
         )
-    part = _paper(frame, seed, fractions) if protocol == "paper" else _lesion(frame, seed, fractions)
+    if protocol == "official":
+        part = _official(frame, seed, fractions)
+    else:
+        part = _paper(frame, seed, fractions) if protocol == "paper" else _lesion(frame, seed, fractions)
     return pd.DataFrame({"image_id": frame["image_id"].to_numpy(), "part": part})
 
 
@@ -83,6 +95,26 @@ def _lesion(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> np.
         middle = (members["n"].cumsum() - members["n"] / 2) / members["n"].sum()
         part_of.update(zip(members.index, np.searchsorted(bounds, middle.to_numpy(), side="right")))
     return np.asarray(PARTS, dtype=object)[frame["lesion_id"].map(part_of).to_numpy()]
+
+
+def _official(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> np.ndarray:
+    """The test set as ``test``; HAM10000 split train/val by lesion (``_lesion`` with two fractions)."""
+    if OFFICIAL_SUBSET not in frame.columns or not (frame[OFFICIAL_SUBSET] == "test").any():
+        raise DataError(
+            "the 'official' split needs the ISIC 2018 Task 3 test set beside HAM10000; get it with "
+            "'skinbench data fetch DIR --with-test' and pass that DIR as --data-dir"
+        )
+    test = (frame[OFFICIAL_SUBSET] == "test").to_numpy()
+    both = set(frame.loc[test, "image_id"]) & set(frame.loc[~test, "image_id"])
+    if both:
+        raise DataError(
+            f"{len(both)} image(s) are both in HAM10000 and in the ISIC 2018 Task 3 test set "
+            f"({', '.join(sorted(both)[:5])}); the test set must be apart from the training data: remove them from one"
+        )
+    part = np.full(len(frame), "test", dtype=object)
+    train = frame.loc[~test].reset_index(drop=True)
+    part[~test] = _lesion(train, seed, fractions)
+    return part
 
 
 def save_split(split: pd.DataFrame, path: Path) -> Path:

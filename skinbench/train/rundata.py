@@ -7,11 +7,19 @@ metadata encoder of each split, the image cache of each image size and the offli
 training set of each (size, split) are built before any cell trains (``RunData.prepare``) and
 shared by the cells that need them; a failure to build one is kept too, so each cell that
 needs it fails at once with that error while the others train.
+
+The ``official`` protocol adds the ISIC 2018 Task 3 test set (``data.ham10000.load_test_set``)
+as its ``test`` part: it has an image cache of its own, and is never in train or validation.
+A run given that protocol loads the test set up front (a missing test set, or one without
+age, sex and site for the metadata recipe, stops it before any cell starts), and its dataset
+fingerprint covers the test set too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -59,14 +67,36 @@ class DataSource:
 class RunData:
     """Everything the cells of one run read, each piece built once."""
 
-    def __init__(self, source: DataSource, out: Path, *, need_metadata: bool, progress: bool = True) -> None:
+    def __init__(
+        self, source: DataSource, out: Path, *, need_metadata: bool, progress: bool = True, protocols: Iterable[str] = ()
+    ) -> None:
         from skinbench.data.ham10000 import load_dataset
 
         self.source = source
         self.out = Path(out)
         self.progress = progress
-        self.dataset = load_dataset(source.root(progress=progress), require_metadata=need_metadata)
+        self.need_metadata = need_metadata
+        #: the training data (HAM10000); ``dataset`` is the same with the test set in its fingerprint
+        self.training = self.dataset = load_dataset(source.root(progress=progress), require_metadata=need_metadata)
+        self._test_set = None
         self._built: dict[tuple, Any] = {}
+        if "official" in set(protocols):
+            test = self.test_set()
+            combined = hashlib.sha256(f"{self.training.fingerprint}|{test.fingerprint}".encode()).hexdigest()[:20]
+            self.dataset = dataclasses.replace(self.training, fingerprint=combined)
+
+    def test_set(self):
+        """The ISIC 2018 Task 3 test set below the data folder (the ``official`` protocol's test part)."""
+        from skinbench.data.ham10000 import load_test_set
+
+        if self._test_set is None:
+            if self.source.name == "synthetic":
+                raise DataError(
+                    "the 'official' split reports on the ISIC 2018 Task 3 test set, which the synthetic dataset does "
+                    "not have: fetch the data with 'skinbench data fetch DIR --with-test' and run with --data-dir DIR"
+                )
+            self._test_set = load_test_set(self.training.root, require_metadata=self.need_metadata, strict=self.source.strict)
+        return self._test_set
 
     def prepare(self, needs: Iterable[tuple[int, str, int, bool]]) -> None:
         """Build, before any cell trains, what cells need: (image size, protocol, seed, augmented).
@@ -77,6 +107,8 @@ class RunData:
             with contextlib.suppress(Exception):
                 self.split(protocol, seed)
                 self.cache(size)
+                if protocol == "official":
+                    self.test_cache(size)
                 if augmented:
                     self.augmented(size, protocol, seed)
 
@@ -100,21 +132,34 @@ class RunData:
         return self._once(("split", protocol, seed), lambda: self._split(protocol, seed))
 
     def _split(self, protocol: str, seed: int) -> pd.DataFrame:
-        from skinbench.data.splits import load_split, make_split, save_split
+        from skinbench.data.splits import OFFICIAL_SUBSET, load_split, make_split, save_split
 
         path = self.split_path(protocol, seed)
+        images = self._split_frame(protocol)
         if path.exists():
             split = load_split(path)
         else:
-            split = make_split(self.dataset.frame, protocol, seed)
+            split = make_split(images, protocol, seed)
             save_split(split, path)
-        frame = self.dataset.frame.merge(split[["image_id", "part"]], on="image_id", how="left")
-        if frame["part"].isna().any() or len(split) != len(frame):
+        frame = images.merge(split[["image_id", "part"]], on="image_id", how="left")
+        moved = protocol == "official" and ((frame["part"] == "test") != (frame[OFFICIAL_SUBSET] == "test")).any()
+        if frame["part"].isna().any() or len(split) != len(frame) or moved:
             raise DataError(
                 f"{path} does not match the dataset in {self.dataset.root} ({len(split):,} split rows, "
                 f"{len(frame):,} images); results folders hold one dataset: use another --out"
             )
         return frame
+
+    def _split_frame(self, protocol: str) -> pd.DataFrame:
+        """The rows a protocol splits: HAM10000, plus the test set (``subset`` = test) for ``official``."""
+        from skinbench.data.splits import OFFICIAL_SUBSET
+
+        if protocol != "official":
+            return self.training.frame
+        return pd.concat(
+            [self.training.frame.assign(**{OFFICIAL_SUBSET: "train"}), self.test_set().frame.assign(**{OFFICIAL_SUBSET: "test"})],
+            ignore_index=True,
+        )
 
     def encoder(self, protocol: str, seed: int):
         """The metadata encoder fitted on this split's training part."""
@@ -131,8 +176,21 @@ class RunData:
         from skinbench.data.cache import build_cache
 
         return self._once(
-            ("cache", size), lambda: build_cache(self.dataset, size, rule="crop", strict=self.source.strict, progress=self.progress)
+            ("cache", size), lambda: build_cache(self.training, size, rule="crop", strict=self.source.strict, progress=self.progress)
         )
+
+    def test_cache(self, size: int):
+        """The ISIC 2018 Task 3 test set's images at ``size`` pixels (a cache of its own)."""
+        from skinbench.data.cache import build_cache
+
+        return self._once(
+            ("test-cache", size),
+            lambda: build_cache(self.test_set(), size, rule="crop", strict=self.source.strict, progress=self.progress),
+        )
+
+    def part_cache(self, protocol: str, part: str, size: int):
+        """The image cache that holds a part: the test set's for ``official``'s test part, else the training data's."""
+        return self.test_cache(size) if protocol == "official" and part == "test" else self.cache(size)
 
     def augmented(self, size: int, protocol: str, seed: int):
         """The offline-augmented training set of this split at ``size`` pixels (the paper's growth,
@@ -154,7 +212,7 @@ class RunData:
         in the split file, so the split does not depend on which files happen to be corrupt.
         """
         frame = self.split(protocol, seed)
-        return self.cache(size).drop_failed(frame[frame["part"] == part].reset_index(drop=True))
+        return self.part_cache(protocol, part, size).drop_failed(frame[frame["part"] == part].reset_index(drop=True))
 
     def inputs(self, cell: Cell, size: int, batch_size: int, *, metadata: bool) -> CellInputs:
         """Batches for one cell: training (augmented or not), validation and the reported part."""
@@ -165,7 +223,7 @@ class RunData:
         cache = self.cache(size)
         encoder = self.encoder(cell.split, cell.seed) if metadata else None
 
-        def batches(frame: pd.DataFrame, shuffle: bool) -> Batches:
+        def batches(frame: pd.DataFrame, shuffle: bool, cache=cache) -> Batches:
             features = encoder.transform(frame) if encoder is not None else None
             return Batches(
                 cache.images, cache.rows(frame["image_id"]), frame["label"].to_numpy(), features,
@@ -185,7 +243,7 @@ class RunData:
         val = batches(self.part(cell.split, cell.seed, "val", size), shuffle=False)
         part = reported_part(cell.split)
         report_frame = self.part(cell.split, cell.seed, part, size)
-        report = val if part == "val" else batches(report_frame, shuffle=False)
+        report = val if part == "val" else batches(report_frame, shuffle=False, cache=self.part_cache(cell.split, part, size))
         class_weights = None
         if recipe.weighted_loss:
             from skinbench.train.loss import class_weights as weights_of

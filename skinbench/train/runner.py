@@ -69,7 +69,10 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
     sizes = {p.cell.cell_id: get_backbone(p.cell.backbone).check_size(settings.image_size) for p in plans}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = RunData(source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet)
+    data = RunData(
+        source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet,
+        protocols={p.cell.split for p in plans},
+    )
     _check_dataset(out, data)
     configs = {p.cell.cell_id: cell_config(p, settings, data, sizes[p.cell.cell_id]) for p in plans}
     for plan in plans:
