@@ -2,12 +2,20 @@
 
 Definitions (../shared/METHOD.md, Metrics):
 
+- A class is *absent* when ``y_true`` holds no image of it. Every macro mean (precision,
+  recall, specificity, F1, AUC, and both balanced accuracies) is the unweighted mean over the
+  classes present in ``y_true`` only; an absent class is left out of them, with a note naming
+  it. Weighted means weigh classes by support, so an absent class has weight 0 there anyway.
+  This is scikit-learn's ``balanced_accuracy_score`` rule, so ``balanced_accuracy`` equals
+  ``macro_recall``. The bootstrap applies the same rule to the classes each resample holds.
 - ``balanced_accuracy`` is the ISIC challenge's: the mean per-class recall over the classes
   present in ``y_true``.
-- ``paper_balanced_accuracy`` is the seed paper's: the mean over classes of
+- ``paper_balanced_accuracy`` is the seed paper's: the mean over the present classes of
   (sensitivity + specificity) / 2.
 - F1 is 2TP / (2TP + FP + FN) (the paper prints TN in the denominator too, a typo).
-- A precision, recall or F1 whose denominator is zero is 0 (scikit-learn's ``zero_division=0``).
+- A per-class precision, recall or F1 whose denominator is zero is 0 (scikit-learn's
+  ``zero_division=0``); for an absent class these per-class values are placeholders, not
+  measurements, and no macro mean uses them.
 - One-vs-rest ROC AUC is undefined for a class with no positives (or no negatives) in
   ``y_true``: it is ``None`` and left out of the macro and weighted AUC, with a note.
 
@@ -60,14 +68,15 @@ def compute_metrics(y_true: Sequence[int], probs: np.ndarray, class_names: Seque
         balanced = balanced_accuracy_score(y_true, y_pred)
 
     per_class = {"precision": precision, "recall": recall, "specificity": specificity, "f1": f1, "auc": auc}
-    defined = ~np.isnan(auc)
+    present = support > 0  # absent classes are left out of every macro mean
+    defined = ~np.isnan(auc)  # implies present
     result: dict[str, Any] = {
         "accuracy": float(np.mean(y_true == y_pred)),
         "balanced_accuracy": float(balanced),
-        "paper_balanced_accuracy": float(np.mean((recall + specificity) / 2)),
+        "paper_balanced_accuracy": _mean(((recall + specificity) / 2)[present]),
     }
     for name, values in per_class.items():
-        keep = defined if name == "auc" else np.ones(k, dtype=bool)
+        keep = present & defined if name == "auc" else present
         result[f"macro_{name}"] = _mean(values[keep])
         result[f"weighted_{name}"] = _mean(values[keep], weights=support[keep])
     result["per_class"] = {
@@ -76,17 +85,30 @@ def compute_metrics(y_true: Sequence[int], probs: np.ndarray, class_names: Seque
     }
     result["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
     result["classes"] = list(names)
-    undefined = [names[c] for c in labels if not defined[c]]
-    result["notes"] = (
-        [f"ROC AUC undefined for {', '.join(undefined)} (only one kind of label in y_true); left out of macro and weighted AUC"]
-        if undefined
-        else []
-    )
+    absent = [names[c] for c in labels if not present[c]]
+    undefined = [names[c] for c in labels if present[c] and not defined[c]]
+    notes = []
+    if absent:
+        notes.append(
+            f"no true image of {', '.join(absent)} among the evaluated images: left out of every macro mean "
+            "(both balanced accuracies included), weight 0 in the weighted means, ROC AUC undefined"
+        )
+    if undefined:
+        notes.append(
+            f"ROC AUC undefined for {', '.join(undefined)} (only one kind of label in y_true); left out of macro and weighted AUC"
+        )
+    result["notes"] = notes
     return result
 
 
-def bootstrap(y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
-    """``n`` bootstrap resamples of the images: each of BOOTSTRAP_METRICS, one value per resample."""
+def bootstrap(
+    y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int | np.random.SeedSequence = 0
+) -> dict[str, np.ndarray]:
+    """``n`` bootstrap resamples of the images: each of BOOTSTRAP_METRICS, one value per resample.
+
+    ``seed`` is anything ``numpy.random.default_rng`` takes (the report passes each cell its own
+    ``SeedSequence``). Only the images are resampled; the model and the split stay fixed.
+    """
     y_true, probs = _check(y_true, probs)
     rng = np.random.default_rng(seed)
     size = len(y_true)
@@ -99,7 +121,8 @@ def bootstrap(y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int
 def resampled_metrics(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
     """BOOTSTRAP_METRICS for each row of ``counts`` (how often each image is in that resample).
 
-    Vectorised over resamples; the values equal ``compute_metrics`` on the resampled images.
+    Vectorised over resamples; the values equal ``compute_metrics`` on the resampled images, so a
+    class with no image in a resample is left out of that resample's macro means.
     """
     counts = np.asarray(counts, dtype=np.float64)
     k = probs.shape[1]
@@ -110,14 +133,14 @@ def resampled_metrics(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray)
     tp = np.diagonal(matrices, axis1=1, axis2=2)
     actual, predicted = matrices.sum(axis=2), matrices.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(actual > 0, tp / actual, np.nan)
-        f1_denominator = actual + predicted  # 2TP + FP + FN
-        f1 = np.where(f1_denominator > 0, 2 * tp / f1_denominator, 0.0)
+        present = actual > 0  # per resample; NaN marks a class left out of the macro means
+        recall = np.where(present, tp / actual, np.nan)
+        f1 = np.where(present, 2 * tp / (actual + predicted), np.nan)  # 2TP / (2TP + FP + FN)
         auc = np.stack([_resampled_auc(counts, y_true == c, probs[:, c]) for c in range(k)], axis=1)
         return {
             "accuracy": tp.sum(axis=1) / counts.sum(axis=1),
             "balanced_accuracy": _nanmean_rows(recall),
-            "macro_f1": f1.mean(axis=1),
+            "macro_f1": _nanmean_rows(f1),
             "macro_auc": _nanmean_rows(auc),
         }
 

@@ -112,19 +112,29 @@ def _definitions(summary: Summary) -> str:
         "The paper's \"balanced accuracy\" (Table 8 only) is the mean over classes of (sensitivity + specificity) / 2.",
         "- Per class, one class against the rest: precision, recall (= sensitivity), specificity, "
         "F1 = 2TP / (2TP + FP + FN), ROC AUC. Macro means weigh classes equally; weighted means weigh them by "
-        "support. A class with no images in the evaluated part has no AUC and is left out of the AUC means.",
+        "support.",
+        "- Absent class: a class with no true image in a cell's evaluated part is left out of every macro mean "
+        "(precision, recall, specificity, F1, AUC and both balanced accuracies), as scikit-learn's balanced accuracy "
+        "does, and has weight 0 in the weighted means; its per-class values are not measurements, and the warnings "
+        "name it. A class whose ROC AUC is undefined (no positives or no negatives) is left out of the AUC means.",
         "- Parameters, depth and size: model.json of the model as trained. Depth = number of layers that hold "
         "weights (the Keras applications convention).",
         "- FLOPs: model.json `flops` per image, 2 × its `macs` (multiply-accumulates of the layers with a kernel; "
         "BatchNorm, activations and pooling are not counted).",
         "- Time per epoch: median of the epochs after the first (which includes tracing and compilation), "
         "one pass over the training set; training images/s is that set's size over that time.",
-        "- ±: sample standard deviation over seeds; n: seeds that finished.",
+        "- ±: sample standard deviation over seeds; n: seeds that finished. Each seed is both a new split and a "
+        "new initialisation (and training order), so this spread mixes the two.",
     ]
     if summary.bootstrap_n:
         lines.append(
-            f"- 95% CI: percentile bootstrap over the evaluated images ({summary.bootstrap_n:,} resamples, seed 0); "
-            "with several seeds, of the mean over seeds."
+            f"- 95% CI: percentile bootstrap over the evaluated images ({summary.bootstrap_n:,} resamples); with "
+            "several seeds, of the mean over seeds (resample r of every seed averaged). It resamples the evaluated "
+            "images only: the trained model and its split stay fixed, so it does not cover retraining, another "
+            "initialisation or another split. Each resample applies the absent-class rule to the classes it holds. "
+            "Each cell draws from its own stream, numpy.random.SeedSequence([base seed, CRC-32 of the UTF-8 cell id]) "
+            f"with base seed {summary.bootstrap_seed}, so no two cells share resamples and the same run folders "
+            "always give the same intervals."
         )
     lines.append("- Paper values: as printed in the paper (skinbench/paper_results.csv).")
     return "## Definitions\n\n" + "\n".join(lines) + "\n"
@@ -137,14 +147,25 @@ def _warnings(summary: Summary) -> str:
         lines.append("Synthetic data: the images are generated, not HAM10000; no number here is a result about skin lesions.")
     if any(k.split == "paper" for k in keys):
         lines.append(
-            "The paper split stratifies by diagnosis but ignores lesion_id: images of one lesion fall on both "
-            "sides, so its scores are optimistic (leakage). The lesion split avoids it."
+            "The paper split's scores are optimistic for two reasons. Lesion leakage: it stratifies by diagnosis "
+            "but ignores lesion_id, so images of one lesion fall on both sides. Model selection on the reported "
+            "part: it reports on its validation part, the part that ReduceLROnPlateau (validation loss), "
+            "EarlyStopping (the validation quantity under Protocol) and the reloaded best-epoch weights "
+            "(validation accuracy) all select on. The lesion split avoids both: grouped by lesion_id, it selects "
+            "on its validation part and reports on a test part that no selection sees."
         )
     one_by_one = sorted({k.ablation for k in keys if k.ablation in ABLATION_ROWS and ABLATION_ROWS[k.ablation].one_by_one})
     if one_by_one:
         lines.append(
             f"Ablation row(s) {', '.join(one_by_one)}: the cut lands on a 1x1 feature map, where soft attention "
             "is only a scaling; run as the paper did, not as a useful design."
+        )
+    lacking = [r.cell.cell_id for r in summary.cells if _absent_classes(r.metrics)]
+    if lacking:
+        lines.append(
+            f"{len(lacking)} cell(s) lack a class in the evaluated part (named below): their macro means and "
+            "balanced accuracies average only the classes present, so they do not compare like with like with "
+            "cells that have every class, nor with the paper."
         )
     for result in summary.cells:
         lines += [f"{result.cell.cell_id}: {note}." for note in result.metrics["notes"]]
@@ -158,6 +179,11 @@ def _warnings(summary: Summary) -> str:
     if summary.unfinished:
         lines.append(f"{len(summary.unfinished)} cell(s) did not finish; their values show {DASH} (listed below).")
     return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
+
+
+def _absent_classes(metrics: dict[str, Any]) -> list[str]:
+    """The classes with no true image among a cell's evaluated images."""
+    return [name for name, values in metrics["per_class"].items() if values["support"] == 0]
 
 
 def _unfinished(summary: Summary) -> str:

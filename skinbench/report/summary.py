@@ -3,10 +3,15 @@
 A group is one (backbone, recipe, ablation row, split): the cells that differ only by seed.
 Each number a table shows is a ``Stat`` of a group: the mean and sample standard deviation
 over its seeds and, for the bootstrapped metrics, a 95% interval of that mean.
+
+Each cell's bootstrap draws from its own stream, ``bootstrap_stream(base seed, cell id)``: no two
+cells share resamples (a group's interval averages independent resamples of its seeds), and the
+same run folders always give the same report.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -73,6 +78,7 @@ class Summary:
     cells: tuple[CellResult, ...]
     unfinished: tuple[CellFolder, ...]  # failed or pending, including finished cells whose files are unusable
     bootstrap_n: int
+    bootstrap_seed: int = 0  # the base seed of every cell's bootstrap_stream
 
     @cached_property
     def groups(self) -> dict[GroupKey, list[CellResult]]:
@@ -117,7 +123,10 @@ class Summary:
 
 
 def summarise(results: Results, bootstrap_n: int = 1000, bootstrap_seed: int = 0) -> Summary:
-    """Recompute every finished cell's metrics from its predictions (``bootstrap_n`` 0 skips the CIs)."""
+    """Recompute every finished cell's metrics from its predictions (``bootstrap_n`` 0 skips the CIs).
+
+    ``bootstrap_seed`` is the base seed; each cell resamples from ``bootstrap_stream(bootstrap_seed, cell id)``.
+    """
     done: list[CellResult] = []
     unfinished: list[CellFolder] = []
     for cell in results.cells:
@@ -128,7 +137,12 @@ def summarise(results: Results, bootstrap_n: int = 1000, bootstrap_seed: int = 0
             done.append(_cell_result(cell, bootstrap_n, bootstrap_seed))
         except SkinbenchError as exc:
             unfinished.append(cell.failed(str(exc)))
-    return Summary(results, tuple(done), tuple(unfinished), bootstrap_n)
+    return Summary(results, tuple(done), tuple(unfinished), bootstrap_n, bootstrap_seed)
+
+
+def bootstrap_stream(base_seed: int, cell_id: str) -> np.random.SeedSequence:
+    """The bootstrap stream of one cell: ``SeedSequence([base_seed, CRC-32 of the UTF-8 cell id])``."""
+    return np.random.SeedSequence([base_seed, zlib.crc32(cell_id.encode("utf-8"))])
 
 
 def _cell_result(cell: CellFolder, bootstrap_n: int, bootstrap_seed: int) -> CellResult:
@@ -139,7 +153,7 @@ def _cell_result(cell: CellFolder, bootstrap_n: int, bootstrap_seed: int) -> Cel
         record = record_type.read_if_present(cell.path)
         if record is not None:
             values.update({f"{prefix}.{k}": v for k, v in asdict(record).items() if _is_number(v)})
-    samples = bootstrap(y_true, probs, bootstrap_n, bootstrap_seed) if bootstrap_n else None
+    samples = bootstrap(y_true, probs, bootstrap_n, bootstrap_stream(bootstrap_seed, cell.cell_id)) if bootstrap_n else None
     ci = intervals([samples]) if samples is not None else None
     return CellResult(cell, y_true, probs, metrics, cell.history(), values, samples, ci)
 

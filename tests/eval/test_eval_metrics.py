@@ -11,6 +11,8 @@ from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
     confusion_matrix,
+    f1_score,
+    multilabel_confusion_matrix,
     precision_recall_fscore_support,
     roc_auc_score,
 )
@@ -102,6 +104,54 @@ def test_a_class_without_positives_has_no_auc_and_no_crash() -> None:
     json.dumps(m, allow_nan=False)  # JSON-ready: no NaN anywhere
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_an_absent_class_is_left_out_of_every_macro_mean() -> None:
+    """df absent from y_true but predicted: every macro mean is the mean over the six present classes."""
+    y_true, probs = _random(400, seed=2)
+    df = CLASSES.index("df")
+    keep = y_true != df
+    y_true, probs = y_true[keep], probs[keep]
+    y_pred = probs.argmax(axis=1)
+    assert (y_pred == df).any()  # df's precision 0 and F1 0 would pull the old macro means down
+    present = [c for c in range(len(CLASSES)) if c != df]
+    m = compute_metrics(y_true, probs)
+
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, zero_division=0)
+    stacked = multilabel_confusion_matrix(y_true, y_pred, labels=present)
+    specificity = stacked[:, 0, 0] / (stacked[:, 0, 0] + stacked[:, 0, 1])
+    auc = [roc_auc_score(y_true == c, probs[:, c]) for c in present]
+    assert m["macro_precision"] == pytest.approx(np.mean(precision))
+    assert m["macro_recall"] == pytest.approx(np.mean(recall))
+    assert m["macro_f1"] == pytest.approx(np.mean(f1))
+    assert m["macro_specificity"] == pytest.approx(np.mean(specificity))
+    assert m["macro_auc"] == pytest.approx(np.mean(auc))
+    assert m["paper_balanced_accuracy"] == pytest.approx(np.mean((recall + specificity) / 2))
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+    assert m["balanced_accuracy"] == pytest.approx(m["macro_recall"])
+    # Weighted means give df weight 0, whichever labels scikit-learn is given.
+    assert m["weighted_f1"] == pytest.approx(f1_score(y_true, y_pred, labels=present, average="weighted"))
+    assert m["weighted_f1"] == pytest.approx(f1_score(y_true, y_pred, labels=range(len(CLASSES)), average="weighted"))
+    # The per-class entry is still there, with support 0; the note names the class.
+    assert m["per_class"]["df"]["support"] == 0 and m["per_class"]["df"]["auc"] is None
+    (note,) = m["notes"]
+    assert note.startswith("no true image of df among the evaluated images: left out of every macro mean")
+
+
+def test_a_class_that_is_every_image_has_no_auc_and_the_rest_are_absent() -> None:
+    y_true = np.zeros(5, dtype=int)
+    probs = np.random.default_rng(0).dirichlet(np.ones(len(CLASSES)), size=5)
+    m = compute_metrics(y_true, probs)
+    recall = m["per_class"]["akiec"]["recall"]
+    assert m["macro_recall"] == pytest.approx(recall) and m["balanced_accuracy"] == pytest.approx(recall)
+    assert m["macro_auc"] is None and m["weighted_auc"] is None
+    assert m["notes"] == [
+        "no true image of bcc, bkl, df, mel, nv, vasc among the evaluated images: left out of every macro mean "
+        "(both balanced accuracies included), weight 0 in the weighted means, ROC AUC undefined",
+        "ROC AUC undefined for akiec (only one kind of label in y_true); left out of macro and weighted AUC",
+    ]
+    json.dumps(m, allow_nan=False)
+
+
 def test_bad_shapes_are_rejected() -> None:
     with pytest.raises(ValueError, match=r"need probs of shape \(N, K\) with N = len\(y_true\) > 0; got \(3, 7\) for 2 labels"):
         compute_metrics([0, 1], np.ones((3, 7)) / 7)
@@ -136,6 +186,36 @@ def test_resampled_metrics_equal_compute_metrics_on_the_resamples() -> None:
         expected = compute_metrics(y_true[index], probs[index])
         for metric in BOOTSTRAP_METRICS:
             assert got[metric][row] == pytest.approx(expected[metric]), (metric, row)
+
+
+def test_resamples_of_a_cell_lacking_a_class_follow_the_absent_class_rule() -> None:
+    """The cell has no df; one resample also lacks vasc: each resample's macro values are compute_metrics'."""
+    y_true, probs = _random(150, seed=6)
+    keep = y_true != CLASSES.index("df")
+    y_true, probs = y_true[keep], probs[keep]
+    rng = np.random.default_rng(2)
+    counts = rng.multinomial(len(y_true), np.full(len(y_true), 1 / len(y_true)), size=3)
+    counts[2, y_true == CLASSES.index("vasc")] = 0
+    got = resampled_metrics(counts, y_true, probs)
+    for row in range(len(counts)):
+        index = np.repeat(np.arange(len(y_true)), counts[row])
+        expected = compute_metrics(y_true[index], probs[index])
+        for metric in BOOTSTRAP_METRICS:
+            assert got[metric][row] == pytest.approx(expected[metric]), (metric, row)
+        present = sorted(set(y_true[index]))
+        f1 = f1_score(y_true[index], probs[index].argmax(axis=1), labels=present, average="macro", zero_division=0)
+        assert got["macro_f1"][row] == pytest.approx(f1)
+        assert got["balanced_accuracy"][row] == pytest.approx(expected["macro_recall"])
+
+
+def test_bootstrap_takes_a_seed_sequence() -> None:
+    y_true, probs = _random(100)
+    one = bootstrap(y_true, probs, n=50, seed=np.random.SeedSequence([0, 1]))
+    again = bootstrap(y_true, probs, n=50, seed=np.random.SeedSequence([0, 1]))
+    other = bootstrap(y_true, probs, n=50, seed=np.random.SeedSequence([0, 2]))
+    for metric in BOOTSTRAP_METRICS:
+        np.testing.assert_array_equal(one[metric], again[metric])
+        assert not np.array_equal(one[metric], other[metric])
 
 
 def test_bootstrap_is_seeded_and_its_interval_brackets_the_estimate() -> None:
