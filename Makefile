@@ -27,9 +27,12 @@ demo: install
 	$(BIN)/skinbench ablate mobilenetv3 --smoke --dataset synthetic --out $(RESULTS)/demo
 	$(BIN)/skinbench report $(RESULTS)/demo
 
+# Without DATA=, HAM10000 and the ISIC 2018 Task 3 test set are fetched into data/ first
+# (resumable; a complete data/ downloads nothing).
 reproduce: install
-	$(BIN)/skinbench run --matrix full --data-dir $(DATA) --out $(RESULTS)/full
-	$(BIN)/skinbench ablate mobilenetv3 --data-dir $(DATA) --out $(RESULTS)/full
+	$(if $(DATA),,$(BIN)/skinbench data fetch data --with-test)
+	$(BIN)/skinbench run --matrix full --data-dir $(or $(DATA),data) --out $(RESULTS)/full
+	$(BIN)/skinbench ablate mobilenetv3 --data-dir $(or $(DATA),data) --out $(RESULTS)/full
 	$(BIN)/skinbench report $(RESULTS)/full
 
 bench: install

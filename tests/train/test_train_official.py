@@ -109,3 +109,28 @@ def test_run_split_official_end_to_end(fetched, tmp_path: Path, tiny: str, invok
         assert sorted(pd.read_csv(cell / "predictions.csv")["image"]) == archives.test_ids
     described = json.loads((out / "data.json").read_text())["splits"]["official-s0"]
     assert sum(described["test"].values()) == len(archives.test_ids)
+    # The report's section for the protocol: this run beside the leaderboard's published figure, with its source.
+    from skinbench.report.official import official_section
+    from skinbench.report.runs import load_results
+    from skinbench.report.summary import summarise
+
+    summary = summarise(load_results([out]), bootstrap_n=20)
+    markdown, table = official_section(summary)
+    assert "0.885" in markdown and "https://challenge.isic-archive.com/leaderboards/2018/" in markdown
+    assert "Tiny + Augmented Data" in markdown and "Tiny + Metadata and WeightLoss" in markdown
+    assert f"scored on {len(archives.test_ids)} test images, not the challenge's 1,511" in markdown
+    cell = json.loads((out / "tiny-metadata-official-s0" / "metrics.json").read_text())
+    row = table.frame[(table.frame["row"] == "Tiny + Metadata and WeightLoss") & (table.frame["column"] == "balanced_accuracy")]
+    assert row["run"].iloc[0] == pytest.approx(cell["balanced_accuracy"]) and row["paper"].isna().all()
+    assert official_section(summarise(load_results([_without_official(out)]), bootstrap_n=0)) == ("", None)
+
+
+def _without_official(out: Path) -> Path:
+    """A copy of the run folder without its official cells (a run of other splits has no such section)."""
+    import shutil
+
+    other = out.parent / "without-official"
+    shutil.copytree(out, other)
+    for cell in other.glob("*-official-s0"):
+        shutil.rmtree(cell)
+    return other
