@@ -126,9 +126,11 @@ ABLATION_ROWS: dict[str, AblationRow] = {
         _cut_row(240),
         _cut_row(230),
         _cut_row(230, metadata=False),
-        # The whole network to its own classifier input (the dropout before the 1000-way
-        # logits), then the paper's head without soft attention and a 7-way softmax.
-        AblationRow("plain", "MobileNetV3Large", "MobileNetV3Large", 270, attention=False, metadata=False),
+        # The author's notebook "MobileNetV3Large - 10split - LRStrategy": the whole ImageNet
+        # model to its flattened 1000-way logits (tf.keras 2 ``layers[-2]``, the Flatten before
+        # the softmax, so Layer[:272]), then Dense(7, softmax) directly: no skinbench head, no
+        # soft attention, no metadata (models.ablation.LOGITS builds it).
+        AblationRow("plain", "MobileNetV3Large", "MobileNetV3Large", 272, attention=False, metadata=False),
     )
 }
 #: The paper's best MobileNetV3Large (Tables 10 and 11).

@@ -7,7 +7,9 @@ builds 194 layers and hides those ops, so each cut names the equivalent Keras 3 
 ``tests/models/test_models_ablation.py`` checks the table against the tf.keras 2 layer list.
 
 The rows, their labels and which cuts land on 1x1 maps are catalogue facts
-(``catalogue.ABLATION_ROWS``); this module gives each cut its Keras tensor.
+(``catalogue.ABLATION_ROWS``); this module gives each cut its Keras tensor. The plain
+MobileNetV3Large row is not a soft-attention cut: it takes the whole network to its 1000-way
+logits (``LOGITS``) and puts the 7-way softmax straight on them.
 """
 
 from __future__ import annotations
@@ -68,6 +70,20 @@ CUTS: dict[str, AblationCut] = {
 }
 if tuple(cut.n for cut in CUTS.values()) != ABLATION_CUTS:
     raise ImportError("models.ablation.CUTS must give every cut of catalogue.ABLATION_CUTS a tensor, in order")
+
+#: The plain MobileNetV3Large row's cut: the whole ImageNet model to its flattened 1000-way
+#: logits, tf.keras 2's ``layers[-2]`` (the Flatten before the softmax, so ``Layer[:272]``), as
+#: the author's notebook took it. No skinbench head follows: ``build_model`` puts the 7-way
+#: softmax (and any metadata branch or extra Dense) directly on it, and refuses soft attention
+#: there (a vector has no positions to attend over).
+LOGITS = AblationCut(
+    272, "flattened 1000-way logits (layers[-2], before the softmax)",
+    CutPoint("predictions", side="input", note="the flattened 1000-way logits, before the softmax", needs_top=True),
+)
+#: Every cut an ablation row names (``AblationRow.cut_key``): the paper's soft-attention cuts and LOGITS.
+ROW_CUTS: dict[str, AblationCut] = {**CUTS, LOGITS.key: LOGITS}
+if any(row.cut_key not in ROW_CUTS for row in ABLATION_ROWS.values()):
+    raise ImportError("every row of catalogue.ABLATION_ROWS must cut at a tensor of models.ablation.ROW_CUTS")
 
 
 def get_row(key: str) -> AblationRow:

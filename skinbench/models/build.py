@@ -5,6 +5,10 @@ float32 (F,)}``; conversion to float and the backbone's preprocessing run inside
 (as Datta et al.'s code): [MaxPool 2x2 'same' (t), MaxPool 2x2 'same' (soft attention(t))]
 -> concatenate -> ReLU -> Dropout 0.5 -> Flatten; metadata models concatenate that with
 Dense(4096, ReLU)(metadata); then Dense(num_classes, softmax). Every layer trains.
+
+MobileNetV3Large's ``cut272`` (``models.ablation.LOGITS``, paper Table 9's plain row) is the
+whole network to its flattened 1000-way logits; no head is added there: the optional extra
+Dense and metadata branch, then Dense(num_classes, softmax), follow the logits directly.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ ATTENTION_LAYER = "soft_attention"
 
 def cut_points(spec: BackboneSpec) -> dict[str, CutPoint]:
     """The cuts ``build_model(cut=...)`` accepts for a backbone: ``default`` and, for
-    MobileNetV3Large, the ablation's ``cut230`` ... ``cut270``."""
+    MobileNetV3Large, the ablation's ``cut230`` ... ``cut270`` and the logits, ``cut272``."""
     points = {"default": spec.cut}
     if spec.name == ablation.BACKBONE:
-        points.update({key: cut.point for key, cut in ablation.CUTS.items()})
+        points.update({key: cut.point for key, cut in ablation.ROW_CUTS.items()})
     return points
 
 
@@ -55,7 +59,8 @@ def build_model(
         attention: ``"paper"``, ``"reference"`` (soft-attention variant) or ``None``/``"none"``
             (no soft attention: the head keeps only the MaxPool(t) branch).
         cut: ``None``/``"default"`` (the backbone's cut) or an ablation cut key
-            (``"cut230"`` ... ``"cut270"``, MobileNetV3Large only).
+            (``"cut230"`` ... ``"cut270"``, or ``"cut272"``: the 1000-way logits without a head;
+            MobileNetV3Large only).
         extra_dense: units of a Dense(ReLU) layer after Flatten (paper Table 9's Dense(512)).
         heads: soft-attention heads (K).
 
@@ -70,6 +75,9 @@ def build_model(
         attention = None
     if attention is not None and attention not in VARIANTS:
         raise ModelError(f"unknown soft-attention variant {attention!r}; choose from {', '.join(VARIANTS)} or none")
+    logits = point is ablation.LOGITS.point  # the plain row's cut: no head on the logits
+    if logits and attention is not None:
+        raise ModelError(f"cut {cut} is {spec.display}'s 1000-way logits, a vector: no soft attention there (use attention none)")
     include_top = weights != "imagenet" or size == spec.native_size
     if point.needs_top and not include_top:
         raise ModelError(
@@ -80,7 +88,8 @@ def build_model(
     image = keras.Input((size, size, 3), dtype="uint8", name="image")
     pixels = ImagePreprocessing(spec.preprocessing, name="preprocess")(image)
     application = spec.application(image_size=size, weights=weights, include_top=include_top, input_tensor=pixels)
-    x = _head(point.locate(application), attention, heads)
+    features = point.locate(application)
+    x = features if logits else _head(features, attention, heads)
     if extra_dense:
         x = keras.layers.Dense(extra_dense, activation="relu", name="head_dense")(x)
     inputs = {"image": image}

@@ -8,7 +8,7 @@ import pytest
 
 from skinbench.catalogue import ABLATION_CUTS, ABLATION_ROWS, HAM10000_METADATA_FEATURES, AblationRow
 from skinbench.errors import ModelError
-from skinbench.models.ablation import BACKBONE, CUTS, get_row
+from skinbench.models.ablation import BACKBONE, CUTS, LOGITS, ROW_CUTS, get_row
 from skinbench.models.build import build_model
 from skinbench.paper import paper_rows
 
@@ -26,7 +26,7 @@ def _tf2_kind(layer) -> str:
     kind = type(layer).__name__
     if kind == "TFOpLambda":
         return {"add": "+ 3", "multiply": "* 1/6"}[layer.symbol.rsplit(".", 1)[-1]]
-    return {"Multiply": "hard-swish", "Dropout": "dropout"}[kind]
+    return {"Multiply": "hard-swish", "Dropout": "dropout", "Flatten": "flatten"}[kind]
 
 
 def _keras3_kind(tensor) -> str:
@@ -37,18 +37,22 @@ def _keras3_kind(tensor) -> str:
         return "hard-swish"
     if isinstance(op, keras.layers.Dropout):
         return "dropout"
+    if isinstance(op, keras.layers.Flatten):
+        return "flatten"
     return {"Add": "+ 3", "Multiply": "* 1/6"}[type(op).__name__]
 
 
 def test_cuts_match_tf_keras2_layer_list() -> None:
     """Layer N-1 of tf.keras 2's 273-layer model and the chosen Keras 3 tensor have the same
-    kind and shape, and the same values when both models share weights."""
+    kind and shape, and the same values when both models share weights (the plain row's
+    Layer[:272] is ``layers[-2]``, the Flatten of the 1000-way logits)."""
     tf_keras = pytest.importorskip("tf_keras")
     old = tf_keras.applications.MobileNetV3Large(input_shape=(224, 224, 3), include_top=True, weights=None)
     assert len(old.layers) == 273
     new = keras.applications.MobileNetV3Large(input_shape=(224, 224, 3), include_top=True, weights=None)
     new.set_weights(old.get_weights())
-    cuts = list(CUTS.values())
+    cuts = list(ROW_CUTS.values())
+    assert old.layers[LOGITS.n - 1] is old.layers[-2]
     old_layers = [old.layers[cut.n - 1] for cut in cuts]
     new_tensors = [cut.point.locate(new) for cut in cuts]
     for cut, layer, tensor in zip(cuts, old_layers, new_tensors):
@@ -79,16 +83,41 @@ def test_rows_build_as_described(key: str) -> None:
     assert ("head_dense" in names) == bool(row.extra_dense)
     if row.extra_dense:
         assert model.get_layer("head_dense").units == row.extra_dense
-    cut_map = model.get_layer("head_pool").input
-    assert (tuple(cut_map.shape[1:3]) == (1, 1)) == CUTS[row.cut_key].one_by_one
-    assert row.one_by_one == (row.attention and CUTS[row.cut_key].one_by_one)
+    assert ("head_pool" in names) == (row.cut_key in CUTS)  # the logits cut has no head
+    if row.cut_key in CUTS:
+        cut_map = model.get_layer("head_pool").input
+        assert (tuple(cut_map.shape[1:3]) == (1, 1)) == CUTS[row.cut_key].one_by_one
+    assert row.one_by_one == (row.attention and ROW_CUTS[row.cut_key].one_by_one)
+    keras.backend.clear_session(free_memory=True)
+
+
+def test_plain_row_is_the_whole_network_then_a_7_way_softmax() -> None:
+    """The author's plain MobileNetV3Large: ImageNet model to its flattened 1000-way logits, then
+    Dense(7, softmax); no skinbench head, soft attention or metadata."""
+    row = ABLATION_ROWS["plain"]
+    assert (row.cut_key, row.attention, row.metadata, row.extra_dense) == (LOGITS.key, False, False, 0)
+    model = _build_row(row, image_size=224, weights=None)
+    output = model.get_layer("probabilities")
+    assert output.units == 7 and output.get_config()["activation"] == "softmax"
+    flatten = output.input._keras_history[0]
+    assert isinstance(flatten, keras.layers.Flatten) and tuple(output.input.shape[1:]) == (1000,)
+    logits = flatten.input._keras_history[0]
+    assert logits.name == "logits" and logits.filters == 1000
+    names = {layer.name for layer in model.layers}
+    assert not names & {"head_pool", "head_relu", "head_dropout", "head_flatten", "soft_attention"}
+    keras.backend.clear_session(free_memory=True)
+    whole = keras.applications.MobileNetV3Large(input_shape=(224, 224, 3), include_top=True, weights=None).count_params()
+    assert model.count_params() == whole + 1000 * 7 + 7
+    with pytest.raises(ModelError, match="no soft attention"):
+        build_model(BACKBONE, weights=None, cut=LOGITS.key)  # attention defaults to "paper"
     keras.backend.clear_session(free_memory=True)
 
 
 def test_rows_cover_paper_table9() -> None:
     assert [row.paper_name for row in ABLATION_ROWS.values()] == paper_rows(9)  # the paper's order
-    assert sorted({row.cut for row in ABLATION_ROWS.values()}) == list(ABLATION_CUTS)
+    assert sorted({row.cut for row in ABLATION_ROWS.values() if row.attention}) == list(ABLATION_CUTS)
     assert [cut.n for cut in CUTS.values()] == list(ABLATION_CUTS)
+    assert {row.cut_key for row in ABLATION_ROWS.values() if not row.attention} == {LOGITS.key}
 
 
 def test_row_errors() -> None:
