@@ -251,22 +251,35 @@ def fetch(
         raise DataError(f"{target} is a file; give the folder to fetch the data into")
     target.mkdir(parents=True, exist_ok=True)
     result = FetchResult(target)
-    with exclusive(target / LOCK_FILE):
-        record = Record(target)
-        todo = []
-        for entry in entries:
-            if _installed(entry, record, target):
-                result.kept.append(entry.name)
-            else:
-                todo.append(entry)
-        if not todo:
-            console.print(f"all {len(entries)} files of {chosen.title} are already in {target}; nothing to download", highlight=False, soft_wrap=True)
-            return result
-        if from_dir is not None:
-            _from_dir(todo, chosen, Path(from_dir).expanduser(), target, record, result)
-        else:
-            _download_all(todo, chosen, target, record, result, session, progress)
+    try:
+        with exclusive(target / LOCK_FILE):
+            _fetch_locked(entries, chosen, target, result, from_dir, session, progress)
+    except OSError as exc:  # a full disk, a folder we may not write: never a traceback, nothing lost
+        raise DataError(
+            f"cannot write {exc.filename or target}: {exc.strerror or exc}; free space or fix the folder's permissions and run "
+            "the same command again (what was downloaded is kept)"
+        ) from None
     return result
+
+
+def _fetch_locked(
+    entries: list[Entry], chosen: Source, target: Path, result: FetchResult, from_dir, session, progress: bool
+) -> None:
+    """Everything ``fetch`` does, holding the folder's lock."""
+    record = Record(target)
+    todo = []
+    for entry in entries:
+        if _installed(entry, record, target):
+            result.kept.append(entry.name)
+        else:
+            todo.append(entry)
+    if not todo:
+        console.print(f"all {len(entries)} files of {chosen.title} are already in {target}; nothing to download", highlight=False, soft_wrap=True)
+        return
+    if from_dir is not None:
+        _from_dir(todo, chosen, Path(from_dir).expanduser(), target, record, result)
+    else:
+        _download_all(todo, chosen, target, record, result, session, progress)
 
 
 def _installed(entry: Entry, record: Record, target: Path) -> bool:
@@ -518,6 +531,8 @@ def _get(session, url: str, partial: Path, have: int, bars, name: str) -> tuple[
     except (requests.ConnectionError, requests.Timeout) as exc:
         if have:
             return "dropped", 0  # the server went away mid-file: a retry (or the next run) continues
+        raise _Refused(exc) from None
+    except requests.RequestException as exc:  # a malformed URL, too many redirects...
         raise _Refused(exc) from None
     with response:
         if response.status_code == 416 and have:  # nothing after our bytes: the served file is shorter, so it changed
