@@ -237,7 +237,9 @@ class Environment(Record):
 
 @dataclasses.dataclass(frozen=True)
 class ModelSummary(Record):
-    """model.json: the trained model's size (models.accounting.summarize)."""
+    """model.json: the trained model's size (models.accounting.summarize), and the bare Keras
+    application's, as the paper's Tables 3 and 11 count it (models.accounting.backbone_summary:
+    native size, include_top=True; None where the cell's backbone was not known)."""
 
     FILE: ClassVar[str] = "model.json"
 
@@ -248,6 +250,9 @@ class ModelSummary(Record):
     size_mb: float  #: MiB of float32 weights
     macs: int  #: multiply-accumulates per image of the layers with a kernel
     flops: int  #: 2 x macs
+    backbone_params: int | None = None  #: the bare application's parameters
+    backbone_depth: int | None = None  #: its layers holding weights
+    backbone_size_mb: float | None = None  #: MiB of its float32 weights
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,10 +7,15 @@
 - ``macs``: multiply-accumulates per image of every layer with a kernel (convolutions of all
   kinds, dense, soft attention's convolution): output positions times kernel size.
   ``flops`` = 2 * ``macs``. BatchNorm, activations, pooling and additions are not counted.
+
+``backbone_summary`` gives the same parameters, depth and size of the bare Keras application
+(native size, ``include_top=True``, no weights), the thing the paper's Tables 3 and 11 count;
+model.json records it beside the trained model's figures.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Iterable
 
@@ -18,7 +23,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from skinbench.models.backbones import BackboneSpec
+from skinbench.models.backbones import BackboneSpec, get_backbone
 
 MIB = 2**20
 
@@ -38,10 +43,29 @@ def summarize(model: keras.Model) -> dict:
     }
 
 
+def bare_application(spec: BackboneSpec) -> keras.Model:
+    """The Keras application as the paper's Table 3 counts it: native size, ``include_top=True``,
+    no weights, on an input of its own."""
+    size = spec.native_size
+    return spec.application(weights=None, include_top=True, input_tensor=keras.Input((size, size, 3)))
+
+
+def backbone_summary(backbone: str) -> dict:
+    """``backbone_params, backbone_depth, backbone_size_mb`` of the bare application
+    (``bare_application``), for model.json. Built once per backbone and process."""
+    return dict(_bare_figures(get_backbone(backbone)))
+
+
+@functools.cache
+def _bare_figures(spec: BackboneSpec) -> tuple[tuple[str, float], ...]:
+    figures = summarize(bare_application(spec))
+    return tuple((f"backbone_{key}", figures[key]) for key in ("params", "depth", "size_mb"))
+
+
 def measure_backbone(spec: BackboneSpec) -> dict:
-    """Build the backbone as the paper's Table 3 counts it (native size, ``include_top=True``,
-    no weights) and summarise it, with the cut's description and shape."""
-    model = spec.application(weights=None, include_top=True)
+    """Build the backbone as the paper's Table 3 counts it (``bare_application``) and summarise
+    it, with the cut's description and shape."""
+    model = bare_application(spec)
     cut_shape = tuple(spec.cut.locate(model).shape[1:])
     return {"backbone": spec.name, "display": spec.display, "input": spec.native_size,
             "cut": spec.cut.describe(), "cut_shape": "x".join(str(d) for d in cut_shape), **summarize(model)}

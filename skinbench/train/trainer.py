@@ -176,7 +176,7 @@ def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: Train
     _, y_true, saved_probs = read_predictions(predictions)  # metrics from the file as written
     metrics = compute_metrics(y_true, saved_probs)
     CellMetrics(inputs.report_part, len(y_true), metrics).write(folder)
-    ModelSummary(**summarize(model)).write(folder)
+    ModelSummary(**summarize(model), **_bare_backbone(folder)).write(folder)
     write_history(folder, state.history)
     sample, _ = inputs.report[0]
     timing.summarize(
@@ -186,6 +186,16 @@ def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: Train
         latency_ms=timing.latency(model, sample),
         replicas=replicas,
     ).write(folder)
+
+
+def _bare_backbone(folder: Path) -> dict:
+    """model.json's ``backbone_*`` figures: the bare Keras application of the backbone that the
+    cell's config.json names (the runner writes it before training); none without config.json."""
+    from skinbench.models.accounting import backbone_summary
+    from skinbench.records import CellConfig
+
+    config = CellConfig.read_if_present(folder)
+    return backbone_summary(config.backbone) if config is not None else {}
 
 
 def predict_probabilities(model: keras.Model, batches: keras.utils.PyDataset, replicas: int) -> np.ndarray:
