@@ -1,8 +1,8 @@
 """The report's figures as PNG files (matplotlib's object API with the Agg canvas, no pyplot state).
 
 Per cell: normalised confusion matrix, one-vs-rest ROC curves and training curves in one
-figure. Across cells: accuracy against parameters and against time per epoch, and the
-ablation bar chart beside the paper's values.
+figure. Across cells: accuracy against parameters and against time per epoch (training +
+validation, as Table 11 counts it), and the ablation bar chart beside the paper's values.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sklearn.metrics import roc_curve
 
 from skinbench.io import write_atomic
 from skinbench.catalogue import AUGMENTED, METADATA, display_name
-from skinbench.report.summary import CellResult, Summary
-from skinbench.report.tables import Table
+from skinbench.report.summary import CellResult, Stat, Summary
+from skinbench.report.tables import Table, epoch_seconds
 
 PLOTS_DIR = "plots"
 
@@ -84,7 +84,11 @@ def cell_figure(result: CellResult) -> Figure:
     return figure
 
 
-_COSTS = (("model.params", 1e-6, "parameters (millions)"), ("timing.epoch_s", 1.0, "seconds per epoch"))
+#: x axes of the cost figure: label and the group's value (trained model parameters; Table 11's epoch time).
+_COSTS = (
+    ("parameters (millions)", lambda summary, key: _scaled(summary.stat(key, "model.params"), 1e-6)),
+    ("seconds per epoch, training + validation", epoch_seconds),
+)
 _MARKERS = {AUGMENTED: "s", METADATA: "o"}
 
 
@@ -94,13 +98,12 @@ def cost_figure(summary: Summary) -> Figure | None:
     figure = Figure(figsize=(13, 5.5))
     figure.subplots_adjust(left=0.06, right=0.98, bottom=0.11, top=0.9, wspace=0.2)
     drawn = False
-    for axis, (metric, factor, label) in zip(figure.subplots(1, 2), _COSTS):
+    for axis, (label, value) in zip(figure.subplots(1, 2), _COSTS):
         for recipe, marker in _MARKERS.items():
             for key in summary.where(recipe=recipe, ablation=None):
-                cost, accuracy = summary.stat(key, metric), summary.stat(key, "accuracy")
+                cost, accuracy = value(summary, key), summary.stat(key, "accuracy")
                 if cost is None or accuracy is None:
                     continue
-                cost = cost.scaled(factor)
                 axis.errorbar(cost.mean, accuracy.mean, xerr=cost.std or 0, yerr=accuracy.std or 0, fmt=marker,
                               capsize=3, color="tab:blue" if recipe == METADATA else "tab:orange")
                 axis.annotate(f"{display_name(key.backbone)} ({recipe}){summary.split_suffix(key)}",
@@ -129,6 +132,10 @@ def ablation_figure(table: Table) -> Figure | None:
     axis.invert_yaxis()
     axis.legend(fontsize=8)
     return figure
+
+
+def _scaled(stat: Stat | None, factor: float) -> Stat | None:
+    return None if stat is None else stat.scaled(factor)
 
 
 def _short(row: str) -> str:

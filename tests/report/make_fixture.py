@@ -32,7 +32,7 @@ from skinbench.records import (
     CpuRecord,
     DataInfo,
     DatasetRecord,
-    EarlyStoppingRecord,
+    ScheduleRecord,
     Environment,
     ModelSummary,
     Timing,
@@ -45,12 +45,21 @@ FINGERPRINT = "fixture-0001"
 CLASS_COUNTS = {"akiec": 46, "bcc": 72, "bkl": 154, "df": 16, "mel": 156, "nv": 938, "vasc": 18}
 SEEDS = (0, 1)
 SKILL = {"densenet201": 2.2, "inceptionresnetv2": 2.6, "mobilenetv3large": 1.8, "resnet50": 1.5, "nasnetmobile": 1.7}
-MODEL = {  # params, depth, size_mb, flops per image
+MODEL = {  # the trained model (made-up): params, depth, size_mb, flops per image
     "densenet201": (19_400_000, 402, 74.0, 8.6e9),
     "inceptionresnetv2": (54_800_000, 449, 209.0, 13.2e9),
     "mobilenetv3large": (4_300_000, 118, 16.5, 0.44e9),
     "resnet50": (24_600_000, 107, 94.0, 7.8e9),
     "nasnetmobile": (5_200_000, 308, 20.0, 1.1e9),
+}
+#: The bare Keras application (native size, include_top=True) as Keras 3 builds it: parameters and
+#: depth (the keras.io applications table; MobileNetV3Large's depth as models.accounting counts it).
+BACKBONE = {
+    "densenet201": (20_242_984, 402),
+    "inceptionresnetv2": (55_873_736, 449),
+    "mobilenetv3large": (5_507_432, 110),
+    "resnet50": (25_636_712, 107),
+    "nasnetmobile": (5_326_716, 389),
 }
 EPOCH_S = {"densenet201": 41.0, "inceptionresnetv2": 88.0, "mobilenetv3large": 9.5, "resnet50": 30.0, "nasnetmobile": 14.0}
 
@@ -98,7 +107,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         cell_id=cell_id, backbone=backbone, recipe=recipe, ablation=ablation, seed=seed, split="paper", image_size=64,
         epochs=3, batch_size=32, weights="none", attention="paper", metadata=recipe == "metadata", cut=ablation,
         extra_dense=0, precision="float32", jit=False,
-        early_stopping=EarlyStoppingRecord("paper", "val_accuracy", 25),
+        deterministic=False, schedule=ScheduleRecord("paper", None, "val_accuracy", 25, 0.0),
         dataset=DatasetRecord("synthetic", True, "synthetic", len(frame), FINGERPRINT),
         backend="tensorflow",
     ).write(folder)
@@ -138,13 +147,18 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     CellMetrics("val", len(val), compute_metrics(y_true, probs)).write(folder)
     params, depth, size_mb, flops = MODEL[backbone]
     params += 4096 * 22 if recipe == "metadata" else 0
-    ModelSummary(params, params - 60_000, 60_000, depth, size_mb, int(flops / 2), int(flops)).write(folder)
+    backbone_params, backbone_depth = BACKBONE[backbone]
+    ModelSummary(
+        params, params - 60_000, 60_000, depth, size_mb, int(flops / 2), int(flops),
+        backbone_params=backbone_params, backbone_depth=backbone_depth, backbone_size_mb=backbone_params * 4 / 2**20,
+    ).write(folder)
     n_train = int((parts["part"] == "train").sum())
     epoch_s = float(np.median(history["seconds"].iloc[1:]))
     Timing(
         first_epoch_s=float(history["seconds"].iloc[0]), epoch_s=epoch_s,
         train_images_per_s=round(n_train / epoch_s, 3), eval_s=1.5, latency_ms_b1=12.0, latency_ms_b32=3.1,
-        epochs_run=epochs, best_epoch=epochs, n_train_images=n_train, replicas=1, traced_epochs=(1,),
+        epochs_run=epochs, best_epoch=epochs, n_train_images=n_train, epoch_images=n_train, dtype_policy="float32", replicas=1,
+        traced_epochs=(1,),
     ).write(folder)
     CellStatus(FINISHED, None, "2025-01-01T00:00:00+00:00").write(folder)
 
