@@ -138,7 +138,7 @@ BEST_ABLATION = "cut240"
 
 # Choices of the command line and of config.json, each declared once.
 SPLITS: tuple[str, ...] = ("paper", "lesion", "official")
-PRECISIONS: tuple[str, ...] = ("float32", "mixed")
+PRECISIONS: tuple[str, ...] = ("float32", "mixed", "mixed_float16", "mixed_bfloat16", "auto")  #: train.precision
 ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
 MATRICES: tuple[str, ...] = ("full", "paper", "smoke")

@@ -12,20 +12,34 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from skinbench import catalogue
-from skinbench.catalogue import AUGMENTED, HAM10000_IMAGES, MATRICES, METADATA, RECIPES, SPLITS
+from skinbench.catalogue import AUGMENTED, HAM10000_IMAGES, MATRICES, METADATA, PAPER_EPOCH_STEPS, RECIPES, SPLITS
 from skinbench.errors import RunError
 
 
 @dataclass(frozen=True)
-class EarlyStoppingRule:
-    monitor: str
-    patience: int
+class Schedule:
+    """What an epoch is and when training stops (METHOD.md, "Training settings").
+
+    ``epoch_steps`` None: an epoch is one pass over the training part. A number: an epoch is
+    that many batches drawn from one continuous stream of shuffled passes (as Keras 2 ran
+    ``fit(arrays, steps_per_epoch=...)``), so validation, learning-rate reduction, early
+    stopping and the best-epoch checkpoint happen every ``epoch_steps`` batches.
+    """
+
+    name: str
+    epoch_steps: int | None
+    monitor: str  #: EarlyStopping's quantity
+    patience: int  #: EarlyStopping's patience, in epochs of this schedule
+    min_delta: float
+    max_epochs: int  #: the epoch cap when --epochs is not given
 
 
-#: "paper": the paper text's rule (default); "code": the author's code.
-EARLY_STOPPING: dict[str, EarlyStoppingRule] = {
-    "paper": EarlyStoppingRule("val_accuracy", 25),
-    "code": EarlyStoppingRule("val_loss", 35),
+#: "paper": the paper text (one pass per epoch, validation accuracy, patience 25; the default).
+#: "code": the author's notebooks: fit(steps_per_epoch=len(train) / 10), which is 896 steps of
+#: 32 on the 8,962 training images, epochs=500, EarlyStopping(val_loss, patience 35, min_delta 0.001).
+SCHEDULES: dict[str, Schedule] = {
+    "paper": Schedule("paper", None, "val_accuracy", 25, 0.0, 150),
+    "code": Schedule("code", PAPER_EPOCH_STEPS, "val_loss", 35, 0.001, 500),
 }
 
 @dataclass(frozen=True)
@@ -50,13 +64,19 @@ class Settings:
     """Training settings shared by every cell of a run (CLI options override a profile's)."""
 
     image_size: int | None = None  #: None: each backbone's native size
-    epochs: int = 150
+    epochs: int | None = None  #: None: the schedule's max_epochs
     batch_size: int = 32
     weights: str = "imagenet"  #: 'imagenet', 'none' or a weights file
     attention: str = "paper"
     precision: str = "float32"  #: 'float32' or 'mixed'
     jit: bool = False
-    early_stopping: str = "paper"  #: a key of EARLY_STOPPING
+    schedule: str = "paper"  #: a key of SCHEDULES
+    deterministic: bool = False  #: deterministic kernels (train.determinism)
+
+    @property
+    def max_epochs(self) -> int:
+        """The epoch cap: ``epochs`` when given, else the schedule's."""
+        return self.epochs if self.epochs is not None else SCHEDULES[self.schedule].max_epochs
 
     def override(self, **values: object) -> "Settings":
         """A copy with every value that is not None replaced."""

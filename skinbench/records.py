@@ -6,8 +6,8 @@ through ``skinbench.io``) and ``read(folder)``; the file names and the CSV colum
 too. Every JSON file carries ``format_version``. Reading checks it and the keys, so a file that
 is missing, truncated, of an unknown version or with other keys is a ``RecordError`` naming
 the file and what to do, never a ``KeyError``. Files without ``format_version`` come from
-skinbench 0.1.0 before the records were versioned; their keys are those of version 1, and
-they are read as such. docs/architecture.md and results/README.md list the same keys
+skinbench 0.1.0, before the records were versioned (format 1), and are refused the same way.
+docs/architecture.md and results/README.md list the same keys
 (tests/test_records.py compares them with the dataclasses).
 
 Leaf module: it imports neither Keras nor any other skinbench layer but ``errors`` and ``io``.
@@ -26,8 +26,9 @@ import pandas as pd
 from skinbench.errors import RunError
 from skinbench.io import read_json, write_csv, write_json
 
-#: The version of the run-folder format this skinbench writes and reads.
-FORMAT_VERSION = 1
+#: The version of the run-folder format this skinbench writes and reads (2: config.json's
+#: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``).
+FORMAT_VERSION = 2
 VERSION_KEY = "format_version"
 
 #: A cell's states: ``finished`` and ``failed`` are written to status.json; a cell folder without
@@ -94,7 +95,7 @@ class Record:
     def from_json(cls: type[R], data: dict[str, Any], path: Path | str = "") -> R:
         """The record from a file's object (``path`` names it in errors)."""
         data = dict(data)
-        version = data.pop(VERSION_KEY, 1)
+        version = data.pop(VERSION_KEY, 1)  # unversioned: skinbench 0.1.0, format 1
         if version != FORMAT_VERSION:
             newer = isinstance(version, int) and version > FORMAT_VERSION
             raise RecordError(
@@ -129,10 +130,14 @@ def _build(cls: type, data: dict[str, Any], path: Path | str) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class EarlyStoppingRecord:
-    rule: str  #: a key of config.EARLY_STOPPING
+class ScheduleRecord:
+    """config.Schedule as it ran (the epoch cap is config.json's ``epochs``)."""
+
+    name: str  #: a key of config.SCHEDULES
+    epoch_steps: int | None  #: None: an epoch is one pass over the training part
     monitor: str
     patience: int
+    min_delta: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +171,8 @@ class CellConfig(Record):
     extra_dense: int
     precision: str
     jit: bool
-    early_stopping: EarlyStoppingRecord
+    deterministic: bool
+    schedule: ScheduleRecord
     dataset: DatasetRecord
     backend: str
 
@@ -267,13 +273,15 @@ class Timing(Record):
 
     first_epoch_s: float | None
     epoch_s: float | None  #: median training pass of the epochs that did not trace
-    train_images_per_s: float | None
+    train_images_per_s: float | None  #: epoch_images / epoch_s
     eval_s: float
     latency_ms_b1: float
     latency_ms_b32: float
     epochs_run: int
     best_epoch: int | None
-    n_train_images: int
+    n_train_images: int  #: images in the training part (after offline augmentation)
+    epoch_images: int  #: images one epoch trains on: its batches, all full
+    dtype_policy: str  #: the Keras dtype policy that ran (train.precision)
     replicas: int
     traced_epochs: tuple[int, ...]
 

@@ -23,7 +23,7 @@ from skinbench.records import (
     CpuRecord,
     DataInfo,
     DatasetRecord,
-    EarlyStoppingRecord,
+    ScheduleRecord,
     Environment,
     ModelSummary,
     Record,
@@ -39,10 +39,10 @@ CONFIG = CellConfig(
     cell_id="resnet50-metadata-paper-s0", backbone="resnet50", recipe="metadata", ablation=None, seed=0,
     split="paper", image_size=64, epochs=2, batch_size=16, weights="none", attention="paper", metadata=True,
     cut=None, extra_dense=0, precision="float32", jit=False,
-    early_stopping=EarlyStoppingRecord("paper", "val_accuracy", 25),
+    deterministic=False, schedule=ScheduleRecord("code", 896, "val_loss", 35, 0.001),
     dataset=DatasetRecord("synthetic", True, "/tmp/x", 300, "abc"), backend="tensorflow",
 )
-TIMING = Timing(1.5, 1.0, 200.0, 0.3, 2.0, 0.5, 2, 2, 200, 1, (1,))
+TIMING = Timing(1.5, 1.0, 200.0, 0.3, 2.0, 0.5, 2, 2, 200, 200, "mixed_bfloat16", 1, (1,))
 EXAMPLES: list[Record] = [
     CONFIG,
     CellStatus(FAILED, "MemoryError: x", "2026-01-01T00:00:00+00:00", "Traceback ..."),
@@ -59,14 +59,14 @@ EXAMPLES: list[Record] = [
 def test_round_trip(record: Record, tmp_path: Path) -> None:
     path = record.write(tmp_path)
     assert path == tmp_path / record.FILE
-    assert json.loads(path.read_text())["format_version"] == 1
+    assert json.loads(path.read_text())["format_version"] == 2
     assert type(record).read(tmp_path) == record
 
 
 def test_a_nested_record_comes_back_typed(tmp_path: Path) -> None:
     CONFIG.write(tmp_path)
     back = CellConfig.read(tmp_path)
-    assert isinstance(back.early_stopping, EarlyStoppingRecord) and back.early_stopping.patience == 25
+    assert isinstance(back.schedule, ScheduleRecord) and back.schedule.patience == 35
     TIMING.write(tmp_path)
     assert Timing.read(tmp_path).traced_epochs == (1,)
 
@@ -84,19 +84,20 @@ def test_a_truncated_file_is_named(tmp_path: Path) -> None:
         CellConfig.read(tmp_path)
 
 
-@pytest.mark.parametrize(("version", "advice"), [(2, "upgrade skinbench"), (0, "rerun the cell")])
+@pytest.mark.parametrize(("version", "advice"), [(3, "upgrade skinbench"), (1, "rerun the cell")])
 def test_an_unknown_version_is_refused(tmp_path: Path, version: int, advice: str) -> None:
     data = {**json.loads(TIMING.write(tmp_path).read_text()), "format_version": version}
     (tmp_path / "timing.json").write_text(json.dumps(data))
-    with pytest.raises(RecordError, match=f"format {version}, but this skinbench reads format 1; {advice}"):
+    with pytest.raises(RecordError, match=f"format {version}, but this skinbench reads format 2; {advice}"):
         Timing.read(tmp_path)
 
 
-def test_a_file_without_a_version_is_read_as_version_1(tmp_path: Path) -> None:
+def test_a_file_without_a_version_is_refused_as_format_1(tmp_path: Path) -> None:
     data = json.loads(CONFIG.write(tmp_path).read_text())
     del data["format_version"]
     (tmp_path / "config.json").write_text(json.dumps(data))
-    assert CellConfig.read(tmp_path) == CONFIG
+    with pytest.raises(RecordError, match="config.json: run-folder format 1, but this skinbench reads format 2; rerun"):
+        CellConfig.read(tmp_path)
 
 
 def test_missing_and_unknown_keys_are_named(tmp_path: Path) -> None:
@@ -107,9 +108,9 @@ def test_missing_and_unknown_keys_are_named(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match="model.json: lacks flops and has unknown gflops"):
         ModelSummary.read(tmp_path)
     nested = json.loads(CONFIG.write(tmp_path).read_text())
-    del nested["early_stopping"]["patience"]
+    del nested["schedule"]["patience"]
     (tmp_path / "config.json").write_text(json.dumps(nested))
-    with pytest.raises(RecordError, match=r"\(early_stopping\): lacks patience"):
+    with pytest.raises(RecordError, match=r"\(schedule\): lacks patience"):
         CellConfig.read(tmp_path)
 
 
@@ -117,7 +118,7 @@ def test_status(tmp_path: Path) -> None:
     assert status_of(tmp_path) == PENDING
     CellStatus.now(FINISHED).write(tmp_path)
     assert status_of(tmp_path) == FINISHED and CellStatus.read(tmp_path).traceback is None
-    (tmp_path / "status.json").write_text(json.dumps({"status": "done", "error": None, "finished_at": "x"}))
+    (tmp_path / "status.json").write_text(json.dumps({"format_version": 2, "status": "done", "error": None, "finished_at": "x"}))
     with pytest.raises(RecordError, match="unknown status 'done'"):
         status_of(tmp_path)
 

@@ -2,7 +2,7 @@
 
 Every option with a fixed set of values is made by :func:`choice_option` (one value) or
 :func:`choice_list_option` (comma-separated values) from a tuple of ``skinbench.catalogue``
-(or the keys of ``config.EARLY_STOPPING``): ``--help`` lists the choices, and the parser
+(or the keys of ``config.SCHEDULES``): ``--help`` lists the choices, and the parser
 refuses anything else before a command imports Keras, TensorFlow or JAX, the way every user
 error ends: ``catalogue.check_choice``'s message on one line, exit status 2. The command
 receives a plain ``str``.
@@ -96,7 +96,8 @@ Split = Annotated[
     choice_option(
         "--split",
         catalogue.SPLITS,
-        "'paper' (stratified 90/10, validation is reported) or 'lesion' (grouped by lesion_id, 70/15/15).",
+        "'paper' (stratified 90/10, validation is reported), 'lesion' (grouped by lesion_id, 70/15/15) or "
+        "'official' (train on HAM10000, select on a lesion-grouped part of it, report on the ISIC 2018 Task 3 test set).",
     ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for splits, shuffling and initialisation.")]
@@ -108,7 +109,12 @@ Backbones = Annotated[
 ]
 Precision = Annotated[
     Optional[str],
-    choice_option("--precision", catalogue.PRECISIONS, "'float32' or 'mixed' (float16 on GPU, bfloat16 elsewhere)."),
+    choice_option(
+        "--precision", catalogue.PRECISIONS,
+        "'float32'; 'mixed' (bfloat16 on GPUs of compute capability 8.0+ and CPUs, float16 before); "
+        "'mixed_float16' or 'mixed_bfloat16' explicitly; 'auto' (the policy measured fastest for the backbone on "
+        "this GPU, else float32).",
+    ),
 ]
 Jit = Annotated[bool, typer.Option("--jit/--no-jit", help="Compile the training step with XLA.")]
 TableFormat = Annotated[

@@ -74,13 +74,22 @@ Smoke = Annotated[
         help="The smoke settings (64 px, 1 epoch, random weights) on the [:230] rows unless --cuts says otherwise.",
     ),
 ]
-EarlyStopping = Annotated[
+Schedule = Annotated[
     str,
     choice_option(
-        "--early-stopping",
-        tuple(config.EARLY_STOPPING),
-        "'paper' (validation accuracy, patience 25) or 'code' (validation loss, patience 35).",
+        "--schedule",
+        tuple(config.SCHEDULES),
+        "'paper' (an epoch is one pass; early stopping on validation accuracy, patience 25; at most 150 epochs) or "
+        "'code' (the author's notebooks: 896-batch epochs; validation loss, patience 35, min_delta 0.001; at most 500).",
         rich_help_panel=TRAINING,
+    ),
+]
+Deterministic = Annotated[
+    bool,
+    typer.Option(
+        "--deterministic",
+        rich_help_panel=TRAINING,
+        help="Deterministic GPU kernels (TensorFlow op determinism, XLA deterministic ops): repeatable, slower.",
     ),
 ]
 Shard = Annotated[
@@ -107,7 +116,8 @@ def run(
     attention: Attention = "paper",
     epochs: Epochs = None,
     batch_size: BatchSize = None,
-    early_stopping: EarlyStopping = "paper",
+    schedule: Schedule = "paper",
+    deterministic: Deterministic = False,
     seeds: Seeds = None,
     seed: Seed = 0,
     precision: Precision = None,
@@ -118,7 +128,7 @@ def run(
 ) -> None:
     """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume.
 
-    Defaults: each backbone's native image size, at most 150 epochs, batch 32, ImageNet weights;
+    Defaults: each backbone's native image size, the schedule's epoch cap (150 under paper), batch 32, ImageNet weights;
     the smoke matrix: 64 px, 2 epochs, batch 16, random weights, a 300-image synthetic set.
     """
     spec = config.matrix_spec(matrix)
@@ -129,7 +139,9 @@ def run(
         split=split,
         seeds=config.parse_seeds(seeds, seed),
     )
-    settings = _settings(spec.profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping, attention)
+    settings = _settings(
+        spec.profile, image_size, epochs, batch_size, weights, precision, jit, schedule, attention, deterministic
+    )
     part = config.parse_shard(shard)
     _check_data(dataset, data_dir)
     # Every option is checked: now the heavy imports.
@@ -153,7 +165,8 @@ def ablate_mobilenetv3(
     attention: Attention = "paper",
     epochs: Epochs = None,
     batch_size: BatchSize = None,
-    early_stopping: EarlyStopping = "paper",
+    schedule: Schedule = "paper",
+    deterministic: Deterministic = False,
     seeds: Seeds = None,
     seed: Seed = 0,
     precision: Precision = None,
@@ -167,7 +180,7 @@ def ablate_mobilenetv3(
     Defaults as for 'skinbench run'; --smoke: 64 px, 1 epoch, batch 16, random weights.
     """
     profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
-    settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, early_stopping, attention)
+    settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, schedule, attention, deterministic)
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
     chosen_seeds = config.parse_seeds(seeds, seed)
     part = config.parse_shard(shard)
@@ -205,12 +218,13 @@ def _settings(
     weights: str | None,
     precision: str | None,
     jit: bool,
-    early_stopping: str,
+    schedule: str,
     attention: str,
+    deterministic: bool,
 ) -> Settings:
     """The profile's settings with every option given on the command line applied.
 
-    The parser has already refused values outside --early-stopping's, --attention's and
+    The parser has already refused values outside --schedule's, --attention's and
     --precision's choices.
     """
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
@@ -222,8 +236,9 @@ def _settings(
         weights=weights,
         precision=precision,
         jit=jit or None,
-        early_stopping=early_stopping,
+        schedule=schedule,
         attention=attention,
+        deterministic=deterministic or None,
     )
 
 

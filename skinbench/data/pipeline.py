@@ -1,9 +1,18 @@
-"""Batches of cached uint8 images, metadata features and one-hot labels for Keras 3 ``fit``.
+"""Batches of cached uint8 images, metadata features and one-hot labels for Keras 3.
 
-``Batches`` is a ``keras.utils.PyDataset`` (backend-neutral: no TensorFlow import). Batch
-``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``: the order of epoch ``e`` is a
-permutation drawn from ``numpy.random.default_rng([seed, e])``, so a resumed run sees the
-same batches.
+``Batches`` is a ``keras.utils.PyDataset`` (backend-neutral: no TensorFlow import) in one of
+two modes, and every batch of either has ``batch_size`` rows, so a compiled backend (XLA under
+JAX) builds one program per step function instead of one more for a short last batch:
+
+* training (``shuffle=True``): one continuous stream of passes over the samples, pass ``p``
+  in the order ``numpy.random.default_rng([seed, p]).permutation``, cut into full batches;
+  an epoch is ``steps`` batches of that stream (default: ``len(samples) // batch_size``, one
+  pass less the remainder, which the next epoch trains on first). No sample is trained on
+  more than once more than any other over the epochs, and batch ``i`` of epoch ``e`` is a
+  pure function of ``(seed, e, i)``, so a resumed run sees the same batches.
+* evaluation (``shuffle=False``): the samples in order, once; the last batch is padded to
+  ``batch_size`` by repeating its last sample, and ``n_samples`` says how many rows are real
+  (``train.trainer.predict_probabilities`` drops the padding).
 
 Epoch bookkeeping with ``fit``: call ``set_epoch(epoch)`` from a callback's
 ``on_epoch_begin`` (skinbench's trainer does) and pass ``shuffle=False`` to ``fit``.
@@ -27,9 +36,10 @@ class Batches(keras.utils.PyDataset):
 
     ``images`` is the whole cached array (usually a memmap); sample ``k`` is
     ``images[rows[k]]`` with label ``labels[k]`` and features ``metadata[k]``. Without
-    ``metadata`` the inputs hold only ``"image"``. The last batch of an epoch may be smaller,
-    so one epoch yields every sample exactly once. Extra keyword arguments (``workers``,
-    ``use_multiprocessing``, ``max_queue_size``) go to ``PyDataset``.
+    ``metadata`` the inputs hold only ``"image"``. ``shuffle`` picks the mode (module
+    docstring); ``steps`` sets a training epoch's batches (the author's 896-batch epochs).
+    Extra keyword arguments (``workers``, ``use_multiprocessing``, ``max_queue_size``) go to
+    ``PyDataset``.
     """
 
     def __init__(
@@ -42,6 +52,7 @@ class Batches(keras.utils.PyDataset):
         shuffle: bool = True,
         seed: int = 0,
         *,
+        steps: int | None = None,
         num_classes: int = NUM_CLASSES,
         **kwargs,
     ) -> None:
@@ -58,39 +69,54 @@ class Batches(keras.utils.PyDataset):
             )
         if len(self.rows) == 0:
             raise ValueError("Batches: no samples")
+        if steps is not None and not shuffle:
+            raise ValueError("Batches: steps is for training batches (shuffle=True)")
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = int(seed)
+        self.steps = int(steps) if steps is not None else max(1, len(self.rows) // self.batch_size)
         self.epoch = 0
         self._one_hot = np.eye(num_classes, dtype=np.float32)
-        self._order_epoch: int | None = None
-        self._order = np.arange(len(self.rows))
+        self._orders: dict[int, np.ndarray] = {}
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.rows)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.rows) / self.batch_size)
+        return self.steps if self.shuffle else math.ceil(self.n_samples / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
-        """Serve epoch ``epoch``'s order from now on."""
+        """Serve epoch ``epoch``'s batches from now on."""
         self.epoch = int(epoch)
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
 
-    def order(self, epoch: int) -> np.ndarray:
-        """Sample indices in the order epoch ``epoch`` visits them."""
-        if not self.shuffle:
-            return self._order
-        if self._order_epoch != epoch:
-            self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
-            self._order_epoch = epoch
-        return self._order
+    def order(self, training_pass: int) -> np.ndarray:
+        """Sample indices in the order pass ``training_pass`` of the stream visits them."""
+        if training_pass not in self._orders:
+            if len(self._orders) > 4:  # a batch spans at most two passes
+                self._orders.clear()
+            self._orders[training_pass] = np.random.default_rng([self.seed, training_pass]).permutation(self.n_samples)
+        return self._orders[training_pass]
 
-    def __getitem__(self, index: int):
+    def samples(self, epoch: int, index: int) -> np.ndarray:
+        """The sample indices of batch ``index`` of epoch ``epoch``."""
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} of {len(self)}")
-        samples = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
-        samples = samples[np.argsort(self.rows[samples], kind="stable")]  # ascending rows read the memmap in order
-        inputs = {"image": np.asarray(self.images[self.rows[samples]])}
+        if not self.shuffle:
+            chosen = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, self.n_samples))
+            return np.pad(chosen, (0, self.batch_size - len(chosen)), mode="edge")
+        start = (epoch * self.steps + index) * self.batch_size
+        positions = np.arange(start, start + self.batch_size)
+        passes, offsets = np.divmod(positions, self.n_samples)
+        return np.concatenate([self.order(p)[offsets[passes == p]] for p in np.unique(passes)])
+
+    def __getitem__(self, index: int):
+        samples = self.samples(self.epoch, index)
+        samples = samples[np.argsort(self.rows[samples], kind="stable")] if self.shuffle else samples
+        inputs = {"image": np.asarray(self.images[self.rows[samples]])}  # ascending rows read the memmap in order
         if self.metadata is not None:
             inputs["metadata"] = self.metadata[samples]
         return inputs, self._one_hot[self.labels[samples]]

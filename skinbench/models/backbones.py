@@ -160,7 +160,7 @@ class BackboneSpec:
             )
         except Exception as exc:
             if weights == "imagenet" and _is_download_failure(exc):
-                raise ModelError(_download_advice(self.display, exc)) from exc
+                raise ModelError(_download_advice(self.name, self.display, exc)) from exc
             if weights not in (None, "imagenet") and isinstance(exc, (ValueError, OSError)):
                 raise ModelError(f"cannot load {self.display} weights from {weights}: {_first_line(exc)}") from exc
             raise
@@ -209,15 +209,16 @@ def _is_download_failure(exc: BaseException) -> bool:
     return False
 
 
-def _download_advice(display: str, exc: BaseException) -> str:
+def _download_advice(name: str, display: str, exc: BaseException) -> str:
+    fetch = f"'skinbench data fetch-weights --backbones {name}' on a connected machine"
     url = re.search(r"https?://[^\s:]+(?::\d+)?[^\s:]*", str(exc))
     if url is None:
         return (f"could not download the ImageNet weights of {display} ({_first_line(exc)}); use --weights none "
-                "to train from scratch, or place the weights file in the Keras cache (~/.keras/models/)")
+                f"to train from scratch, or run {fetch} and copy ~/.keras/models/ here")
     filename = url.group(0).rsplit("/", 1)[-1]
     return (
         f"could not download the ImageNet weights of {display} from {url.group(0)}; use --weights none to "
-        f"train from scratch, or fetch {filename} on a connected machine and place it in the Keras cache "
+        f"train from scratch, or run {fetch} (or download {filename} there) and place it in the Keras cache "
         f"(~/.keras/models/{filename})"
     )
 

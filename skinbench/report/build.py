@@ -7,6 +7,7 @@ from typing import Sequence
 
 from skinbench.io import write_csv, write_text
 from skinbench.report.document import compose
+from skinbench.report.official import official_section
 from skinbench.report.plots import Figures, draw_all
 from skinbench.report.render import write_table_csv
 from skinbench.report.runs import load_results
@@ -29,8 +30,9 @@ def build_report(
     out = Path(out) if out is not None else results.folders[0]
     summary = summarise(results, bootstrap)
     tables = build_tables(summary)
-    for table in tables:
+    official_text, official_table = official_section(summary)
+    for table in [*tables, *([official_table] if official_table is not None else [])]:
         write_table_csv(table, out)
     write_csv(out / CELLS_NAME, cells_frame(summary), float_format="%.6g")
     figures = draw_all(summary, tables, out) if plots else Figures()
-    return write_text(out / REPORT_NAME, compose(summary, tables, figures)), summary
+    return write_text(out / REPORT_NAME, compose(summary, tables, figures, official_text)), summary

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from skinbench.catalogue import ABLATION_ROWS
-from skinbench.records import FAILED, FINISHED, PENDING, DataInfo
+from skinbench.records import FAILED, FINISHED, PENDING, DataInfo, ScheduleRecord
 from skinbench.report.plots import Figures
 from skinbench.report.render import DASH, interval_text, run_text, table_markdown
 from skinbench.report.summary import Summary
@@ -26,13 +26,13 @@ _METRIC_HEADINGS = {
 }
 
 
-def compose(summary: Summary, tables: list[Table], figures: Figures) -> str:
-    """The whole report.md."""
+def compose(summary: Summary, tables: list[Table], figures: Figures, official: str = "") -> str:
+    """The whole report.md (``official``: the official split's section, report.official)."""
     parts = [_header(summary)]
     for table in tables:
         parts.append(table_markdown(table))
         parts += [f"![{caption}]({path})\n" for caption, path in figures.after_table.get(table.name, [])]
-    parts += [_cells(summary, figures), _protocol(summary), _definitions(summary), _warnings(summary), _unfinished(summary)]
+    parts += [official, _cells(summary, figures), _protocol(summary), _definitions(summary), _warnings(summary), _unfinished(summary)]
     return "\n".join(part for part in parts if part)
 
 
@@ -93,7 +93,8 @@ def _protocol(summary: Summary) -> str:
         "Seeds": _distinct(c.seed for c in cells),
         "Epochs (maximum)": _distinct(c.epochs for c in configs),
         "Epochs run": _distinct(r.values.get("timing.epochs_run") for r in summary.cells),
-        "Early stopping": _distinct(f"{c.early_stopping.monitor}, patience {c.early_stopping.patience}" for c in configs),
+        "Schedule": _distinct(_schedule(c.schedule) for c in configs),
+        "Deterministic kernels": _distinct("yes" if c.deterministic else "no" for c in configs),
         "Image size": _distinct(c.image_size for c in configs),
         "Batch size": _distinct(c.batch_size for c in configs),
         "Weights": _distinct(c.weights for c in configs),
@@ -203,6 +204,12 @@ def _dataset(data: DataInfo | None, summary: Summary) -> str:
     if summary.results.synthetic and "synthetic" not in name:
         name += " (synthetic)"
     return f"{name}, {sum(counts.values()):,} images" if counts else name
+
+
+def _schedule(schedule: ScheduleRecord) -> str:
+    epoch = "one pass over the training part" if schedule.epoch_steps is None else f"{schedule.epoch_steps} batches"
+    delta = f", min_delta {schedule.min_delta:g}" if schedule.min_delta else ""
+    return f"{schedule.name}: epoch = {epoch}; early stopping on {schedule.monitor}, patience {schedule.patience}{delta}"
 
 
 def _distinct(values: Iterable[Any]) -> str:

@@ -53,6 +53,28 @@ def gpus() -> list[dict]:
     return [{"name": name, "memory_gib": memory[i] if i < len(memory) else None} for i, name in enumerate(names)]
 
 
+def compute_capability() -> tuple[int, int] | None:
+    """The first GPU's CUDA compute capability (major, minor), or None without a CUDA GPU."""
+    backend = keras.backend.backend()
+    found = None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = tf.config.list_physical_devices("GPU")
+        found = tf.config.experimental.get_device_details(devices[0]).get("compute_capability") if devices else None
+    elif backend == "jax":
+        import jax
+
+        devices = [d for d in jax.devices() if d.platform == "gpu"]
+        value = getattr(devices[0], "compute_capability", None) if devices else None
+        found = tuple(int(part) for part in str(value).split(".")[:2]) if value else None
+    elif backend == "torch":
+        import torch
+
+        found = torch.cuda.get_device_capability(0) if torch.cuda.is_available() else None
+    return tuple(found) if found else None
+
+
 def _nvidia_memory_gib() -> list[float]:
     """Total memory of each NVIDIA GPU from nvidia-smi (empty when it is not there)."""
     if not shutil.which("nvidia-smi"):

@@ -13,7 +13,8 @@ class CellInputs:
     """The batches and facts of one cell's data."""
 
     train: keras.utils.PyDataset  #: shuffled; ``set_epoch(e)`` fixes epoch e's order
-    val: keras.utils.PyDataset  #: model selection
+    val: keras.utils.PyDataset  #: model selection, padded evaluation batches in order
+    val_labels: np.ndarray  #: the validation part's labels, in the batches' order
     report: keras.utils.PyDataset  #: the reported part, in order
     report_part: str
     report_ids: list[str]

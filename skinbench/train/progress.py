@@ -105,6 +105,12 @@ class LiveProgress(RunProgress):
 
 
 class _EpochReporter(keras.callbacks.Callback):
+    """Epoch lines and the step bar. ``async_safe``: its batch end only advances a bar (rich's
+    Progress takes a lock), so Keras may call it from a worker thread instead of making every
+    training step wait for its loss to reach the host (on backends that allow it: JAX, torch)."""
+
+    async_safe = True
+
     def __init__(self, progress: RunProgress) -> None:
         super().__init__()
         self.progress = progress

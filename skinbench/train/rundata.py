@@ -214,8 +214,11 @@ class RunData:
         frame = self.split(protocol, seed)
         return self.part_cache(protocol, part, size).drop_failed(frame[frame["part"] == part].reset_index(drop=True))
 
-    def inputs(self, cell: Cell, size: int, batch_size: int, *, metadata: bool) -> CellInputs:
-        """Batches for one cell: training (augmented or not), validation and the reported part."""
+    def inputs(self, cell: Cell, size: int, batch_size: int, *, metadata: bool, epoch_steps: int | None = None) -> CellInputs:
+        """Batches for one cell: training (augmented or not), validation and the reported part.
+
+        ``epoch_steps``: batches per training epoch (None: one pass less the remainder).
+        """
         from skinbench.data.pipeline import Batches
         from skinbench.data.splits import reported_part
 
@@ -227,7 +230,7 @@ class RunData:
             features = encoder.transform(frame) if encoder is not None else None
             return Batches(
                 cache.images, cache.rows(frame["image_id"]), frame["label"].to_numpy(), features,
-                batch_size=batch_size, shuffle=shuffle, seed=cell.seed,
+                batch_size=batch_size, shuffle=shuffle, seed=cell.seed, steps=epoch_steps if shuffle else None,
             )
 
         train_frame = self.part(cell.split, cell.seed, "train", size)
@@ -235,12 +238,13 @@ class RunData:
             augmented = self.augmented(size, cell.split, cell.seed)
             train = Batches(
                 augmented.images, np.arange(len(augmented.labels)), augmented.labels, None,
-                batch_size=batch_size, shuffle=True, seed=cell.seed,
+                batch_size=batch_size, shuffle=True, seed=cell.seed, steps=epoch_steps,
             )
             n_train = len(augmented.labels)
         else:
             train, n_train = batches(train_frame, shuffle=True), len(train_frame)
-        val = batches(self.part(cell.split, cell.seed, "val", size), shuffle=False)
+        val_frame = self.part(cell.split, cell.seed, "val", size)
+        val = batches(val_frame, shuffle=False)
         part = reported_part(cell.split)
         report_frame = self.part(cell.split, cell.seed, part, size)
         report = val if part == "val" else batches(report_frame, shuffle=False, cache=self.part_cache(cell.split, part, size))
@@ -252,6 +256,7 @@ class RunData:
         return CellInputs(
             train=train,
             val=val,
+            val_labels=val_frame["label"].to_numpy(),
             report=report,
             report_part=part,
             report_ids=report_frame["image_id"].tolist(),

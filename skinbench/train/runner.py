@@ -21,7 +21,7 @@ from typing import Iterator
 import keras
 
 from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, METADATA, RECIPES
-from skinbench.config import EARLY_STOPPING, Cell, Settings, check_split
+from skinbench.config import SCHEDULES, Cell, Settings, check_split
 from skinbench.errors import RunError
 from skinbench.io import exclusive
 from skinbench.records import (
@@ -34,7 +34,7 @@ from skinbench.records import (
     CellStatus,
     DataInfo,
     DatasetRecord,
-    EarlyStoppingRecord,
+    ScheduleRecord,
     status_of,
 )
 from skinbench.train import env
@@ -65,14 +65,18 @@ class RunSummary:
 def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out: Path, *, quiet: bool = False) -> RunSummary:
     """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed."""
     from skinbench.models.backbones import get_backbone
+    from skinbench.train import compile_cache, determinism
 
+    if settings.deterministic:
+        determinism.enable()
+    compile_cache.enable()
     sizes = {p.cell.cell_id: get_backbone(p.cell.backbone).check_size(settings.image_size) for p in plans}
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     data = RunData(
         source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet,
         protocols={p.cell.split for p in plans},
     )
+    out.mkdir(parents=True, exist_ok=True)  # once the data is usable: a mistake leaves no empty folder
     _check_dataset(out, data)
     configs = {p.cell.cell_id: cell_config(p, settings, data, sizes[p.cell.cell_id]) for p in plans}
     for plan in plans:
@@ -124,7 +128,7 @@ def _train(
 def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> CellConfig:
     """config.json: every resolved setting of a cell."""
     cell = plan.cell
-    rule = EARLY_STOPPING[settings.early_stopping]
+    schedule = SCHEDULES[settings.schedule]
     return CellConfig(
         cell_id=cell.cell_id,
         backbone=cell.backbone,
@@ -133,7 +137,7 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: i
         seed=cell.seed,
         split=cell.split,
         image_size=image_size,
-        epochs=settings.epochs,
+        epochs=settings.max_epochs,
         batch_size=settings.batch_size,
         weights=settings.weights,
         attention=plan.attention,
@@ -142,7 +146,8 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: i
         extra_dense=plan.extra_dense,
         precision=settings.precision,
         jit=settings.jit,
-        early_stopping=EarlyStoppingRecord(settings.early_stopping, rule.monitor, rule.patience),
+        deterministic=settings.deterministic,
+        schedule=ScheduleRecord(schedule.name, schedule.epoch_steps, schedule.monitor, schedule.patience, schedule.min_delta),
         dataset=DatasetRecord(
             name=data.source.name,
             synthetic=data.source.name == "synthetic",
@@ -163,7 +168,9 @@ def _run_cell(
     env.describe().write(folder)
     cell = plan.cell
     try:
-        inputs = data.inputs(cell, config.image_size, settings.batch_size, metadata=plan.metadata)
+        inputs = data.inputs(
+            cell, config.image_size, settings.batch_size, metadata=plan.metadata, epoch_steps=config.schedule.epoch_steps
+        )
         features = data.metadata_features(cell.split, cell.seed) if plan.metadata else 0
 
         def build() -> keras.Model:
@@ -174,7 +181,10 @@ def _run_cell(
                 attention=plan.attention, cut=plan.cut, extra_dense=plan.extra_dense,
             )
 
-        train_cell(build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()])
+        train_cell(
+            build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()],
+            backbone=cell.backbone,
+        )
     except Exception as exc:  # any failure of one cell is recorded and the run goes on
         error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
         CellStatus.now(FAILED, error, traceback.format_exc()).write(folder)

@@ -138,6 +138,7 @@ class EpochState(keras.callbacks.Callback):
         stateful: dict[str, keras.callbacks.Callback],
         train_batches: Any,
         stop: StopRequest,
+        validation: Any,
     ) -> None:
         super().__init__()
         self.checkpoint = checkpoint
@@ -145,6 +146,7 @@ class EpochState(keras.callbacks.Callback):
         self.stateful = stateful
         self.train_batches = train_batches
         self.stop = stop
+        self.validation = validation  #: trainer.Validation: when training ended and how long validation took
         self.nan_epoch: int | None = None
         self.interrupted = False
         self._first_epoch_of_fit = True
@@ -157,17 +159,11 @@ class EpochState(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.train_batches.set_epoch(epoch)
         self._learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        self._train_seconds: float | None = None
         self._start = time.perf_counter()
-
-    def on_test_begin(self, logs=None) -> None:
-        if self._train_seconds is None:  # validation at the end of a training epoch
-            self._train_seconds = time.perf_counter() - self._start
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
-        total = time.perf_counter() - self._start
-        train_seconds = self._train_seconds if self._train_seconds is not None else total
+        train_seconds = self.validation.train_end - self._start
         number = epoch + 1
         if not all(math.isfinite(float(logs.get(key, 0.0))) for key in ("loss", "val_loss")):
             self.nan_epoch = number  # keep the last good save; the cell fails
@@ -175,7 +171,7 @@ class EpochState(keras.callbacks.Callback):
             return
         row = {"epoch": number}
         row.update({key: float(logs[key]) for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs})
-        row.update(learning_rate=float(f"{self._learning_rate:.6g}"), seconds=round(train_seconds, 4), val_seconds=round(total - train_seconds, 4))
+        row.update(learning_rate=float(f"{self._learning_rate:.6g}"), seconds=round(train_seconds, 4), val_seconds=round(self.validation.seconds, 4))
         state = self.state
         state.history.append(row)
         if self._first_epoch_of_fit:

@@ -8,8 +8,10 @@ and compilation, so it is reported apart (``first_epoch_s``) and left out of the
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import keras
@@ -54,7 +56,16 @@ def latency(model: keras.Model, inputs: dict) -> dict[str, float]:
     }
 
 
-def summarize(state: TrainingState, *, n_train_images: int, eval_s: float, latency_ms: dict, replicas: int) -> Timing:
+def summarize(
+    state: TrainingState,
+    *,
+    n_train_images: int,
+    epoch_images: int,
+    dtype_policy: str,
+    eval_s: float,
+    latency_ms: dict,
+    replicas: int,
+) -> Timing:
     """timing.json from the training state and the evaluation's measurements."""
     history = state.history
     rest = [row["seconds"] for row in history if row["epoch"] not in state.traced_epochs]
@@ -62,13 +73,164 @@ def summarize(state: TrainingState, *, n_train_images: int, eval_s: float, laten
     return Timing(
         first_epoch_s=history[0]["seconds"] if history else None,
         epoch_s=epoch_s,
-        train_images_per_s=round(n_train_images / epoch_s, 2) if epoch_s else None,
+        train_images_per_s=round(epoch_images / epoch_s, 2) if epoch_s else None,
         eval_s=round(eval_s, 4),
         latency_ms_b1=latency_ms["latency_ms_b1"],
         latency_ms_b32=latency_ms["latency_ms_b32"],
         epochs_run=len(history),
         best_epoch=state.best_epoch,
         n_train_images=n_train_images,
+        epoch_images=epoch_images,
+        dtype_policy=dtype_policy,
         replicas=replicas,
         traced_epochs=tuple(state.traced_epochs),
     )
+
+
+# Figures of `skinbench bench`: each timed for at least MIN_FIGURE_SECONDS, FIGURE_REPEATS times.
+
+#: The shortest a repeat of one bench figure may last, and how many repeats make a figure.
+MIN_FIGURE_SECONDS = 3.0
+FIGURE_REPEATS = 3
+#: A repeat's number of calls is planned this much above what the calibration predicts, so a
+#: slightly faster repeat still lasts the minimum; a repeat that falls short is redone longer.
+_PLAN_MARGIN = 1.25
+
+
+def block_until_ready(tree: object) -> object:
+    """Wait until every array in ``tree`` has been computed, and return ``tree``.
+
+    JAX and TensorFlow on a GPU return from a call as soon as the work is queued; a clock read
+    before the results exist would time the queueing. JAX waits on its arrays without copying
+    them (``jax.block_until_ready``); other backends copy each array to the host
+    (``keras.ops.convert_to_numpy``), so pass small arrays there (a step counter, an output).
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.block_until_ready(tree)
+    for leaf in keras.tree.flatten(tree):
+        keras.ops.convert_to_numpy(leaf)
+    return tree
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure timed several times: ``calls`` calls per repeat, seconds per call of each repeat."""
+
+    per_call_s: tuple[float, ...]  #: one entry per repeat
+    calls: int  #: calls per repeat, chosen after a calibration
+    shortest_repeat_s: float  #: the wall time of the shortest repeat
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.per_call_s)
+
+    @property
+    def min_s(self) -> float:
+        return min(self.per_call_s)
+
+    @property
+    def max_s(self) -> float:
+        return max(self.per_call_s)
+
+
+def repeated_figure(
+    run: Callable[[int], object],
+    *,
+    min_calls: int,
+    min_seconds: float = MIN_FIGURE_SECONDS,
+    repeats: int = FIGURE_REPEATS,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Figure:
+    """Time ``run(calls)`` (``calls`` calls, blocking until their results are ready) ``repeats`` times.
+
+    A calibration run of ``min_calls`` calls comes first (untimed in the figure); from it the
+    number of calls is chosen so that one repeat lasts at least ``min_seconds`` (never fewer
+    than ``min_calls``). A repeat that still falls short of ``min_seconds`` (a fixed cost per
+    run, such as ``fit``'s setup, makes the calibration's time per call too high) makes the
+    calls grow from its own time, by at least ``_PLAN_MARGIN``, and every repeat start again,
+    so every repeat of the figure returned lasts at least ``min_seconds``.
+    """
+    if min_calls < 1 or repeats < 1:
+        raise ValueError("min_calls and repeats must be at least 1")
+
+    def seconds(calls: int) -> float:
+        start = clock()
+        run(calls)
+        return clock() - start
+
+    calls, last = min_calls, seconds(min_calls)  # calibration
+    while True:
+        if last < min_seconds:
+            calls = max(calls + 1, math.ceil(calls * _PLAN_MARGIN * min_seconds / max(last, 1e-9)))
+        times: list[float] = []
+        for _ in range(repeats):
+            times.append(seconds(calls))
+            if times[-1] < min_seconds:
+                break
+        if len(times) == repeats and min(times) >= min_seconds:
+            return Figure(tuple(t / calls for t in times), calls, min(times))
+        last = min(times)  # too short: at least 1.25 times more calls next round
+
+
+def sized_batch(inputs: dict, batch_size: int) -> dict:
+    """The first ``batch_size`` samples of ``inputs``, repeated when there are fewer."""
+    batch = {name: value[:batch_size] for name, value in inputs.items()}
+    if len(batch["image"]) < batch_size:
+        batch = {name: np.resize(value, (batch_size, *value.shape[1:])) for name, value in batch.items()}
+    return batch
+
+
+def predict_on_batch_calls(model: keras.Model, batch: dict, calls: int) -> None:
+    """``calls`` calls of ``predict_on_batch``; each returns NumPy arrays, so each has finished."""
+    for _ in range(calls):
+        model.predict_on_batch(batch)
+
+
+def stateless_predictor(model: keras.Model, *, jit: bool) -> tuple[Callable[[dict], object], str]:
+    """A compiled inference function of ``model`` (outputs left on the device) and what it is.
+
+    What a GPU needs for one prediction, without ``predict_on_batch``'s per-call handling of
+    the model's variables (collecting them into a state, writing them back, converting the
+    outputs to NumPy):
+
+    * JAX: ``jax.jit`` over ``model.stateless_call(trainable, non_trainable, inputs,
+      training=False)``, the variables' current values passed as arguments;
+    * TensorFlow: ``tf.function(jit_compile=jit)`` of ``model(inputs, training=False)``;
+    * any other backend: the plain eager call ``model(inputs, training=False)``, said so in
+      the description (nothing is compiled there).
+
+    Time it with :func:`block_until_ready` on its outputs.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        @jax.jit
+        def infer(trainable, non_trainable, inputs):
+            outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=False)
+            return outputs
+
+        return (lambda inputs: infer(trainable, non_trainable, inputs)), "jax.jit(stateless_call)"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        function = tf.function(lambda inputs: model(inputs, training=False), jit_compile=jit)
+        return function, f"tf.function(jit_compile={jit})"
+    return (lambda inputs: model(inputs, training=False)), f"eager model call ({backend}: not compiled)"
+
+
+def stateless_calls(predict: Callable[[dict], object], batch: dict, calls: int) -> None:
+    """``calls`` calls of a :func:`stateless_predictor` function, then a wait for the last outputs.
+
+    Calls on one device run in order, so the last call's outputs are ready only after every
+    call before it.
+    """
+    outputs = None
+    for _ in range(calls):
+        outputs = predict(batch)
+    block_until_ready(outputs)

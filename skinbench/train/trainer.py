@@ -19,14 +19,14 @@ import keras
 import numpy as np
 
 from skinbench.classes import NUM_CLASSES
-from skinbench.config import EARLY_STOPPING, Settings
+from skinbench.config import SCHEDULES, Settings
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import read_predictions, write_predictions
 from skinbench.records import CHECKPOINT_DIR, PREDICTIONS_FILE, CellMetrics, ModelSummary, write_history
 from skinbench.train import timing
 from skinbench.train.inputs import CellInputs
-from skinbench.train.env import gpus
+from skinbench.train.precision import precision_policy
 from skinbench.train.state import Checkpoint, EpochState, StopRequest, TrainingState
 
 LEARNING_RATE = 1e-3
@@ -38,15 +38,6 @@ class CellFailed(Exception):
     """Training cannot go on (the loss became NaN); the cell is recorded as failed."""
 
 
-def precision_policy(precision: str) -> str:
-    """Keras dtype policy for ``--precision``: mixed is float16 on a GPU, bfloat16 elsewhere."""
-    if precision == "float32":
-        return "float32"
-    if precision == "mixed":
-        return "mixed_float16" if gpus() else "mixed_bfloat16"
-    raise RunError(f"--precision must be 'float32' or 'mixed', not {precision!r}")
-
-
 def jit_compile(jit: bool) -> bool:
     """XLA when asked; always on JAX, whose training step is only usable compiled."""
     return jit or keras.backend.backend() == "jax"
@@ -55,7 +46,7 @@ def jit_compile(jit: bool) -> bool:
 def compile_model(model: keras.Model, *, class_weights: np.ndarray | None, jit: bool) -> None:
     """Adam and (class-weighted when ``class_weights`` is given) categorical cross-entropy."""
     if class_weights is None:
-        loss = "categorical_crossentropy"
+        loss = keras.losses.CategoricalCrossentropy()
     else:
         from skinbench.train.loss import weighted_categorical_crossentropy
 
@@ -101,14 +92,18 @@ def train_cell(
     settings: Settings,
     stop: StopRequest,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    backbone: str | None = None,
 ) -> None:
     """Train (or resume) one cell and write its result files into ``folder``.
+
+    ``backbone`` picks the measured policy of ``--precision auto``.
 
     Raises ``CellFailed`` on a NaN loss and ``KeyboardInterrupt`` when ``stop`` was requested
     (after the epoch in progress is saved); the checkpoint stays for the next run either way.
     """
     keras.utils.set_random_seed(seed)
-    keras.mixed_precision.set_global_policy(precision_policy(settings.precision))
+    policy = precision_policy(settings.precision, backbone)
+    keras.mixed_precision.set_global_policy(policy)
     try:
         scope, replicas = distribution()
         if settings.batch_size % replicas:
@@ -121,9 +116,9 @@ def train_cell(
             checkpoint = Checkpoint(folder / CHECKPOINT_DIR)
             state = checkpoint.restore(model) or TrainingState()
         if not state.done:
-            _fit(model, inputs, checkpoint, state, settings=settings, stop=stop, callbacks=callbacks)
+            _fit(model, inputs, checkpoint, state, settings=settings, stop=stop, callbacks=callbacks, replicas=replicas)
         model.load_weights(checkpoint.best_weights())
-        _evaluate(model, inputs, folder, state, replicas)
+        _evaluate(model, inputs, folder, state, replicas, epoch_images(inputs, settings), policy)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -137,24 +132,32 @@ def _fit(
     settings: Settings,
     stop: StopRequest,
     callbacks: Sequence[keras.callbacks.Callback],
+    replicas: int,
 ) -> None:
-    rule = EARLY_STOPPING[settings.early_stopping]
+    schedule = SCHEDULES[settings.schedule]
+    validation = Validation(inputs.val, inputs.val_labels, replicas=replicas)
     reduce_lr = keras.callbacks.ReduceLROnPlateau(**REDUCE_LR)
-    early_stopping = keras.callbacks.EarlyStopping(monitor=rule.monitor, patience=rule.patience)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=schedule.monitor, patience=schedule.patience, min_delta=schedule.min_delta
+    )
     recorder = EpochState(
         checkpoint,
         state,
         stateful={"reduce_lr": reduce_lr, "early_stopping": early_stopping},
         train_batches=inputs.train,
         stop=stop,
+        validation=validation,
     )
+    # Validation first: it adds val_loss and val_accuracy to the epoch's logs, which the others read.
+    # No callback acts per batch except progress (async-safe), so Keras dispatches batch ends
+    # asynchronously where the backend allows (JAX) and never waits for a step to read its loss;
+    # a NaN loss is caught at the epoch's end (EpochState).
     model.fit(
         inputs.train,
-        validation_data=inputs.val,
-        epochs=settings.epochs,
+        epochs=settings.max_epochs,
         initial_epoch=state.epochs_done,
         shuffle=False,  # Batches orders each epoch by (seed, epoch); Keras' own shuffle would not resume
-        callbacks=[keras.callbacks.TerminateOnNaN(), reduce_lr, early_stopping, recorder, *callbacks],
+        callbacks=[validation, reduce_lr, early_stopping, recorder, *callbacks],
         verbose=0,
     )
     if recorder.nan_epoch is not None:
@@ -165,7 +168,49 @@ def _fit(
         raise KeyboardInterrupt
 
 
-def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: TrainingState, replicas: int) -> None:
+class Validation(keras.callbacks.Callback):
+    """Validation at each epoch's end through the predict program, into the epoch's logs.
+
+    Keras' own validation (``fit(validation_data=...)``) would compile a test step, once more
+    for a short last batch; the padded batches and ``predict_probabilities`` reuse the one
+    program that evaluation and latency use. ``val_loss`` is the compiled loss over the whole
+    part and ``val_accuracy`` the share of arg-max hits: what ``evaluate`` gives. It first
+    waits for the epoch's last training step, so ``train_end`` closes the training time.
+    """
+
+    def __init__(self, batches: keras.utils.PyDataset, labels: np.ndarray, *, replicas: int) -> None:
+        super().__init__()
+        self.batches = batches
+        self.one_hot = np.eye(NUM_CLASSES, dtype="float32")[np.asarray(labels)]
+        self.replicas = replicas
+        self.train_end = 0.0
+        self.seconds = 0.0
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        keras.ops.convert_to_numpy(self.model.optimizer.iterations)  # blocks until the last step is done
+        self.train_end = time.perf_counter()
+        probs = predict_probabilities(self.model, self.batches, self.replicas)
+        loss = self.model.loss(keras.ops.convert_to_tensor(self.one_hot), keras.ops.convert_to_tensor(probs))
+        if logs is not None:
+            logs["val_loss"] = float(keras.ops.convert_to_numpy(loss))
+            logs["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == self.one_hot.argmax(axis=1)))
+        self.seconds = time.perf_counter() - self.train_end
+
+
+def epoch_images(inputs: CellInputs, settings: Settings) -> int:
+    """Images one training epoch sees: its batches, all full (data.pipeline)."""
+    return len(inputs.train) * settings.batch_size
+
+
+def _evaluate(
+    model: keras.Model,
+    inputs: CellInputs,
+    folder: Path,
+    state: TrainingState,
+    replicas: int,
+    images_per_epoch: int,
+    policy: str,
+) -> None:
     """Predict the reported part with the best weights; write every result file but status.json."""
     from skinbench.models.accounting import summarize
 
@@ -182,6 +227,8 @@ def _evaluate(model: keras.Model, inputs: CellInputs, folder: Path, state: Train
     timing.summarize(
         state,
         n_train_images=inputs.n_train_images,
+        epoch_images=images_per_epoch,
+        dtype_policy=policy,
         eval_s=eval_s,
         latency_ms=timing.latency(model, sample),
         replicas=replicas,
@@ -199,12 +246,15 @@ def _bare_backbone(folder: Path) -> dict:
 
 
 def predict_probabilities(model: keras.Model, batches: keras.utils.PyDataset, replicas: int) -> np.ndarray:
-    """Class probabilities for every batch, in order.
+    """Class probabilities of every sample of evaluation ``batches``, in order, padding dropped.
 
     On one device the batches go through ``predict_on_batch``, whose traced function the
     latency measurement then reuses; ``predict`` hands the step another structure, which
     TensorFlow would trace twice more. Several replicas need ``predict``'s distributed input.
+    Every batch is full (data.pipeline pads the last one), so the program is compiled once.
     """
     if replicas > 1:
-        return model.predict(batches, verbose=0)
-    return np.concatenate([model.predict_on_batch(batches[index][0]) for index in range(len(batches))])
+        probs = model.predict(batches, verbose=0)
+    else:
+        probs = np.concatenate([model.predict_on_batch(batches[index][0]) for index in range(len(batches))])
+    return probs[: batches.n_samples]

@@ -49,7 +49,7 @@ def _error(output: str) -> str:
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["run", "--precision", "half"], "--precision must be one of float32, mixed, not 'half'"),
+        (["run", "--precision", "half"], "--precision must be one of float32, mixed, mixed_float16, mixed_bfloat16, auto, not 'half'"),
         (["run", "--split", "lsion"], "--split must be one of paper, lesion, official, not 'lsion'"),
     ],
 )
@@ -85,13 +85,13 @@ CHOICES = [
     (["run"], "--attention", catalogue.ATTENTION_VARIANTS),
     (["run"], "--dataset", catalogue.DATASETS),
     (["run"], "--matrix", catalogue.MATRICES),
-    (["run"], "--early-stopping", tuple(config.EARLY_STOPPING)),
+    (["run"], "--schedule", tuple(config.SCHEDULES)),
     (["run"], "--recipes", catalogue.RECIPE_NAMES),
     (["ablate", "mobilenetv3"], "--split", catalogue.SPLITS),
     (["ablate", "mobilenetv3"], "--precision", catalogue.PRECISIONS),
     (["ablate", "mobilenetv3"], "--attention", catalogue.ATTENTION_VARIANTS),
     (["ablate", "mobilenetv3"], "--dataset", catalogue.DATASETS),
-    (["ablate", "mobilenetv3"], "--early-stopping", tuple(config.EARLY_STOPPING)),
+    (["ablate", "mobilenetv3"], "--schedule", tuple(config.SCHEDULES)),
     (["bench"], "--precision", (*catalogue.PRECISIONS, "both")),
     (["bench"], "--recipe", catalogue.RECIPE_NAMES),
     (["bench"], "--format", catalogue.TABLE_FORMATS),
@@ -158,11 +158,11 @@ def test_run_hands_the_library_plain_strings(captured: dict) -> None:
     result = CliRunner().invoke(
         app,
         ["run", "--matrix", "smoke", "--recipes", " Metadata ", "--split", "lesion", "--precision", "mixed",
-         "--attention", "reference", "--early-stopping", "code", "--dataset", "synthetic"],
+         "--attention", "reference", "--schedule", "code", "--dataset", "synthetic"],
     )
     assert result.exit_code == 0, result.output
     settings = captured["settings"]
-    values = (settings.precision, settings.attention, settings.early_stopping, captured["dataset"])
+    values = (settings.precision, settings.attention, settings.schedule, captured["dataset"])
     assert values == ("mixed", "reference", "code", "synthetic")
     assert all(type(value) is str for value in values)
     assert {(cell.recipe, cell.split) for cell in captured["cells"]} == {("metadata", "lesion")}
@@ -173,7 +173,7 @@ def test_run_defaults_are_the_catalogues(captured: dict) -> None:
     result = CliRunner().invoke(app, ["run", "--matrix", "smoke", "--dataset", "synthetic"])
     assert result.exit_code == 0, result.output
     settings = captured["settings"]
-    assert (settings.precision, settings.attention, settings.early_stopping) == ("float32", "paper", "paper")
+    assert (settings.precision, settings.attention, settings.schedule) == ("float32", "paper", "paper")
     assert {cell.split for cell in captured["cells"]} == {"paper"}
 
 

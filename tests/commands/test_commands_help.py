@@ -15,7 +15,7 @@ PANELS = ("Data", "Model", "Training", "Execution", "Output")
 RUN_PANELS = {
     "Data": ("--dataset", "--data-dir", "--split", "--strict"),
     "Model": ("--matrix", "--backbones", "--recipes", "--image-size", "--weights", "--attention"),
-    "Training": ("--epochs", "--batch-size", "--early-stopping", "--seeds", "--seed"),
+    "Training": ("--epochs", "--batch-size", "--schedule", "--deterministic", "--seeds", "--seed"),
     "Execution": ("--precision", "--jit", "--shard"),
     "Output": ("--out", "--quiet"),
 }

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 command = typer.main.get_command(skinbench.cli.app)
 run = command.get_command(None, "run")
 ctx = run.make_context("run", ["--split", "lesion", "--precision", "mixed", "--recipes", "metadata",
-                               "--attention", "reference", "--early-stopping", "code", "--matrix", "paper"])
+                               "--attention", "reference", "--schedule", "code", "--matrix", "paper"])
 ablate = command.get_command(None, "ablate").get_command(None, "mobilenetv3")
 ablate_ctx = ablate.make_context("mobilenetv3", ["--split", "lesion", "--dataset", "synthetic"])
 CliRunner().invoke(skinbench.cli.app, ["run", "--help"])
@@ -42,5 +42,5 @@ def test_cli_commands_and_parsing_import_no_heavy_framework() -> None:
     assert report["types"] == ["str"]
     params = report["params"]
     assert (params["split"], params["precision"], params["recipes"], params["matrix"]) == ("lesion", "mixed", "metadata", "paper")
-    assert (params["attention"], params["early_stopping"]) == ("reference", "code")
+    assert (params["attention"], params["schedule"]) == ("reference", "code")
     assert (params["ablate_split"], params["ablate_dataset"]) == ("lesion", "synthetic")

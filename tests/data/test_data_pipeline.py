@@ -1,4 +1,7 @@
-"""Batches: shapes and dtypes, every image once per epoch, epoch order from (seed, epoch), Keras fit, no TensorFlow."""
+"""Batches: shapes and dtypes, full batches, every image once per evaluation pass, epoch order from (seed, epoch), Keras fit, no TensorFlow.
+
+The training stream's epochs (remainder carried over, 896-batch epochs) are tested in tests/train/test_train_schedule.py.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def test_shapes_dtypes_and_one_hot(images: np.ndarray) -> None:
     labels = rows % 7
     metadata = np.random.default_rng(1).normal(size=(N, 21))
     batches = Batches(images, rows, labels, metadata, batch_size=32, seed=0)
-    assert len(batches) == 7
+    assert len(batches) == N // 32  # training: full batches only, the remainder goes to the next epoch
     inputs, targets = batches[0]
     assert set(inputs) == {"image", "metadata"}
     assert inputs["image"].dtype == np.uint8 and inputs["image"].shape == (32, SIDE, SIDE, 3)
@@ -45,17 +48,19 @@ def test_shapes_dtypes_and_one_hot(images: np.ndarray) -> None:
     got_rows = _rows_of(inputs["image"])
     np.testing.assert_array_equal(targets.argmax(axis=1), got_rows % 7)  # labels travel with their images
     np.testing.assert_allclose(inputs["metadata"], metadata[got_rows - 10].astype(np.float32))
-    last_inputs, _ = batches[len(batches) - 1]
-    assert len(last_inputs["image"]) == N - 6 * 32
+    assert all(len(batches[i][0]["image"]) == 32 for i in range(len(batches)))
     no_metadata, _ = Batches(images, rows, labels, batch_size=32)[0]
     assert set(no_metadata) == {"image"}
 
 
-def test_one_epoch_yields_every_image_exactly_once(images: np.ndarray) -> None:
+def test_one_epoch_trains_on_distinct_images_and_evaluation_sees_each_once(images: np.ndarray) -> None:
     rows = np.random.default_rng(2).permutation(N + 20)[:N]
     batches = Batches(images, rows, np.zeros(N, dtype=int), batch_size=16, seed=5)
     seen = np.concatenate([_rows_of(inputs["image"]) for inputs, _ in _epoch(batches)])
-    assert sorted(seen) == sorted(rows)
+    assert len(seen) == (N // 16) * 16 and len(set(seen)) == len(seen) and set(seen) <= set(rows)
+    evaluation = Batches(images, rows, np.zeros(N, dtype=int), batch_size=16, shuffle=False)
+    seen = np.concatenate([_rows_of(inputs["image"]) for inputs, _ in _epoch(evaluation)])
+    assert len(seen) == len(evaluation) * 16 and list(seen[:N]) == list(rows)  # then padding
 
 
 def test_epoch_order_is_a_function_of_seed_and_epoch(images: np.ndarray) -> None:
@@ -76,11 +81,12 @@ def test_epoch_order_is_a_function_of_seed_and_epoch(images: np.ndarray) -> None
 
 
 def test_unshuffled_batches_keep_the_given_order(images: np.ndarray) -> None:
-    """Batch i holds samples 50i .. 50i + 49 of the given order in every epoch; inside a batch
-    the rows ascend (Batches reads the memmap front to back)."""
+    """Batch i holds samples 50i .. 50i + 49 of the given order, in that order, in every epoch;
+    the last batch is padded to 50 with its last sample."""
     rows = np.random.default_rng(3).permutation(N)
     batches = Batches(images, rows, np.zeros(N, dtype=int), batch_size=50, shuffle=False)
-    expected = np.concatenate([np.sort(rows[start:start + 50]) for start in range(0, N, 50)])
+    expected = np.concatenate([rows, np.repeat(rows[-1], 5 * 50 - N)])
+    assert batches.n_samples == N
     for epoch in (0, 7):
         batches.set_epoch(epoch)
         seen = np.concatenate([_rows_of(inputs["image"]) for inputs, _ in _epoch(batches)])

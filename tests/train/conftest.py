@@ -21,12 +21,11 @@ from train_helpers import TWO_CELLS_ARGS
 TINY_COUNT = 150
 TINY_SIZE = (64, 48)
 
-@pytest.fixture(scope="session")
-def tiny() -> Iterator[str]:
-    """The ``tiny`` backbone, registered until the session ends (every CLI training test has it through ``run_args``)."""
-    with pytest.MonkeyPatch.context() as patch:
-        tiny_backbone.register(patch)
-        yield tiny_backbone.NAME
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The ``tiny`` backbone, registered for one test (every CLI training test has it through ``run_args``)."""
+    tiny_backbone.register(monkeypatch)
+    return tiny_backbone.NAME
 
 
 @pytest.fixture(scope="session")
@@ -44,18 +43,23 @@ def tiny_data(train_cache: Path) -> Path:
 
     return ensure_synthetic(count=TINY_COUNT, size=TINY_SIZE, seed=0, progress=False)
 
-@pytest.fixture(scope="session")
-def run_args(tiny_data: Path, tiny: str) -> list[str]:
-    """Options every CLI training test shares: the tiny data, 32 px, random weights, plain logs."""
+def _run_args(tiny_data: Path) -> list[str]:
     return ["--data-dir", str(tiny_data), "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet"]
 
 
+@pytest.fixture
+def run_args(tiny_data: Path, tiny: str) -> list[str]:
+    """Options every CLI training test shares: the tiny data, 32 px, random weights, plain logs."""
+    return _run_args(tiny_data)
+
 
 @pytest.fixture(scope="session")
-def two_cells(tmp_path_factory: pytest.TempPathFactory, run_args: list[str]) -> Path:
+def two_cells(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path) -> Path:
     """A finished run of two cells (2 epochs each); tests copy it before changing anything."""
     out = tmp_path_factory.mktemp("run") / "two"
-    result = cli([*TWO_CELLS_ARGS, "--out", str(out), *run_args])
+    with pytest.MonkeyPatch.context() as patch:
+        tiny_backbone.register(patch)
+        result = cli([*TWO_CELLS_ARGS, "--out", str(out), *_run_args(tiny_data)])
     assert result.exit_code == 0, result.output
     return out
 

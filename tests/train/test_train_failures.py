@@ -99,7 +99,8 @@ def test_nan_loss_fails_the_cell_and_keeps_the_last_good_save(tmp_path: Path) ->
         poisoned = keras.layers.Dense(7, kernel_initializer=keras.initializers.Constant(np.nan), activation="softmax")
         return keras.Model({"image": image}, poisoned(flat))
 
-    inputs = CellInputs(batches, batches, batches, "val", [str(i) for i in range(48)], labels, 48, None)
+    evaluation = Batches(images, np.arange(48), labels, batch_size=16, shuffle=False)
+    inputs = CellInputs(batches, evaluation, labels, evaluation, "val", [str(i) for i in range(48)], labels, 48, None)
     with pytest.raises(CellFailed, match="NaN in epoch 1"):
         train_cell(build, inputs, tmp_path, seed=0, settings=Settings(epochs=2), stop=StopRequest())
     assert not (tmp_path / "checkpoint" / "latest.json").exists()
@@ -139,7 +140,7 @@ def test_ablation_refuses_an_unknown_cut(invoke) -> None:
     assert result.exit_code == 2 and "Table 9 has no cut at 231" in result.output
 
 
-def test_isic_layout_refuses_the_metadata_recipe(tmp_path: Path, tiny_data: Path, invoke) -> None:
+def test_isic_layout_refuses_the_metadata_recipe(tmp_path: Path, tiny_data: Path, tiny: str, invoke) -> None:
     import pandas as pd
 
     from skinbench.classes import ISIC_CODE, ISIC_COLUMNS

@@ -123,6 +123,12 @@ def test_run_split_official_end_to_end(fetched, tmp_path: Path, tiny: str, invok
     row = table.frame[(table.frame["row"] == "Tiny + Metadata and WeightLoss") & (table.frame["column"] == "balanced_accuracy")]
     assert row["run"].iloc[0] == pytest.approx(cell["balanced_accuracy"]) and row["paper"].isna().all()
     assert official_section(summarise(load_results([_without_official(out)]), bootstrap_n=0)) == ("", None)
+    # skinbench report puts the section into report.md and writes its CSV
+    from skinbench.report.build import build_report
+
+    report, _ = build_report([out], tmp_path / "report", bootstrap=0, plots=False)
+    assert markdown.splitlines()[0] in report.read_text()
+    assert (tmp_path / "report" / f"{table.name}.csv").exists()
 
 
 def _without_official(out: Path) -> Path:

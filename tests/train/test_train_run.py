@@ -20,7 +20,7 @@ from skinbench.records import (
     CellMetrics,
     CellStatus,
     DataInfo,
-    EarlyStoppingRecord,
+    ScheduleRecord,
     Environment,
     ModelSummary,
     Timing,
@@ -49,7 +49,7 @@ def test_cell_writes_every_record_consistently(two_cells: Path, cell_id: str) ->
     config = CellConfig.read(folder)
     assert config.cell_id == cell_id and (config.backbone, config.split, config.seed) == ("tiny", "paper", 0)
     assert (config.image_size, config.epochs, config.weights) == (32, 2, "none")
-    assert config.early_stopping == EarlyStoppingRecord("paper", "val_accuracy", 25)
+    assert config.schedule == ScheduleRecord("paper", None, "val_accuracy", 25, 0.0) and config.deterministic is False
     assert config.dataset.n_images == DataInfo.read(two_cells).n_images
 
     env = Environment.read(folder)

@@ -36,15 +36,40 @@ def test_predictions_cover_every_batch_in_order_as_predict_gives_them() -> None:
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
-    batches = Batches(images, np.arange(40), rng.integers(0, 7, 40), batch_size=16, shuffle=False)  # 16, 16, 8
-    image = keras.Input((8, 8, 3), dtype="uint8", name="image")
-    flat = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(image))
-    model = keras.Model({"image": image}, keras.layers.Dense(7, activation="softmax")(flat))
+    batches = Batches(images, np.arange(40), rng.integers(0, 7, 40), batch_size=16, shuffle=False)  # 16, 16, 8 + 8 padding
+    model = _tiny_model()
 
     probs = predict_probabilities(model, batches, replicas=1)
 
     assert probs.shape == (40, 7)
-    np.testing.assert_allclose(probs, model.predict(batches, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(probs, model.predict({"image": images}, batch_size=40, verbose=0), rtol=1e-6)
+
+
+def _tiny_model() -> keras.Model:
+    image = keras.Input((8, 8, 3), dtype="uint8", name="image")
+    flat = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(image))
+    return keras.Model({"image": image}, keras.layers.Dense(7, activation="softmax")(flat))
+
+
+@pytest.mark.parametrize("class_weights", [None, np.linspace(0.5, 2.0, 7)], ids=["plain", "weighted"])
+def test_validation_gives_what_evaluate_gives(class_weights) -> None:
+    """val_loss and val_accuracy through the padded predict program equal Keras' evaluate on the part."""
+    from skinbench.data.pipeline import Batches
+    from skinbench.train.trainer import Validation, compile_model
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (37, 8, 8, 3), dtype=np.uint8)
+    labels = rng.integers(0, 7, 37)
+    model = _tiny_model()
+    compile_model(model, class_weights=class_weights, jit=False)
+    validation = Validation(Batches(images, np.arange(37), labels, batch_size=16, shuffle=False), labels, replicas=1)
+    validation.set_model(model)
+    logs: dict = {}
+    validation.on_epoch_end(0, logs)
+    expected = model.evaluate({"image": images}, np.eye(7, dtype="float32")[labels], batch_size=37, verbose=0, return_dict=True)
+    assert logs["val_loss"] == pytest.approx(expected["loss"], rel=1e-5)
+    assert logs["val_accuracy"] == pytest.approx(expected["accuracy"])
+    assert validation.seconds > 0 and validation.train_end > 0
 
 
 def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path, monkeypatch) -> None:
