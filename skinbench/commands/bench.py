@@ -9,15 +9,26 @@ import typer
 
 from skinbench import catalogue
 from skinbench.commands.common import guarded
-from skinbench.commands.options import Backbones, BatchSize, ImageSize, Jit, TableFormat, choice_option
+from skinbench.commands.options import Backbones, BatchSize, ImageSize, Jit, TableFormat, choice_list_option, choice_option
 from skinbench.config import parse_image_size
 from skinbench.console import console, err_console, print_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: --precision: each precision alone, or 'both' in turn.
-PRECISIONS = {**{p: [p] for p in catalogue.PRECISIONS}, "both": list(catalogue.PRECISIONS)}
+#: --precision: a comma-separated list of these; 'both' is float32 and mixed in turn.
+PRECISION_CHOICES: tuple[str, ...] = (*catalogue.PRECISIONS, "both")
+BOTH = ("float32", "mixed")
+
+
+def precisions(text: str) -> list[str]:
+    """The precisions a ``--precision`` list names, in order, each once ('both' expanded)."""
+    names: list[str] = []
+    for name in text.split(","):
+        for precision in BOTH if name == "both" else (name,):
+            if precision not in names:
+                names.append(precision)
+    return names
 
 
 @guarded
@@ -27,21 +38,36 @@ def bench(
     batch_size: BatchSize = 32,
     precision: Annotated[
         str,
-        choice_option(
-            "--precision", tuple(PRECISIONS), "'float32', 'mixed' (float16 on GPU, bfloat16 elsewhere) or 'both' in turn."
+        choice_list_option(
+            "--precision",
+            PRECISION_CHOICES,
+            "Comma-separated precisions, each measured in turn (the row's policy column says what 'mixed' and "
+            "'auto' ran as); 'both' is float32,mixed.",
         ),
     ] = "float32",
     recipe: Annotated[
         str,
         choice_option("--recipe", catalogue.RECIPE_NAMES, "'metadata' (image + metadata model) or 'augmented' (image only)."),
     ] = catalogue.METADATA,
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps after the warm-up.")] = 20,
+    steps: Annotated[
+        int, typer.Option("--steps", min=1, help="The least calls (training steps, predictions) per timed repeat of a figure.")
+    ] = 20,
+    min_seconds: Annotated[
+        Optional[float],
+        typer.Option(
+            "--min-seconds", min=0.0, help="The least seconds per timed repeat; the calls per repeat are calibrated to it (default 3)."
+        ),
+    ] = None,
+    repeats: Annotated[
+        Optional[int],
+        typer.Option("--repeats", min=1, help="Timed repeats per figure; the row gives their median, min and max (default 3)."),
+    ] = None,
     warmup: Annotated[int, typer.Option("--warmup", min=1, help="Warm-up steps (the first compiles; timed apart).")] = 2,
     jit: Jit = False,
     pipeline: Annotated[bool, typer.Option("--pipeline", help="Time the input pipeline alone (cache to ready batch) instead of the models.")] = False,
     count: Annotated[int, typer.Option("--count", min=32, help="With --pipeline: synthetic images to time over.")] = 2000,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the rows to this CSV and a JSON beside it.")] = None,
-    lock: Annotated[Optional[Path], typer.Option("--lock", help="Lock file shared by bench processes on one device: they compile at once but time one at a time.")] = None,
+    lock: Annotated[Optional[Path], typer.Option("--lock", help="Lock file shared by bench processes on one device: each holds it from building a model to its last figure.")] = None,
     fmt: TableFormat = "table",
 ) -> None:
     """Measure training images/s, inference latency and throughput on random tensors (or, with --pipeline, the input pipeline)."""
@@ -55,18 +81,23 @@ def bench(
         _emit(pd.DataFrame(rows), out, fmt)
         return
     names = benchmark.resolve_backbones(backbones)
+    # Not given: the library's defaults (train.timing.MIN_FIGURE_SECONDS, FIGURE_REPEATS).
+    timing = {key: value for key, value in (("min_seconds", min_seconds), ("repeats", repeats)) if value is not None}
     rows: list[dict] = []
     with console.status("") as status:
         for name in names:
-            for prec in PRECISIONS[precision]:
+            for prec in precisions(precision):
                 status.update(f"measuring {name} ({prec}, batch {batch_size})")
                 row = benchmark.bench_backbone(
-                    name, image_size=size, batch_size=batch_size, precision=prec, recipe=recipe, steps=steps, warmup=warmup, jit=jit, lock=lock
+                    name, image_size=size, batch_size=batch_size, precision=prec, recipe=recipe, steps=steps,
+                    warmup=warmup, jit=jit, lock=lock, **timing,
                 )
                 rows.append(row.as_dict())
                 err_console.print(
-                    f"{name} {prec}: {row.train_images_per_s:.1f} train images/s, "
-                    f"{row.latency_ms_b1:.2f} ms/image at batch 1 (compile {row.compile_s:.1f} s)",
+                    f"{name} {prec} ({row.policy}): {row.train_images_per_s:.1f} train images/s "
+                    f"({row.train_images_per_s_min:.1f}-{row.train_images_per_s_max:.1f}), batch 1: "
+                    f"{row.latency_ms_b1:.2f} ms predict_on_batch, {row.latency_ms_b1_stateless:.2f} ms compiled "
+                    f"(compile {row.compile_s:.1f} s)",
                     highlight=False,
                 )
                 if out:  # rewritten after every row, so a stopped run keeps what it measured
@@ -89,8 +120,11 @@ TABLE_COLUMNS = {
     "image_size": "px",
     "batch_size": "batch",
     "train_images_per_s": "train img/s",
+    "train_images_per_s_min": "min",
+    "train_images_per_s_max": "max",
     "compile_s": "compile s",
     "latency_ms_b1": "ms/img b1",
+    "latency_ms_b1_stateless": "ms/img b1 compiled",
     "latency_ms_b32": "ms/img b32",
     "epoch_s_ham10000": "s/HAM10000 pass",
 }
