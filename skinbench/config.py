@@ -72,6 +72,7 @@ class Settings:
     jit: bool = False
     schedule: str = "paper"  #: a key of SCHEDULES
     deterministic: bool = False  #: deterministic kernels (train.determinism)
+    keep_model: bool = True  #: write model.keras and inference.json when a cell finishes
 
     @property
     def max_epochs(self) -> int:

@@ -39,6 +39,8 @@ STATUSES = (FINISHED, FAILED)
 # Files and folders of a run folder that are not JSON records.
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
+MODEL_FILE = "model.keras"  #: the kept model (inference.json says how to feed it)
+EXPORT_DIR = "export"  #: ``skinbench export``'s files and their ExportReport records
 CHECKPOINT_DIR = "checkpoint"  #: resume state while a cell runs (train.state); removed when it finishes
 DATA_LOCK_FILE = ".data.json.lock"  #: runs and shards take turns on it to merge their splits into data.json
 #: history.csv: one row per epoch. ``seconds`` is the training pass, ``val_seconds`` the validation after it.
@@ -65,12 +67,21 @@ class Record:
 
     def write(self, folder: Path) -> Path:
         """Write ``folder/FILE`` atomically, with ``format_version``."""
-        return write_json(Path(folder) / self.FILE, {VERSION_KEY: FORMAT_VERSION, **dataclasses.asdict(self)})
+        return self.write_path(Path(folder) / self.FILE)
+
+    def write_path(self, path: Path) -> Path:
+        """Write the record to ``path`` (a record kept beside another file, e.g. an export's)."""
+        return write_json(Path(path), {VERSION_KEY: FORMAT_VERSION, **dataclasses.asdict(self)})
 
     @classmethod
     def read(cls: type[R], folder: Path) -> R:
         """Read ``folder/FILE``; RecordError naming the file when it cannot be used."""
-        path = Path(folder) / cls.FILE
+        return cls.read_path(Path(folder) / cls.FILE)
+
+    @classmethod
+    def read_path(cls: type[R], path: Path) -> R:
+        """Read the record from ``path``; RecordError naming the file when it cannot be used."""
+        path = Path(path)
         if not path.exists():
             raise RecordError(f"{path}: missing; rerun the cell (same command) or remove its folder")
         try:
@@ -300,8 +311,8 @@ class CellMetrics(Record):
     n_images: int
     values: dict[str, Any]
 
-    def write(self, folder: Path) -> Path:
-        return write_json(Path(folder) / self.FILE, {VERSION_KEY: FORMAT_VERSION, **self.values, "part": self.part, "n_images": self.n_images})
+    def write_path(self, path: Path) -> Path:
+        return write_json(Path(path), {VERSION_KEY: FORMAT_VERSION, **self.values, "part": self.part, "n_images": self.n_images})
 
     @classmethod
     def from_json(cls, data: dict[str, Any], path: Path | str = "") -> CellMetrics:
@@ -312,6 +323,47 @@ class CellMetrics(Record):
             raise RecordError(f"{path}: lacks {', '.join(missing)}; rerun the cell or remove its folder")
         base = super().from_json({VERSION_KEY: version, "part": data.pop("part"), "n_images": data.pop("n_images"), "values": {}}, path)
         return dataclasses.replace(base, values=data)
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceInfo(Record):
+    """inference.json: what predicting with the cell's kept model needs besides model.keras.
+
+    Images are decoded and resized as in training (``data.cache.load_image`` at ``image_size``
+    by ``resize_rule``); a metadata model's features come from ``metadata_encoder``
+    (``data.metadata.MetadataEncoder.to_dict``, fitted on the cell's training part).
+    """
+
+    FILE: ClassVar[str] = "inference.json"
+
+    model_file: str  #: the Keras model with its best-validation weights, beside this file
+    model_bytes: int  #: its size on disk
+    backbone: str
+    image_size: int
+    resize_rule: str
+    classes: tuple[str, ...]  #: the order of the model's outputs (skinbench.classes.CLASSES)
+    metadata_encoder: dict[str, Any] | None  #: None: an image-only model
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportReport(Record):
+    """An exported model's measurements (``skinbench export``), kept beside the file as ``<file>.json``."""
+
+    FILE: ClassVar[str] = "export.json"
+
+    cell_id: str
+    format: str  #: tflite, tflite-fp16, tflite-int8 or saved_model
+    file: str  #: the exported file's name, beside this record
+    size_mb: float  #: MiB on disk
+    device: str  #: the CPU the latency was measured on
+    latency_ms_1_thread: dict[str, float] | None  #: median, q1, q3, runs (LiteRT, batch 1); None for saved_model
+    latency_ms_all_threads: dict[str, float] | None
+    threads: int  #: what "all threads" was
+    n_images: int  #: images of the reported part compared with the Keras model
+    argmax_agreement: float  #: share of those images with the same predicted class
+    max_probability_difference: float
+    accuracy_change: float  #: exported - Keras
+    balanced_accuracy_change: float
 
 
 @dataclasses.dataclass(frozen=True)

@@ -84,6 +84,14 @@ Schedule = Annotated[
         rich_help_panel=TRAINING,
     ),
 ]
+KeepModels = Annotated[
+    bool,
+    typer.Option(
+        "--keep-models/--no-keep-models",
+        rich_help_panel=OUTPUT,
+        help="Keep each finished cell's model (model.keras + inference.json) for predict, explain and export.",
+    ),
+]
 Deterministic = Annotated[
     bool,
     typer.Option(
@@ -124,6 +132,7 @@ def run(
     jit: Jit = False,
     shard: Shard = None,
     out: Out = None,
+    keep_models: KeepModels = True,
     quiet: Quiet = False,
 ) -> None:
     """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume.
@@ -140,7 +149,9 @@ def run(
         seeds=config.parse_seeds(seeds, seed),
     )
     settings = _settings(
-        spec.profile, image_size, epochs, batch_size, weights, precision, jit, schedule, attention, deterministic
+        spec.profile, image_size=image_size, epochs=epochs, batch_size=batch_size, weights=weights,
+        precision=precision, jit=jit, schedule=schedule, attention=attention, deterministic=deterministic,
+        keep_model=keep_models,
     )
     part = config.parse_shard(shard)
     _check_data(dataset, data_dir)
@@ -173,6 +184,7 @@ def ablate_mobilenetv3(
     jit: Jit = False,
     shard: Shard = None,
     out: Out = None,
+    keep_models: KeepModels = True,
     quiet: Quiet = False,
 ) -> None:
     """Paper Table 9: MobileNetV3Large cut at each layer of the table, with the metadata recipe.
@@ -180,7 +192,10 @@ def ablate_mobilenetv3(
     Defaults as for 'skinbench run'; --smoke: 64 px, 1 epoch, batch 16, random weights.
     """
     profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
-    settings = _settings(profile, image_size, epochs, batch_size, weights, precision, jit, schedule, attention, deterministic)
+    settings = _settings(
+        profile, image_size=image_size, epochs=epochs, batch_size=batch_size, weights=weights, precision=precision,
+        jit=jit, schedule=schedule, attention=attention, deterministic=deterministic, keep_model=keep_models,
+    )
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
     chosen_seeds = config.parse_seeds(seeds, seed)
     part = config.parse_shard(shard)
@@ -212,6 +227,7 @@ def _parse_cuts(text: str | None) -> list[int] | None:
 
 def _settings(
     profile: Profile,
+    *,
     image_size: str | None,
     epochs: int | None,
     batch_size: int | None,
@@ -221,6 +237,7 @@ def _settings(
     schedule: str,
     attention: str,
     deterministic: bool,
+    keep_model: bool,
 ) -> Settings:
     """The profile's settings with every option given on the command line applied.
 
@@ -239,6 +256,7 @@ def _settings(
         schedule=schedule,
         attention=attention,
         deterministic=deterministic or None,
+        keep_model=keep_model,
     )
 
 

@@ -21,3 +21,5 @@ class CellInputs:
     report_labels: np.ndarray
     n_train_images: int
     class_weights: np.ndarray | None  #: None: unweighted loss
+    resize_rule: str  #: how the images were resized (data.cache)
+    encoder: dict | None  #: the fitted metadata encoder (MetadataEncoder.to_dict), None without metadata

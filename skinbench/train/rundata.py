@@ -263,6 +263,8 @@ class RunData:
             report_labels=report_frame["label"].to_numpy(),
             n_train_images=n_train,
             class_weights=class_weights,
+            resize_rule=cache.rule,
+            encoder=encoder.to_dict() if encoder is not None else None,
         )
 
     def metadata_features(self, protocol: str, seed: int) -> int:

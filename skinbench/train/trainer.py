@@ -11,6 +11,7 @@ and status.json.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Callable, ContextManager, Sequence
@@ -18,12 +19,20 @@ from typing import Callable, ContextManager, Sequence
 import keras
 import numpy as np
 
-from skinbench.classes import NUM_CLASSES
+from skinbench.classes import CLASSES, NUM_CLASSES
 from skinbench.config import SCHEDULES, Settings
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import read_predictions, write_predictions
-from skinbench.records import CHECKPOINT_DIR, PREDICTIONS_FILE, CellMetrics, ModelSummary, write_history
+from skinbench.records import (
+    CHECKPOINT_DIR,
+    MODEL_FILE,
+    PREDICTIONS_FILE,
+    CellMetrics,
+    InferenceInfo,
+    ModelSummary,
+    write_history,
+)
 from skinbench.train import timing
 from skinbench.train.inputs import CellInputs
 from skinbench.train.precision import precision_policy
@@ -119,6 +128,8 @@ def train_cell(
             _fit(model, inputs, checkpoint, state, settings=settings, stop=stop, callbacks=callbacks, replicas=replicas)
         model.load_weights(checkpoint.best_weights())
         _evaluate(model, inputs, folder, state, replicas, epoch_images(inputs, settings), policy)
+        if settings.keep_model:
+            keep_model(model, inputs, folder, backbone=backbone)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -232,6 +243,29 @@ def _evaluate(
         eval_s=eval_s,
         latency_ms=timing.latency(model, sample),
         replicas=replicas,
+    ).write(folder)
+
+
+def keep_model(model: keras.Model, inputs: CellInputs, folder: Path, *, backbone: str | None) -> None:
+    """model.keras (the best-validation weights, preprocessing and soft attention inside) and inference.json.
+
+    Saved to a temporary name first (Keras needs the ``.keras`` suffix) and renamed into place.
+    """
+    path = folder / MODEL_FILE
+    partial = folder / f".partial-{MODEL_FILE}"
+    try:
+        model.save(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    InferenceInfo(
+        model_file=MODEL_FILE,
+        model_bytes=path.stat().st_size,
+        backbone=backbone or model.name,
+        image_size=int(inputs.report.images.shape[1]),
+        resize_rule=inputs.resize_rule,
+        classes=CLASSES,
+        metadata_encoder=inputs.encoder,
     ).write(folder)
 
 

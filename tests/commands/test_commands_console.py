@@ -131,7 +131,8 @@ def test_bench_table_off_a_terminal(screen) -> None:
     buffer = screen(False, 80)
     frame = pd.DataFrame([{
         "backbone": "mobilenetv3large", "precision": "mixed", "image_size": 224, "batch_size": 32,
-        "train_images_per_s": 160.69, "compile_s": 23.45, "latency_ms_b1": 4.56, "latency_ms_b32": 0.78,
+        "train_images_per_s": 160.69, "train_images_per_s_min": 158.31, "train_images_per_s_max": 161.07,
+        "compile_s": 23.45, "latency_ms_b1": 4.56, "latency_ms_b1_stateless": 1.23, "latency_ms_b32": 0.78,
         "epoch_s_ham10000": 62.33, "backend": "tensorflow", "device": "CPU",
     }])
     _emit(frame, None, "table")

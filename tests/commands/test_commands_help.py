@@ -55,7 +55,8 @@ def test_run_help_lists_the_choices() -> None:
 
 
 def test_bench_and_models_help_list_the_choices() -> None:
-    bench = CliRunner().invoke(app, ["bench", "--help"], env={"COLUMNS": "120"}).output
-    assert "float32|mixed|both" in bench and "augmented|metadata" in bench and "table|markdown|csv" in bench
+    bench = CliRunner().invoke(app, ["bench", "--help"], env={"COLUMNS": "300"}).output
+    assert "float32|mixed|mixed_float16|mixed_bfloat16|auto|both" in bench
+    assert "augmented|metadata" in bench and "table|markdown|csv" in bench
     models = CliRunner().invoke(app, ["models", "--help"], env={"COLUMNS": "120"}).output
     assert "table|markdown|csv" in models
