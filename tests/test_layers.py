@@ -21,6 +21,7 @@ LAYERS = {
     "eval": ("skinbench.eval",),
     "train": ("skinbench.train", "skinbench.benchmark"),
     "report": ("skinbench.report",),
+    "deploy": ("skinbench.deploy",),
     "commands": ("skinbench.commands",),
     "cli": ("skinbench.cli", "skinbench.__main__"),
 }
@@ -32,7 +33,8 @@ ALLOWED = {
     "eval": {"leaf", "eval"},
     "train": {"leaf", "settings", "data", "models", "eval", "train"},
     "report": {"leaf", "settings", "eval", "report"},
-    "commands": {"leaf", "settings", "data", "models", "eval", "train", "report", "commands"},
+    "deploy": {"leaf", "settings", "data", "models", "eval", "deploy"},
+    "commands": {"leaf", "settings", "data", "models", "eval", "train", "report", "deploy", "commands"},
     "cli": {"leaf", "commands", "cli"},
 }
 HEAVY = ("keras", "tensorflow", "jax")

@@ -188,7 +188,7 @@ def table2(dataset: Dataset) -> pd.DataFrame:
 
 def read_metadata_csv(path: Path) -> pd.DataFrame:
     """Read ``HAM10000_metadata.csv`` as stripped strings (empty cells NaN), checking the required columns."""
-    table = _read_csv(path)
+    table = read_table(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(
@@ -198,7 +198,7 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
     return table
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
     """A CSV as stripped strings; a file pandas cannot parse becomes a DataError naming it."""
     try:
         table = pd.read_csv(path, dtype=str, skipinitialspace=True)
@@ -246,7 +246,7 @@ def _read_isic(root: Path) -> tuple[pd.DataFrame, list[Problem], list[Path]]:
         )
     parts = []
     for path in truth:
-        part = _read_csv(path)
+        part = read_table(path)
         parts.append(part.assign(csv_line=np.arange(len(part)) + 2, csv_name=path.name))
     table = pd.concat(parts, ignore_index=True)
     onehot = table[list(ISIC_COLUMNS)].apply(pd.to_numeric, errors="coerce")
@@ -261,7 +261,7 @@ def _read_isic(root: Path) -> tuple[pd.DataFrame, list[Problem], list[Path]]:
         "csv_line": table["csv_line"],
     })
     problems = []
-    lesions = pd.concat([_read_csv(p) for p in groupings]) if groupings else None
+    lesions = pd.concat([read_table(p) for p in groupings]) if groupings else None
     if lesions is not None:
         mapping = lesions.drop_duplicates("image").set_index("image")["lesion_id"]
         table["lesion_id"] = table["image_id"].map(mapping).fillna(table["image_id"])
@@ -321,7 +321,7 @@ def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict
             f"{ISIC2018_TEST_IMAGES:,} images; get them with 'skinbench data fetch {root} --with-test', "
             f"or place {TEST_PREFIX}_GroundTruth.csv and the test images in the folder"
         )
-    table = _read_csv(csv_path)
+    table = read_table(csv_path)
     problems: list[Problem] = []
     if set(REQUIRED_COLUMNS) <= set(table.columns):
         has_metadata = True

@@ -1,0 +1,72 @@
+"""A finished cell's kept model (model.keras + inference.json) and its inputs built as in training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from skinbench.errors import RunError
+from skinbench.records import InferenceInfo, RecordError
+
+
+@dataclass(frozen=True)
+class KeptModel:
+    """The model of one cell folder and what feeding it needs."""
+
+    folder: Path
+    model: keras.Model
+    info: InferenceInfo
+
+    @property
+    def needs_metadata(self) -> bool:
+        return self.info.metadata_encoder is not None
+
+
+def load_cell(folder: Path) -> KeptModel:
+    """Load ``folder``'s model.keras in Keras's safe mode (no pickled code; only skinbench's registered layers)."""
+    folder = Path(folder)
+    try:
+        info = InferenceInfo.read(folder)
+    except RecordError as exc:
+        raise RunError(
+            f"{folder} has no kept model ({exc}); train the cell with --keep-models (the default) to use it"
+        ) from None
+    path = folder / info.model_file
+    if not path.exists():
+        raise RunError(f"{path}: missing, though {folder / InferenceInfo.FILE} names it; train the cell again")
+    import skinbench.models.build  # noqa: F401  (registers SoftAttention and the preprocessing layer)
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # a corrupt or foreign file: one line naming it
+        raise RunError(f"{path}: cannot be loaded ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    return KeptModel(folder, model, info)
+
+
+def load_images(kept: KeptModel, paths: list[Path]) -> tuple[np.ndarray, list[Path], dict[Path, str]]:
+    """uint8 images decoded and resized as in training; (array, usable paths, unreadable path -> reason)."""
+    from skinbench.data.cache import load_image
+
+    images, usable, failed = [], [], {}
+    for path in paths:
+        try:
+            images.append(load_image(path, kept.info.image_size, kept.info.resize_rule))
+            usable.append(path)
+        except (OSError, ValueError, SyntaxError) as exc:
+            failed[path] = f"{type(exc).__name__}: {exc}"
+    size = kept.info.image_size
+    return np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8), usable, failed
+
+
+def metadata_features(kept: KeptModel, frame: pd.DataFrame) -> np.ndarray:
+    """The metadata features of ``frame`` (HAM10000 columns age, sex, localization) by the cell's encoder."""
+    from skinbench.data.metadata import MetadataEncoder
+
+    missing = [c for c in ("age", "sex", "localization") if c not in frame.columns]
+    if missing:
+        raise RunError(f"the metadata CSV lacks the column(s) {', '.join(missing)} (HAM10000 schema: image_id, age, sex, localization)")
+    return MetadataEncoder.from_dict(kept.info.metadata_encoder).transform(frame)

@@ -1,0 +1,69 @@
+"""Kept models: model.keras reloads safely and `skinbench predict` reproduces predictions.csv on new files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skinbench.eval.predictions import read_predictions
+from skinbench.records import MODEL_FILE, CellConfig, InferenceInfo
+from train_helpers import TWO_CELLS
+
+IMAGE_ONLY, METADATA = TWO_CELLS
+
+
+def _reported(two_cells: Path, cell: str) -> tuple[list[Path], pd.DataFrame]:
+    """The image files of a cell's reported part, and the dataset's metadata CSV."""
+    ids, _, _ = read_predictions(two_cells / cell / "predictions.csv")
+    root = Path(CellConfig.read(two_cells / cell).dataset.root)
+    files = {p.stem: p for p in root.rglob("*.jpg")}
+    return [files[i] for i in ids], pd.read_csv(root / "HAM10000_metadata.csv")
+
+
+@pytest.mark.parametrize("cell", TWO_CELLS)
+def test_predicting_the_reported_part_gives_predictions_csv(two_cells: Path, cell: str, invoke, tmp_path: Path) -> None:
+    info = InferenceInfo.read(two_cells / cell)
+    assert (two_cells / cell / MODEL_FILE).stat().st_size == info.model_bytes
+    assert (info.metadata_encoder is not None) == (cell == METADATA) and info.image_size == 32
+    files, metadata = _reported(two_cells, cell)
+    images = tmp_path / "new"  # files the run never saw by these paths
+    images.mkdir()
+    for path in files:
+        shutil.copy(path, images / path.name)
+    (tmp_path / "meta.csv").write_text(metadata[["image_id", "age", "sex", "localization"]].to_csv(index=False))
+    out = tmp_path / "predicted.csv"
+    result = invoke(["predict", str(two_cells / cell), "--images", str(images), "--metadata", str(tmp_path / "meta.csv"),
+                     "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    predicted = pd.read_csv(out).set_index("image")
+    expected = pd.read_csv(two_cells / cell / "predictions.csv").set_index("image")
+    assert sorted(predicted.index) == sorted(expected.index)
+    columns = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
+    assert np.abs(predicted.loc[expected.index, columns].to_numpy() - expected[columns].to_numpy()).max() <= 1e-5
+    assert (predicted.loc[expected.index, "predicted"] == expected[columns].idxmax(axis=1)).all()
+
+
+def test_a_metadata_model_needs_metadata_and_bad_images_are_named(two_cells: Path, invoke, tmp_path: Path) -> None:
+    files, metadata = _reported(two_cells, METADATA)
+    result = invoke(["predict", str(two_cells / METADATA), str(files[0])])
+    assert result.exit_code == 2 and "is a metadata model: pass --metadata CSV" in result.output
+    broken = tmp_path / "ISIC_broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    (tmp_path / "meta.csv").write_text(metadata.to_csv(index=False))
+    result = invoke(["predict", str(two_cells / METADATA), str(files[0]), str(broken), str(tmp_path / "ISIC_none.jpg"),
+                     "--metadata", str(tmp_path / "meta.csv")])
+    assert result.exit_code == 0, result.output
+    assert "ISIC_none: no row" in " ".join(result.output.split()) or "ISIC_none.jpg: no row" in " ".join(result.output.split())
+    lines = [line for line in result.output.splitlines() if line.startswith(("image,", files[0].stem))]
+    assert lines[0].startswith("image,MEL,NV,BCC,AKIEC,BKL,DF,VASC,predicted") and len(lines) == 2
+    result = invoke(["predict", str(two_cells / IMAGE_ONLY), str(broken)])
+    assert result.exit_code == 2 and "cannot be read" in result.output and "no usable image" in result.output
+
+
+def test_a_cell_without_a_kept_model_is_refused(tmp_path: Path, invoke) -> None:
+    result = invoke(["predict", str(tmp_path), "x.jpg"])
+    assert result.exit_code == 2 and "has no kept model" in result.output and "--keep-models" in result.output
