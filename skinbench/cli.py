@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from skinbench import __version__
-from skinbench.commands import bench, data, models, predict, report, run
+from skinbench.commands import bench, data, export, models, predict, report, run
 
 app = typer.Typer(
     name="skinbench",
@@ -28,6 +28,7 @@ app.add_typer(run.ablate_app, name="ablate")
 app.command("report")(report.report)
 app.command("bench")(bench.bench)
 app.command("predict")(predict.predict)
+app.command("export")(export.export)
 
 
 def _print_version(value: bool) -> None:

@@ -361,6 +361,8 @@ class ExportReport(Record):
     threads: int  #: what "all threads" was
     n_images: int  #: images of the reported part compared with the Keras model
     argmax_agreement: float  #: share of those images with the same predicted class
+    confident_images: int  #: those whose Keras top-two probabilities differ by at least deploy.export.MARGIN
+    confident_agreement: float | None  #: argmax agreement on them (None when there are none)
     max_probability_difference: float
     accuracy_change: float  #: exported - Keras
     balanced_accuracy_change: float

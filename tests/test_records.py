@@ -25,6 +25,8 @@ from skinbench.records import (
     DatasetRecord,
     ScheduleRecord,
     Environment,
+    ExportReport,
+    InferenceInfo,
     ModelSummary,
     Record,
     RecordError,
@@ -52,6 +54,9 @@ EXAMPLES: list[Record] = [
     TIMING,
     CellMetrics("val", 3, {"accuracy": 0.5, "balanced_accuracy": 0.4}),
     DataInfo("synthetic", True, "/tmp/x", "ham10000", True, "abc", 300, {"mel": 300}, {}, [], {"paper-s0": {"val": {"mel": 30}}}),
+    InferenceInfo("model.keras", 1234, "resnet50", 64, "crop", ("akiec", "bcc"), {"age_mean": 50.0}),
+    ExportReport("c", "tflite-int8", "model-tflite-int8.tflite", 0.2, "CPU x", {"median": 1.0, "q1": 0.9, "q3": 1.1, "runs": 50},
+                 {"median": 0.5, "q1": 0.4, "q3": 0.6, "runs": 50}, 2, 30, 0.9, 10, 1.0, 0.002, 0.0, 0.0),
 ]
 
 

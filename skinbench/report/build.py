@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Sequence
 
 from skinbench.io import write_csv, write_text
+from skinbench.report.deployment import CSV_NAME as DEPLOYMENT_CSV
+from skinbench.report.deployment import deployment_section
 from skinbench.report.document import compose
 from skinbench.report.official import official_section
 from skinbench.report.plots import Figures, draw_all
@@ -33,6 +35,9 @@ def build_report(
     official_text, official_table = official_section(summary)
     for table in [*tables, *([official_table] if official_table is not None else [])]:
         write_table_csv(table, out)
+    deployment_text, deployment = deployment_section(summary)
+    if not deployment.empty:
+        write_csv(out / DEPLOYMENT_CSV, deployment, float_format="%.6g")
     write_csv(out / CELLS_NAME, cells_frame(summary), float_format="%.6g")
     figures = draw_all(summary, tables, out) if plots else Figures()
-    return write_text(out / REPORT_NAME, compose(summary, tables, figures, official_text)), summary
+    return write_text(out / REPORT_NAME, compose(summary, tables, figures, official_text + deployment_text)), summary

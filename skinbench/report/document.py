@@ -27,7 +27,7 @@ _METRIC_HEADINGS = {
 
 
 def compose(summary: Summary, tables: list[Table], figures: Figures, official: str = "") -> str:
-    """The whole report.md (``official``: the official split's section, report.official)."""
+    """The whole report.md (``official``: the sections after Tables 2-11: the official split's, deployment)."""
     parts = [_header(summary)]
     for table in tables:
         parts.append(table_markdown(table))

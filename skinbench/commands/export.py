@@ -1,0 +1,31 @@
+"""`skinbench export`: a kept cell as TFLite (float32, float16, int8) or a SavedModel, measured on this CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from skinbench import catalogue
+from skinbench.commands.common import guarded
+from skinbench.commands.options import choice_option
+from skinbench.console import console
+
+
+@guarded
+def export(
+    cell_dir: Annotated[Path, typer.Argument(help="A finished cell's folder (it holds model.keras and inference.json).")],
+    fmt: Annotated[
+        str,
+        choice_option("--format", catalogue.EXPORT_FORMATS, "TFLite in float32, with float16 weights or int8 (calibrated on "
+                      "the training part), or a TensorFlow SavedModel."),
+    ] = "tflite",
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="The file to write (default: CELL_DIR/export/model-<format>.tflite).")
+    ] = None,
+) -> None:
+    """Export, then measure with LiteRT: batch-1 latency (1 and all threads), size, agreement with Keras (beside it as <file>.json)."""
+    from skinbench.deploy.export import export_cell
+
+    export_cell(cell_dir, fmt, out, log=lambda text: console.print(text, highlight=False, soft_wrap=True))

@@ -1,0 +1,111 @@
+"""`skinbench export`: every format loads in LiteRT (or TensorFlow) and agrees with the Keras model; the report's deployment table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from skinbench.records import ExportReport
+from train_helpers import TWO_CELLS
+
+IMAGE_ONLY, METADATA = TWO_CELLS
+EPOCHS = 2
+#: Least argmax agreement with the Keras model on the reported part, per format: on every image
+#: for float32 and float16, on the images int8 can resolve (a top-two gap of at least MARGIN).
+AGREEMENT = {"tflite": 1.0, "tflite-fp16": 1.0, "tflite-int8": 0.95, "saved_model": 1.0}
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny metadata cell trained until its outputs are no longer near-uniform, exported in every format."""
+    import tiny_backbone
+    from typer.testing import CliRunner
+
+    from skinbench.cli import app
+
+    run = tmp_path_factory.mktemp("export") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        tiny_backbone.register(patch)
+        result = CliRunner().invoke(app, [
+            "run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS), "--data-dir", str(tiny_data),
+            "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet", "--out", str(run),
+        ])
+        assert result.exit_code == 0, result.output
+    _sharpen(run / METADATA)
+    for fmt in AGREEMENT:
+        result = CliRunner().invoke(app, ["export", str(run / METADATA), "--format", fmt])
+        assert result.exit_code == 0, result.output
+    return run
+
+
+def _sharpen(cell: Path, factor: float = 40.0) -> None:
+    """Scale the last layer's weights so the outputs are confident (a tiny cell trained for seconds is
+    near-uniform, and int8 cannot resolve near-ties), then predict the reported part again, as the cell does."""
+    import numpy as np
+    import pandas as pd
+
+    from skinbench.deploy.model import load_cell
+    from skinbench.deploy.predict import predict
+    from skinbench.eval.predictions import read_predictions, write_predictions
+    from skinbench.records import CellConfig
+
+    kept = load_cell(cell)
+    layer = kept.model.get_layer("probabilities")
+    layer.set_weights([w * factor for w in layer.get_weights()])
+    kept.model.save(cell / "model.keras")
+    ids, labels, _ = read_predictions(cell / "predictions.csv")
+    root = Path(CellConfig.read(cell).dataset.root)
+    files = {p.stem: p for p in root.rglob("*.jpg")}
+    frame = predict(load_cell(cell), [files[i] for i in ids], pd.read_csv(root / "HAM10000_metadata.csv"))
+    from skinbench.classes import CLASSES, ISIC_CODE
+
+    probs = np.stack([frame[ISIC_CODE[c]].to_numpy() for c in CLASSES], axis=1)
+    write_predictions(cell / "predictions.csv", frame["image"].tolist(), labels, probs)
+
+
+@pytest.mark.parametrize("fmt", list(AGREEMENT))
+def test_each_format_agrees_with_keras(exported: Path, fmt: str) -> None:
+    from skinbench.deploy.export import default_path, report_path
+
+    path = default_path(exported / METADATA, fmt)
+    record = ExportReport.read_path(report_path(path))
+    assert record.format == fmt and record.file == path.name and path.exists()
+    if fmt == "tflite-int8":
+        assert record.confident_images > 0 and record.confident_agreement >= AGREEMENT[fmt], record
+    else:
+        assert record.argmax_agreement >= AGREEMENT[fmt], record
+    assert record.n_images == len(open(exported / METADATA / "predictions.csv").readlines()) - 1
+    if fmt == "saved_model":
+        assert record.latency_ms_1_thread is None
+    else:
+        for latency in (record.latency_ms_1_thread, record.latency_ms_all_threads):
+            assert latency["runs"] >= 50 and latency["q1"] <= latency["median"] <= latency["q3"]
+    if fmt in ("tflite", "saved_model"):
+        assert record.max_probability_difference < 1e-4
+
+
+def test_half_and_int8_files_are_smaller(exported: Path) -> None:
+    from skinbench.deploy.export import default_path
+
+    sizes = {fmt: default_path(exported / METADATA, fmt).stat().st_size for fmt in ("tflite", "tflite-fp16", "tflite-int8")}
+    assert sizes["tflite-fp16"] < sizes["tflite"] and sizes["tflite-int8"] < sizes["tflite"]
+
+
+def test_the_report_has_the_deployment_table(exported: Path, tmp_path: Path) -> None:
+    from skinbench.report.build import build_report
+
+    report, _ = build_report([exported], tmp_path, bootstrap=0, plots=False)
+    text = report.read_text()
+    assert "## Deployment: exported models" in text and "tflite-int8" in text
+    assert "30x claim" in text  # the paper's pair was not exported here, and the report says so
+    assert (tmp_path / "deployment.csv").read_text().count(METADATA) == len(AGREEMENT)
+
+
+def test_bad_inputs(two_cells: Path, tmp_path: Path, invoke) -> None:
+    result = invoke(["export", str(tmp_path), "--format", "tflite"])
+    assert result.exit_code == 2 and "has no kept model" in result.output
+    result = invoke(["export", str(two_cells / METADATA), "--format", "onnx"])
+    assert result.exit_code == 2 and "--format must be one of tflite, tflite-fp16, tflite-int8, saved_model" in result.output
