@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from skinbench import __version__
-from skinbench.commands import bench, data, export, models, predict, report, run
+from skinbench.commands import bench, data, explain, export, models, predict, report, run
 
 app = typer.Typer(
     name="skinbench",
@@ -29,6 +29,7 @@ app.command("report")(report.report)
 app.command("bench")(bench.bench)
 app.command("predict")(predict.predict)
 app.command("export")(export.export)
+app.command("explain")(explain.explain)
 
 
 def _print_version(value: bool) -> None:

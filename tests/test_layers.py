@@ -33,7 +33,7 @@ ALLOWED = {
     "eval": {"leaf", "eval"},
     "train": {"leaf", "settings", "data", "models", "eval", "train"},
     "report": {"leaf", "settings", "eval", "report"},
-    "deploy": {"leaf", "settings", "data", "models", "eval", "deploy"},
+    "deploy": {"leaf", "settings", "data", "models", "eval", "train", "deploy"},
     "commands": {"leaf", "settings", "data", "models", "eval", "train", "report", "deploy", "commands"},
     "cli": {"leaf", "commands", "cli"},
 }

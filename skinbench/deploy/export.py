@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from skinbench.catalogue import EXPORT_FORMATS
-from skinbench.deploy.model import KeptModel, load_cell, load_images, metadata_features
+from skinbench.deploy.model import KeptModel, cell_dataset, load_cell, load_images, metadata_features
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import read_predictions
@@ -101,19 +101,6 @@ def _convert(saved: Path, fmt: str, kept: KeptModel) -> bytes:
         raise RunError(f"{kept.folder}: the TFLite converter failed for {fmt} ({_first_line(exc)})") from None
 
 
-def _cell_frame(kept: KeptModel) -> tuple[CellConfig, pd.DataFrame, dict[str, Path]]:
-    """The cell's config, its dataset's metadata rows and image files by id."""
-    config = CellConfig.read(kept.folder)
-    root = Path(config.dataset.root)
-    if not root.is_dir():
-        raise RunError(f"{root}: the cell's dataset folder is gone; export needs its images to measure agreement")
-    from skinbench.data.ham10000 import METADATA_CSV, read_table
-
-    metadata = read_table(root / METADATA_CSV) if (root / METADATA_CSV).exists() else pd.DataFrame({"image_id": []})
-    files = {p.stem: p for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
-    return config, metadata.drop_duplicates("image_id").set_index("image_id"), files
-
-
 def _inputs(kept: KeptModel, ids: list[str], metadata: pd.DataFrame, files: dict[str, Path]) -> list[dict[str, np.ndarray]]:
     """One batch-1 input per image, built as in training."""
     missing = [i for i in ids if i not in files]
@@ -133,13 +120,13 @@ def _inputs(kept: KeptModel, ids: list[str], metadata: pd.DataFrame, files: dict
 def _reported_part(kept: KeptModel) -> tuple[list[dict[str, np.ndarray]], np.ndarray, np.ndarray]:
     """(batch-1 inputs, true labels, the Keras model's probabilities from predictions.csv) of the reported part."""
     ids, labels, probs = read_predictions(kept.folder / PREDICTIONS_FILE)
-    _, metadata, files = _cell_frame(kept)
+    _, metadata, files = cell_dataset(kept)
     return _inputs(kept, ids, metadata, files), labels, probs
 
 
 def _representative(kept: KeptModel) -> Iterator[list[np.ndarray]]:
     """Up to REPRESENTATIVE_IMAGES images of the cell's training part, in the SavedModel's input order."""
-    config, metadata, files = _cell_frame(kept)
+    config, metadata, files = cell_dataset(kept)
     split = pd.read_csv(kept.folder.parent / split_file(config.split, config.seed))
     train = split.loc[split["part"] == "train", "image_id"].tolist()
     chosen = sorted(np.random.default_rng(0).permutation(len(train))[:REPRESENTATIVE_IMAGES])

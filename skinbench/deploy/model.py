@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from skinbench.errors import RunError
-from skinbench.records import InferenceInfo, RecordError
+from skinbench.records import CellConfig, InferenceInfo, RecordError
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,19 @@ def load_cell(folder: Path) -> KeptModel:
     except Exception as exc:  # a corrupt or foreign file: one line naming it
         raise RunError(f"{path}: cannot be loaded ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     return KeptModel(folder, model, info)
+
+
+def cell_dataset(kept: KeptModel) -> tuple[CellConfig, pd.DataFrame, dict[str, Path]]:
+    """The cell's config, its dataset's metadata rows (by image id) and image files (by id)."""
+    from skinbench.data.ham10000 import METADATA_CSV, read_table
+
+    config = CellConfig.read(kept.folder)
+    root = Path(config.dataset.root)
+    if not root.is_dir():
+        raise RunError(f"{root}: the cell's dataset folder is gone; its images are needed here")
+    metadata = read_table(root / METADATA_CSV) if (root / METADATA_CSV).exists() else pd.DataFrame({"image_id": []})
+    files = {p.stem: p for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
+    return config, metadata.drop_duplicates("image_id").set_index("image_id"), files
 
 
 def load_images(kept: KeptModel, paths: list[Path]) -> tuple[np.ndarray, list[Path], dict[Path, str]]:

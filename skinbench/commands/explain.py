@@ -1,0 +1,56 @@
+"""`skinbench explain`: soft-attention maps, Grad-CAM and a randomised-weights sanity check for a kept cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from skinbench.commands.common import guarded
+from skinbench.console import console, err_console
+
+
+@guarded
+def explain(
+    cell_dir: Annotated[Path, typer.Argument(help="A finished cell's folder (it holds model.keras and inference.json).")],
+    images: Annotated[Optional[List[Path]], typer.Argument(help="Image files to explain.")] = None,
+    per_class: Annotated[
+        int, typer.Option("--per-class", min=0, help="Also explain N reported images of each class, with the mean map per class.")
+    ] = 0,
+    metadata: Annotated[
+        Optional[Path], typer.Option("--metadata", help="CSV in the HAM10000 schema for the named images (metadata models).")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the PNGs (default: CELL_DIR/explain).")] = None,
+) -> None:
+    """One PNG per image (image, attention alpha, Grad-CAM, the 16 head maps), and how much randomising the weights changes the maps."""
+    from skinbench.data.ham10000 import read_table
+    from skinbench.deploy import explain as maps
+    from skinbench.deploy.model import cell_dataset, load_cell
+    from skinbench.errors import RunError
+
+    if not images and not per_class:
+        raise RunError("nothing to explain: name image files, or pass --per-class N")
+    kept = load_cell(cell_dir)
+    out = out or Path(cell_dir) / "explain"
+    warn = lambda message: err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)  # noqa: E731
+    found = []
+    if images:
+        table = read_table(metadata) if metadata is not None else None
+        found += maps.explain(kept, list(images), table, warn=warn)
+    if per_class:
+        chosen, metadata_rows, files = maps.per_class_images(kept, per_class)
+        explained = maps.explain(kept, [files[i] for i in chosen], metadata_rows.reset_index(), warn=warn)
+        by_class = maps.by_class(explained, chosen)
+        found += [e for group in by_class.values() for e in group]
+        maps.save(maps.class_means_figure(by_class), out / "class_means.png")
+    for explanation in found:
+        maps.save(maps.figure(explanation), out / f"{explanation.image_id}.png")
+    flagged = [e.image_id for e in found if e.randomised_correlation > maps.UNCHANGED]
+    correlations = [e.randomised_correlation for e in found]
+    console.print(
+        f"{len(found)} image(s) explained into {out}; rank correlation of trained and randomised-weight attention maps: "
+        f"median {sorted(correlations)[len(correlations) // 2]:.2f}"
+        + (f"; {len(flagged)} map(s) barely change (above {maps.UNCHANGED}): {', '.join(flagged[:5])}" if flagged else ""),
+        highlight=False, soft_wrap=True,
+    )

@@ -1,0 +1,190 @@
+"""``skinbench explain``: what a kept cell's soft attention looks at, and whether that means anything.
+
+For each image one PNG: the image; the soft-attention map alpha (the sum of the 16 heads'
+softmax maps) over it; the 16 head maps; Grad-CAM on the cut tensor (the feature map soft
+attention reads) for the predicted class; the predicted class and its probability.
+
+A sanity check in the manner of Adebayo et al. (2018), "Sanity checks for saliency maps": the
+same model with freshly initialised weights gives maps for the same images, and the Spearman
+rank correlation of each image's trained and randomised alpha maps is printed; a map that
+barely changes (correlation above ``UNCHANGED``) reflects the architecture and the image
+rather than what was learned, and is flagged.
+
+``--per-class N``: for N reported images of each class, the mean alpha map per class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from skinbench.classes import CLASSES, CLASS_NAMES
+from skinbench.deploy.model import KeptModel, cell_dataset, load_images, metadata_features
+from skinbench.errors import RunError
+from skinbench.io import write_atomic
+
+#: Rank correlation above which a map is "unchanged" by randomising the weights.
+UNCHANGED = 0.9
+CUT_LAYER = "head_pool"  #: its input is the cut tensor (models.build)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The maps of one image."""
+
+    image_id: str
+    image: np.ndarray  #: uint8 (S, S, 3) as the model saw it
+    probabilities: np.ndarray
+    heads: np.ndarray  #: (h, w, K) softmax maps
+    grad_cam: np.ndarray | None  #: (h, w), None where the backend cannot take the gradient
+    random_alpha: np.ndarray  #: alpha of the randomised model
+
+    @property
+    def alpha(self) -> np.ndarray:
+        return self.heads.sum(axis=-1)
+
+    @property
+    def predicted(self) -> int:
+        return int(self.probabilities.argmax())
+
+    @property
+    def randomised_correlation(self) -> float:
+        from scipy.stats import spearmanr
+
+        value = spearmanr(self.alpha.ravel(), self.random_alpha.ravel()).statistic
+        return float(value) if np.isfinite(value) else 1.0  # a constant map is unchanged by definition
+
+
+def explain(kept: KeptModel, paths: list[Path], metadata=None, *, warn: Callable[[str], None] = lambda m: None) -> list[Explanation]:
+    """Maps for every readable image (a metadata model needs ``metadata`` rows for them)."""
+    from skinbench.models.build import attention_maps_model
+
+    try:
+        maps_model = attention_maps_model(kept.model)
+    except Exception as exc:
+        raise RunError(f"{kept.folder}: {exc}; explain needs a model with soft attention") from None
+    images, usable, failed = load_images(kept, paths)
+    for path, reason in failed.items():
+        warn(f"{path}: cannot be read ({reason}); left out")
+    if not usable:
+        raise RunError("no usable image to explain")
+    inputs = {"image": images}
+    if kept.needs_metadata:
+        if metadata is None:
+            raise RunError(f"{kept.folder} is a metadata model: pass --metadata CSV (HAM10000 schema) for the images")
+        rows = metadata.drop_duplicates("image_id").set_index("image_id")
+        missing = [p.stem for p in usable if p.stem not in rows.index]
+        if missing:
+            raise RunError(f"the metadata CSV has no row for {', '.join(missing[:3])}")
+        inputs["metadata"] = metadata_features(kept, rows.loc[[p.stem for p in usable]].reset_index())
+    probabilities = np.asarray(kept.model.predict_on_batch(inputs))
+    heads = np.asarray(maps_model.predict_on_batch(inputs))
+    random_heads = np.asarray(attention_maps_model(randomised(kept.model)).predict_on_batch(inputs))
+    cams = grad_cam(kept.model, inputs, probabilities.argmax(axis=1))
+    return [
+        Explanation(p.stem, images[k], probabilities[k], heads[k], None if cams is None else cams[k], random_heads[k].sum(-1))
+        for k, p in enumerate(usable)
+    ]
+
+
+def per_class_images(kept: KeptModel, n: int) -> tuple[dict[str, str], object, dict[str, Path]]:
+    """Up to ``n`` images of each class from the cell's reported part: (id -> true class, metadata rows, files by id)."""
+    from skinbench.eval.predictions import read_predictions
+    from skinbench.records import PREDICTIONS_FILE
+
+    ids, labels, _ = read_predictions(kept.folder / PREDICTIONS_FILE)
+    _, metadata, files = cell_dataset(kept)
+    chosen = {i: CLASSES[label] for label in range(len(CLASSES)) for i in [x for x, y in zip(ids, labels) if y == label][:n]}
+    return chosen, metadata.loc[[i for i in chosen if i in metadata.index]], files
+
+
+def by_class(explanations: list[Explanation], classes: dict[str, str]) -> dict[str, list[Explanation]]:
+    """The explanations grouped by their image's true class, in CLASSES order."""
+    groups: dict[str, list[Explanation]] = {code: [] for code in CLASSES}
+    for e in explanations:
+        groups[classes[e.image_id]].append(e)
+    return {code: group for code, group in groups.items() if group}
+
+
+def randomised(model: keras.Model) -> keras.Model:
+    """The same architecture with freshly initialised weights (seeded, so the check repeats)."""
+    keras.utils.set_random_seed(0)
+    return keras.models.clone_model(model)
+
+
+def grad_cam(model: keras.Model, inputs: dict, classes: np.ndarray) -> np.ndarray | None:
+    """Grad-CAM (Selvaraju et al. 2017) on the cut tensor for ``classes``; None off TensorFlow."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    features = model.get_layer(CUT_LAYER).input
+    probe = keras.Model(model.inputs, [features, model.output])
+    with tf.GradientTape() as tape:
+        maps, probabilities = probe(inputs, training=False)
+        score = tf.gather(probabilities, classes, axis=1, batch_dims=1)
+    gradients = tape.gradient(score, maps)
+    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    return tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1)).numpy()
+
+
+def _upsample(values: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    scaled = (values - values.min()) / (np.ptp(values) or 1.0)
+    return np.asarray(Image.fromarray((scaled * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)) / 255.0
+
+
+def figure(explanation: Explanation) -> Figure:
+    """The image, alpha over it, Grad-CAM over it, and the 16 head maps."""
+    e = explanation
+    size = e.image.shape[0]
+    heads = e.heads.shape[-1]
+    columns = 4
+    rows = 1 + -(-heads // columns)
+    fig = Figure(figsize=(2.4 * columns, 2.4 * rows))
+    FigureCanvasAgg(fig)
+    code = CLASSES[e.predicted]
+    fig.suptitle(f"{e.image_id}: {CLASS_NAMES[code]} ({code}), p = {e.probabilities[e.predicted]:.2f}; "
+                 f"rank correlation with randomised weights {e.randomised_correlation:.2f}", fontsize=9)
+    panels = [("image", None), ("soft attention (alpha)", e.alpha), ("Grad-CAM, cut tensor", e.grad_cam)]
+    for index, (title, values) in enumerate(panels):
+        ax = fig.add_subplot(rows, columns, index + 1)
+        ax.imshow(e.image)
+        if values is not None:
+            ax.imshow(_upsample(values, size), cmap="jet", alpha=0.45)
+        elif title.startswith("Grad"):
+            title += ": TensorFlow only"
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    for head in range(heads):
+        ax = fig.add_subplot(rows, columns, columns + head + 1)
+        ax.imshow(e.heads[..., head], cmap="viridis")
+        ax.set_title(f"head {head + 1}", fontsize=7)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def class_means_figure(by_class: dict[str, list[Explanation]]) -> Figure:
+    """The mean alpha map of each class's explained images."""
+    fig = Figure(figsize=(2.4 * len(by_class), 2.6))
+    FigureCanvasAgg(fig)
+    for index, (code, explanations) in enumerate(by_class.items()):
+        ax = fig.add_subplot(1, len(by_class), index + 1)
+        ax.imshow(np.mean([e.alpha for e in explanations], axis=0), cmap="viridis")
+        ax.set_title(f"{code} (n = {len(explanations)})", fontsize=8)
+        ax.axis("off")
+    fig.suptitle("Mean soft-attention map per class", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, path: Path) -> Path:
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
