@@ -41,6 +41,10 @@ HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
 MODEL_FILE = "model.keras"  #: the kept model (inference.json says how to feed it)
 EXPORT_DIR = "export"  #: ``skinbench export``'s files and their ExportReport records
+EXPLAIN_DIR = "explain"  #: ``skinbench explain``'s figures
+CLASS_MEANS = "class_means.png"  #: its mean attention map per class (``--per-class``)
+TENSORBOARD_DIR = "tensorboard"  #: TensorBoard event files, train/ and validation/, one step per epoch
+JOBS_DIR = "jobs"  #: (run folder) the scripts, pickles and logs of --executor local|slurm jobs, one folder per job
 CHECKPOINT_DIR = "checkpoint"  #: resume state while a cell runs (train.state); removed when it finishes
 DATA_LOCK_FILE = ".data.json.lock"  #: runs and shards take turns on it to merge their splits into data.json
 #: history.csv: one row per epoch. ``seconds`` is the training pass, ``val_seconds`` the validation after it.

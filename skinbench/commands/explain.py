@@ -28,11 +28,12 @@ def explain(
     from skinbench.deploy import explain as maps
     from skinbench.deploy.model import cell_dataset, load_cell
     from skinbench.errors import RunError
+    from skinbench.records import CLASS_MEANS, EXPLAIN_DIR
 
     if not images and not per_class:
         raise RunError("nothing to explain: name image files, or pass --per-class N")
     kept = load_cell(cell_dir)
-    out = out or Path(cell_dir) / "explain"
+    out = out or Path(cell_dir) / EXPLAIN_DIR
     warn = lambda message: err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)  # noqa: E731
     found = []
     if images:
@@ -43,7 +44,7 @@ def explain(
         explained = maps.explain(kept, [files[i] for i in chosen], metadata_rows.reset_index(), warn=warn)
         by_class = maps.by_class(explained, chosen)
         found += [e for group in by_class.values() for e in group]
-        maps.save(maps.class_means_figure(by_class), out / "class_means.png")
+        maps.save(maps.class_means_figure(by_class), out / CLASS_MEANS)
     for explanation in found:
         maps.save(maps.figure(explanation), out / f"{explanation.image_id}.png")
     flagged = [e.image_id for e in found if e.randomised_correlation > maps.UNCHANGED]

@@ -78,6 +78,8 @@ def _cells(summary: Summary, figures: Figures) -> str:
     lines += [pd.DataFrame(records).to_markdown(index=False, disable_numparse=True), ""]
     for cell_id, path in figures.cells.items():
         lines += [f"### {cell_id}", "", f"![{cell_id}]({path})", ""]
+        if cell_id in figures.explained:
+            lines += [f"![{cell_id}: mean soft-attention map per class (skinbench explain)]({figures.explained[cell_id]})", ""]
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ validation, as Table 11 counts it), and the ablation bar chart beside the paper'
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from sklearn.metrics import roc_curve
 
 from skinbench.io import write_atomic
+from skinbench.records import CLASS_MEANS, EXPLAIN_DIR
 from skinbench.catalogue import AUGMENTED, METADATA, display_name
 from skinbench.report.summary import CellResult, Stat, Summary
 from skinbench.report.tables import Table, epoch_seconds
@@ -30,13 +32,23 @@ class Figures:
 
     after_table: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table name -> (caption, path)
     cells: dict[str, str] = field(default_factory=dict)  # cell id -> path
+    explained: dict[str, str] = field(default_factory=dict)  # cell id -> its skinbench explain class means
 
 
 def draw_all(summary: Summary, tables: list[Table], out: Path) -> Figures:
-    """Draw every figure into ``<out>/plots/`` and say where each went."""
+    """Draw every figure into ``<out>/plots/`` and say where each went.
+
+    A cell that ``skinbench explain --per-class`` ran on has its mean attention maps copied in
+    too (``plots/explain/<cell>.png``), so the report folder holds every figure it shows.
+    """
     figures = Figures()
     for result in summary.cells:
         figures.cells[result.cell.cell_id] = _save(cell_figure(result), out, f"cells/{result.cell.cell_id}.png")
+        means = result.cell.path / EXPLAIN_DIR / CLASS_MEANS
+        if means.exists():
+            relative = f"{PLOTS_DIR}/explain/{result.cell.cell_id}.png"
+            write_atomic(out / relative, lambda tmp, source=means: shutil.copyfile(source, tmp))
+            figures.explained[result.cell.cell_id] = relative
     _add(figures, "table11_cost", out, "cost.png", "Accuracy against parameters and time per epoch", cost_figure(summary))
     ablation = next(t for t in tables if t.name == "table09_ablation")
     _add(figures, ablation.name, out, "ablation.png", "Ablation: this run beside the paper", ablation_figure(ablation))
