@@ -15,6 +15,7 @@ rather than what was learned, and is flagged.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,7 +58,9 @@ class Explanation:
     def randomised_correlation(self) -> float:
         from scipy.stats import spearmanr
 
-        value = spearmanr(self.alpha.ravel(), self.random_alpha.ravel()).statistic
+        with warnings.catch_warnings():  # a constant map (a 1x1 cut) has no rank order: handled below
+            warnings.simplefilter("ignore")
+            value = spearmanr(self.alpha.ravel(), self.random_alpha.ravel()).statistic
         return float(value) if np.isfinite(value) else 1.0  # a constant map is unchanged by definition
 
 

@@ -39,7 +39,8 @@ def deployment_frame(summary: Summary) -> pd.DataFrame:
             "cell": cell_id, "backbone": backbone, "format": record.format, "size_mb": record.size_mb,
             "latency_ms_1_thread": one.get("median"), "latency_ms_all_threads": every.get("median"),
             "threads": record.threads, "runs": one.get("runs"), "device": record.device, "n_images": record.n_images,
-            "argmax_agreement": record.argmax_agreement, "max_probability_difference": record.max_probability_difference,
+            "argmax_agreement": record.argmax_agreement, "confident_images": record.confident_images,
+            "confident_agreement": record.confident_agreement, "max_probability_difference": record.max_probability_difference,
             "accuracy_change": record.accuracy_change, "balanced_accuracy_change": record.balanced_accuracy_change,
         })
     return pd.DataFrame(rows)
@@ -65,9 +66,10 @@ def deployment_section(summary: Summary) -> tuple[str, pd.DataFrame]:
     if frame.empty:
         return "", frame
     shown = frame[["cell", "format", "size_mb", "latency_ms_1_thread", "latency_ms_all_threads", "argmax_agreement",
-                   "accuracy_change", "balanced_accuracy_change"]].rename(columns={
+                   "confident_agreement", "confident_images", "accuracy_change", "balanced_accuracy_change"]].rename(columns={
         "cell": "Cell", "format": "Format", "size_mb": "Size (MiB)", "latency_ms_1_thread": "Latency ms (1 thread)",
         "latency_ms_all_threads": "Latency ms (all threads)", "argmax_agreement": "Agreement with Keras",
+        "confident_agreement": "Agreement, confident images", "confident_images": "Confident images",
         "accuracy_change": "Accuracy change", "balanced_accuracy_change": "Balanced accuracy change",
     })
     devices = ", ".join(sorted(frame["device"].unique()))
@@ -75,7 +77,9 @@ def deployment_section(summary: Summary) -> tuple[str, pd.DataFrame]:
     lines = [
         "## Deployment: exported models", "",
         f"`skinbench export`: LiteRT on {devices}, batch 1, median of {runs} runs after warm-up (none for a "
-        "SavedModel); agreement and changes against the Keras model on each cell's reported part.", "",
+        "SavedModel); agreement and changes against the Keras model on each cell's reported part "
+        "(confident images: the Keras model's two best classes at least 0.01 apart, which int8's 1/256 output "
+        "steps can resolve).", "",
         shown.to_markdown(index=False, floatfmt=".4g", missingval=DASH), "",
     ]
     claims = speedups(frame)
