@@ -13,6 +13,7 @@ import typer
 
 from skinbench import __version__
 from skinbench.commands import bench, data, explain, export, models, predict, report, run
+from skinbench.commands import status as status_command
 
 app = typer.Typer(
     name="skinbench",
@@ -25,6 +26,7 @@ app.add_typer(data.app, name="data")
 app.command("models")(models.models)
 app.command("run")(run.run)
 app.add_typer(run.ablate_app, name="ablate")
+app.command("status")(status_command.status)
 app.command("report")(report.report)
 app.command("bench")(bench.bench)
 app.command("predict")(predict.predict)

@@ -299,6 +299,14 @@ class Timing(Record):
     dtype_policy: str  #: the Keras dtype policy that ran (train.precision)
     replicas: int
     traced_epochs: tuple[int, ...]
+    #: cells the executor ran at once on this cell's device (its GPU, else the machine's CPU): 1 alone,
+    #: so a time per epoch is compared only with one measured under the same sharing; None in files
+    #: written before it was recorded
+    gpu_sharing: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path | str = "") -> Timing:
+        return super().from_json({"gpu_sharing": None, **data}, path)  # absent from earlier files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -389,6 +397,78 @@ class DataInfo(Record):
     dropped: dict[str, int]  #: reason -> rows dropped
     problems: list[str]
     splits: dict[str, dict[str, dict[str, int]]]  #: ``<protocol>-s<seed>`` -> part -> class -> images
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceRecord:
+    """train.rundata.DataSource as the submitting command gave it."""
+
+    name: str  #: catalogue.DATASETS
+    data_dir: str | None
+    strict: bool
+    synthetic_count: int  #: the synthetic set the profile generates (``--dataset synthetic``)
+    synthetic_size: tuple[int, int]
+    synthetic_seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CellJob(Record):
+    """job.json (cell folder): what a job of ``--executor local|slurm`` reads besides config.json.
+
+    Written by the submitting command before it submits the cell; the job receives only the run
+    folder and the cell id and reads this, config.json and the prepared data.
+    """
+
+    FILE: ClassVar[str] = "job.json"
+
+    executor: str  #: local or slurm
+    source: SourceRecord
+    cache_root: str  #: skinbench.paths.cache_root() of the submitting command, where the data was prepared
+    settings: dict[str, Any]  #: config.Settings, field by field
+    gpu: str | None  #: the GPU the local executor gave the job (CUDA_VISIBLE_DEVICES); None: the scheduler's
+    gpu_sharing: int  #: cells the executor runs at once on that GPU (Timing.gpu_sharing)
+    submitted_at: str
+
+
+@dataclasses.dataclass(frozen=True)
+class JobIds(Record):
+    """jobs.json (run folder): the executor's job of each submitted cell, written once they are submitted."""
+
+    FILE: ClassVar[str] = "jobs.json"
+
+    executor: str  #: local or slurm
+    submitted_at: str  #: the latest submission
+    logs: str  #: the folder of the executor's scripts, pickles and logs (``<run>/jobs/``)
+    array_job_ids: tuple[str, ...]  #: SLURM array jobs, oldest first (empty for local)
+    cells: dict[str, str]  #: cell id -> the job id of its latest submission
+
+
+@dataclasses.dataclass(frozen=True)
+class CellProgress(Record):
+    """progress.json (cell folder): where a cell runs and how far it is, rewritten at its start and after each epoch.
+
+    ``skinbench status`` reads it while the cell runs, on this machine or another.
+    """
+
+    FILE: ClassVar[str] = "progress.json"
+
+    phase: str  #: starting, training, evaluating, finished, failed or requeued
+    epochs_done: int
+    resumed_from: int  #: epochs its checkpoint held when this attempt started (0: a fresh start)
+    max_epochs: int  #: the epoch cap (early stopping may end sooner)
+    best_epoch: int | None
+    best_val_accuracy: float | None
+    last_epoch: dict[str, float] | None  #: the last epoch's row of history.csv
+    epoch_s: float | None  #: training + validation seconds of an epoch (median of those that did not trace)
+    train_s: float  #: training + validation seconds of every epoch so far, over all attempts
+    started_at: str  #: when this attempt started (ISO 8601, UTC)
+    updated_at: str
+    executor: str  #: inline, local or slurm
+    host: str
+    pid: int
+    gpu: str | None  #: CUDA_VISIBLE_DEVICES of the process, None when unset
+    gpu_sharing: int
+    job_id: str | None  #: the executor's job id; None inline
 
 
 def write_history(folder: Path, rows: list[dict[str, Any]]) -> Path:

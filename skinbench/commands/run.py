@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -22,6 +22,7 @@ from skinbench.commands.options import (
 from skinbench import catalogue, config
 from skinbench.config import Profile, Settings
 from skinbench.errors import RunError
+from skinbench.train.executors import EXECUTORS, Execution, check_available, parse_execution
 
 ablate_app = typer.Typer(help="Ablation studies.", no_args_is_help=True)
 
@@ -105,7 +106,55 @@ Shard = Annotated[
     typer.Option(
         "--shard",
         rich_help_panel=EXECUTION,
-        help="K/N: run only part K (1..N) of the cells, e.g. one SLURM array task each.",
+        help="K/N: run only part K (1..N) of the cells, inline: for several machines without SLURM sharing one --out.",
+    ),
+]
+Executor = Annotated[
+    str,
+    choice_option(
+        "--executor",
+        EXECUTORS,
+        "'inline' (this process, cell after cell), 'local' (up to --jobs cells at once, each in its own process) "
+        "or 'slurm' (one SLURM job array; returns once submitted unless --wait).",
+        rich_help_panel=EXECUTION,
+    ),
+]
+Jobs = Annotated[
+    Optional[int],
+    typer.Option(
+        "--jobs",
+        rich_help_panel=EXECUTION,
+        help="--executor local: cells at once (default: one per GPU, 1 without a GPU); more than GPUs share them.",
+    ),
+]
+SLURM = "SLURM (--executor slurm)"
+Wait = Annotated[
+    bool, typer.Option("--wait", rich_help_panel=SLURM, help="Follow the submitted jobs until every cell has run.")
+]
+Partition = Annotated[Optional[str], typer.Option("--partition", rich_help_panel=SLURM, help="The SLURM partition.")]
+TimeLimit = Annotated[
+    Optional[str],
+    typer.Option(
+        "--time",
+        rich_help_panel=SLURM,
+        help="Each cell's time limit: minutes or [D-]HH:MM[:SS] (default 24:00:00); a cell that reaches it is requeued.",
+    ),
+]
+GpusPerCell = Annotated[
+    Optional[int], typer.Option("--gpus-per-cell", rich_help_panel=SLURM, help="GPUs per cell (default 1; 0: CPU only).")
+]
+CpusPerCell = Annotated[Optional[int], typer.Option("--cpus-per-cell", rich_help_panel=SLURM, help="CPU cores per cell.")]
+Mem = Annotated[Optional[str], typer.Option("--mem", rich_help_panel=SLURM, help="Memory per cell, as sbatch takes it (e.g. 32G).")]
+ArrayParallelism = Annotated[
+    Optional[int],
+    typer.Option("--array-parallelism", rich_help_panel=SLURM, help="Cells running at once (default: all)."),
+]
+SlurmOption = Annotated[
+    Optional[List[str]],
+    typer.Option(
+        "--slurm-option",
+        rich_help_panel=SLURM,
+        help="Any other sbatch option as KEY=VALUE (repeatable), e.g. account=myproject, qos=high, constraint=a100.",
     ),
 ]
 
@@ -131,6 +180,16 @@ def run(
     precision: Precision = None,
     jit: Jit = False,
     shard: Shard = None,
+    executor: Executor = "inline",
+    jobs: Jobs = None,
+    wait: Wait = False,
+    partition: Partition = None,
+    time_limit: TimeLimit = None,
+    gpus_per_cell: GpusPerCell = None,
+    cpus_per_cell: CpusPerCell = None,
+    mem: Mem = None,
+    array_parallelism: ArrayParallelism = None,
+    slurm_option: SlurmOption = None,
     out: Out = None,
     keep_models: KeepModels = True,
     quiet: Quiet = False,
@@ -154,12 +213,18 @@ def run(
         keep_model=keep_models,
     )
     part = config.parse_shard(shard)
+    execution = parse_execution(
+        executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit, gpus_per_cell=gpus_per_cell,
+        cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism, slurm_options=slurm_option,
+        shard=part is not None,
+    )
+    check_available(execution)
     _check_data(dataset, data_dir)
     # Every option is checked: now the heavy imports.
     from skinbench.train.runner import matrix_plans
 
     plans = _shard(matrix_plans(cells, settings), part)
-    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet, strict)
+    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet, strict, execution)
 
 
 @ablate_app.command("mobilenetv3")
@@ -183,6 +248,16 @@ def ablate_mobilenetv3(
     precision: Precision = None,
     jit: Jit = False,
     shard: Shard = None,
+    executor: Executor = "inline",
+    jobs: Jobs = None,
+    wait: Wait = False,
+    partition: Partition = None,
+    time_limit: TimeLimit = None,
+    gpus_per_cell: GpusPerCell = None,
+    cpus_per_cell: CpusPerCell = None,
+    mem: Mem = None,
+    array_parallelism: ArrayParallelism = None,
+    slurm_option: SlurmOption = None,
     out: Out = None,
     keep_models: KeepModels = True,
     quiet: Quiet = False,
@@ -199,13 +274,19 @@ def ablate_mobilenetv3(
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
     chosen_seeds = config.parse_seeds(seeds, seed)
     part = config.parse_shard(shard)
+    execution = parse_execution(
+        executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit, gpus_per_cell=gpus_per_cell,
+        cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism, slurm_options=slurm_option,
+        shard=part is not None,
+    )
+    check_available(execution)
     _check_data(dataset, data_dir)
     # Every option is checked (the cuts against Table 9 by ablation_plans): now the heavy imports.
     from skinbench.train.runner import ablation_plans
 
     plans = ablation_plans(chosen, split=split, seeds=chosen_seeds, attention=settings.attention)
     plans = _shard(plans, part)
-    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet, strict)
+    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet, strict, execution)
 
 
 def _shard(plans: list, parts: tuple[int, int] | None) -> list:
@@ -266,14 +347,34 @@ def _check_data(dataset: str, data_dir: Path | None) -> None:
 
 
 def _start(
-    plans, settings: Settings, profile: Profile, dataset: str, data_dir: Path | None, out: Path, quiet: bool, strict: bool
+    plans,
+    settings: Settings,
+    profile: Profile,
+    dataset: str,
+    data_dir: Path | None,
+    out: Path,
+    quiet: bool,
+    strict: bool,
+    execution: Execution,
 ) -> None:
     from skinbench.console import err_console
     from skinbench.train.rundata import DataSource
     from skinbench.train.runner import run_cells
 
-    summary = run_cells(plans, settings, DataSource(dataset, data_dir, profile.synthetic, strict), out, quiet=quiet)
+    source = DataSource(dataset, data_dir, profile.synthetic, strict)
+    summary = run_cells(plans, settings, source, out, quiet=quiet, execution=execution)
+    running = f", {len(summary.running)} still running in earlier jobs" if summary.running else ""
+    if summary.followed:
+        err_console.print(
+            f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished{running}; "
+            f"results in {summary.out}",
+            highlight=False,
+        )
+        return
+    for cell_id, job_id in summary.submitted.items():  # stdout: the job ids, one per line
+        typer.echo(f"{job_id}\t{cell_id}")
     err_console.print(
-        f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished; results in {summary.out}",
+        f"{len(summary.submitted)} cell(s) submitted, {len(summary.skipped)} already finished{running}; "
+        f"follow them with: skinbench status {summary.out} --watch",
         highlight=False,
     )

@@ -1,27 +1,25 @@
 """Run a list of cells into a results folder: skip finished cells, resume killed ones, record failures.
 
-Each cell folder gets config.json and env.json when the cell starts, the trainer's result
-files, and status.json last; a cell is finished only when status.json says so. A cell that
-fails (NaN loss, out of memory, unreadable data...) gets status ``failed`` with its error and
-the run goes on; running the same command again retries it, resuming from its checkpoint.
-The first Ctrl-C stops the run once the epoch in progress is saved; a second stops at once.
+The data is prepared once, here, before any cell trains (load, validate, split, cache,
+augmentation), and every cell to run gets its config.json. The cells then train inline (one
+after another in this process) or as jobs of ``train.executors`` (``--executor local|slurm``),
+each job running ``train.cell.run_job`` from the run folder alone. Each cell folder gets env.json and
+progress.json when the cell starts, the trainer's result files, and status.json last; a cell
+is finished only when status.json says so. A cell that fails (NaN loss, out of memory,
+unreadable data...) gets status ``failed`` with its error and the run goes on; running the
+same command again retries it, resuming from its checkpoint. The first Ctrl-C stops the run
+once the epoch in progress is saved; a second stops at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import signal
-import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
-
-import keras
 
 from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, METADATA, RECIPES
-from skinbench.config import SCHEDULES, Cell, Settings, check_split
+from skinbench.config import Cell, Settings, check_split
 from skinbench.errors import RunError
 from skinbench.io import exclusive
 from skinbench.records import (
@@ -30,29 +28,18 @@ from skinbench.records import (
     FAILED,
     FINISHED,
     CellConfig,
+    CellJob,
     CellMetrics,
     CellStatus,
     DataInfo,
-    DatasetRecord,
-    ScheduleRecord,
+    SourceRecord,
     status_of,
 )
-from skinbench.train import env
-from skinbench.train.progress import RunProgress, make_progress
+from skinbench.train.cell import CellPlan, cell_config, error_text, run_cell, stop_on_ctrl_c
+from skinbench.train.executors import Execution
+from skinbench.train.progress import Where, make_progress, now_iso
 from skinbench.train.rundata import DataSource, RunData
-from skinbench.train.state import Checkpoint, StopRequest
-from skinbench.train.trainer import train_cell
-
-@dataclass(frozen=True)
-class CellPlan:
-    """A cell and the model it trains (an ablation row changes the cut, head or inputs)."""
-
-    cell: Cell
-    metadata: bool  #: the model takes the metadata input
-    attention: str | None = "paper"
-    cut: str | None = None
-    extra_dense: int = 0
-
+from skinbench.train.state import Checkpoint
 
 @dataclass
 class RunSummary:
@@ -60,13 +47,31 @@ class RunSummary:
     finished: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    executor: str = "inline"
+    submitted: dict[str, str] = field(default_factory=dict)  #: cell id -> job id (local, slurm)
+    array_job_id: str | None = None
+    followed: bool = True  #: False: submitted to SLURM without --wait (the cells have not run yet)
+    running: dict[str, str] = field(default_factory=dict)  #: cells not submitted because an earlier job still runs them
 
 
-def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out: Path, *, quiet: bool = False) -> RunSummary:
-    """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed."""
+def run_cells(
+    plans: list[CellPlan],
+    settings: Settings,
+    source: DataSource,
+    out: Path,
+    *,
+    quiet: bool = False,
+    execution: Execution | None = None,
+) -> RunSummary:
+    """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed.
+
+    ``execution`` (default inline) says where the cells train (``train.executors``); the data
+    is prepared here first either way, and jobs only read it.
+    """
     from skinbench.models.backbones import get_backbone
     from skinbench.train import compile_cache, determinism
 
+    execution = execution or Execution()
     if settings.deterministic:
         determinism.enable()
     compile_cache.enable()
@@ -94,11 +99,18 @@ def run_cells(plans: list[CellPlan], settings: Settings, source: DataSource, out
         for p in todo
     )
     write_data_json(out, data.describe(sorted({(p.cell.split, p.cell.seed) for p in plans})))
-    _train(todo, configs, settings, data, summary, quiet=quiet)
+    for plan in todo:  # every cell to run has its config.json before any trains
+        configs[plan.cell.cell_id].write(out / plan.cell.cell_id)
+    summary.executor = execution.executor
+    if execution.inline:
+        _train(todo, configs, settings, data, summary, quiet=quiet)
+    else:
+        _run_as_jobs(todo, configs, settings, data, summary, execution, quiet=quiet)
     if summary.failed:
+        submitted = "" if summary.followed else f"; the {len(summary.submitted)} others were submitted (job ids in {out}/jobs.json)"
         raise RunError(
             f"{len(summary.failed)} of {len(plans)} cells failed ({', '.join(summary.failed)}); their errors are "
-            f"in {out}/<cell>/status.json; run the same command again to retry them"
+            f"in {out}/<cell>/status.json; run the same command again to retry them{submitted}"
         )
     return summary
 
@@ -107,13 +119,13 @@ def _train(
     todo: list[CellPlan], configs: dict[str, CellConfig], settings: Settings, data: RunData, summary: RunSummary, *, quiet: bool
 ) -> None:
     """Train the cells one after another, showing progress; KeyboardInterrupt after a Ctrl-C."""
-    with make_progress(len(todo), quiet=quiet) as progress, _stop_on_ctrl_c(progress) as stop:
+    with make_progress(len(todo), quiet=quiet) as progress, stop_on_ctrl_c(progress) as stop:
         if summary.skipped:
             progress.log(f"{len(summary.skipped)} finished cell(s) in {summary.out} kept; {len(todo)} to run")
         for plan in todo:
             cell_id = plan.cell.cell_id
             progress.start_cell(cell_id)
-            error = _run_cell(plan, configs[cell_id], settings, data, summary.out / cell_id, stop, progress)
+            error = run_cell(plan, configs[cell_id], settings, data, summary.out / cell_id, stop, progress, Where.here())
             if error is None:
                 summary.finished.append(cell_id)
                 metrics = CellMetrics.read(summary.out / cell_id)
@@ -125,75 +137,98 @@ def _train(
                 raise KeyboardInterrupt
 
 
-def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> CellConfig:
-    """config.json: every resolved setting of a cell."""
-    cell = plan.cell
-    schedule = SCHEDULES[settings.schedule]
-    return CellConfig(
-        cell_id=cell.cell_id,
-        backbone=cell.backbone,
-        recipe=cell.recipe,
-        ablation=cell.ablation,
-        seed=cell.seed,
-        split=cell.split,
-        image_size=image_size,
-        epochs=settings.max_epochs,
-        batch_size=settings.batch_size,
-        weights=settings.weights,
-        attention=plan.attention,
-        metadata=plan.metadata,
-        cut=plan.cut,
-        extra_dense=plan.extra_dense,
-        precision=settings.precision,
-        jit=settings.jit,
-        deterministic=settings.deterministic,
-        schedule=ScheduleRecord(schedule.name, schedule.epoch_steps, schedule.monitor, schedule.patience, schedule.min_delta),
-        dataset=DatasetRecord(
-            name=data.source.name,
-            synthetic=data.source.name == "synthetic",
-            root=str(data.dataset.root),
-            n_images=len(data.dataset.frame),
-            fingerprint=data.dataset.fingerprint,
-        ),
-        backend=keras.backend.backend(),
-    )
+def _run_as_jobs(
+    todo: list[CellPlan],
+    configs: dict[str, CellConfig],
+    settings: Settings,
+    data: RunData,
+    summary: RunSummary,
+    execution: Execution,
+    *,
+    quiet: bool,
+) -> None:
+    """Submit the cells to ``execution``'s executor, each as a job that reads the run folder.
+
+    A cell whose inputs cannot be built from the prepared data fails here, as it would inline,
+    so a job never builds anything; a cell that an earlier job still runs is left to it.
+    """
+    from skinbench.train import executors
+
+    out = summary.out
+    summary.followed = execution.executor == "local" or execution.wait
+    running = executors.still_running(out, [p.cell.cell_id for p in todo])
+    summary.running.update(running)
+    cells = []
+    with make_progress(len(todo) - len(running), quiet=quiet) as progress:
+        if summary.skipped:
+            progress.log(f"{len(summary.skipped)} finished cell(s) in {out} kept; {len(todo) - len(running)} to run")
+        for cell_id, where in running.items():
+            progress.log(f"{cell_id}: not submitted, an earlier job still runs it ({where})")
+        for plan in todo:
+            cell_id = plan.cell.cell_id
+            if cell_id in running:
+                continue
+            (out / cell_id / CellStatus.FILE).unlink(missing_ok=True)  # a failed cell being retried
+            error = _check_inputs(plan, configs[cell_id], settings, data, out / cell_id)
+            if error is None:
+                cells.append(cell_id)
+            else:
+                summary.failed[cell_id] = error
+                progress.job_ended(cell_id, f"FAILED: {error}")
+        if not cells:
+            return
+        job = CellJob(
+            executor=execution.executor,
+            source=SourceRecord(
+                name=data.source.name,
+                data_dir=str(data.source.data_dir) if data.source.data_dir is not None else None,
+                strict=data.source.strict,
+                synthetic_count=data.source.synthetic.count,
+                synthetic_size=tuple(data.source.synthetic.size),
+                synthetic_seed=data.source.synthetic.seed,
+            ),
+            cache_root=str(_cache_root()),
+            settings=dataclasses.asdict(settings),
+            gpu=None,
+            gpu_sharing=1,
+            submitted_at=now_iso(),
+        )
+        if execution.executor == "local":
+            outcome = executors.run_local(cells, out, execution, job, progress)
+        else:
+            outcome, jobs = executors.submit_slurm(cells, out, execution, job, progress)
+            first, last = outcome.jobs[cells[0]], outcome.jobs[cells[-1]]
+            progress.log(
+                f"submitted {len(cells)} cell(s) as SLURM job {'array ' + outcome.array_job_id if len(cells) > 1 else first}"
+                f" ({first}{' ... ' + last if len(cells) > 1 else ''}); job ids in {out / 'jobs.json'}"
+            )
+            if execution.wait:
+                outcome = executors.follow(out, dict(zip(cells, jobs)), outcome, progress)
+    summary.submitted.update(outcome.jobs)
+    summary.array_job_id = outcome.array_job_id
+    summary.followed = outcome.followed
+    summary.finished.extend(outcome.finished)
+    summary.failed.update(outcome.failed)
 
 
-def _run_cell(
-    plan: CellPlan, config: CellConfig, settings: Settings, data: RunData, folder: Path, stop: StopRequest, progress: RunProgress
-) -> str | None:
-    """Train one cell and write its status; the error text when it failed, else None."""
-    (folder / CellStatus.FILE).unlink(missing_ok=True)  # a failed cell being retried
-    config.write(folder)
-    env.describe().write(folder)
+def _check_inputs(plan: CellPlan, config: CellConfig, settings: Settings, data: RunData, folder: Path) -> str | None:
+    """Build the cell's batches from the prepared data, as its job will; the error (recorded failed) or None."""
     cell = plan.cell
     try:
-        inputs = data.inputs(
-            cell, config.image_size, settings.batch_size, metadata=plan.metadata, epoch_steps=config.schedule.epoch_steps
-        )
-        features = data.metadata_features(cell.split, cell.seed) if plan.metadata else 0
-
-        def build() -> keras.Model:
-            from skinbench.models.build import build_model
-
-            return build_model(
-                cell.backbone, image_size=config.image_size, metadata_features=features, weights=settings.weights,
-                attention=plan.attention, cut=plan.cut, extra_dense=plan.extra_dense,
-            )
-
-        train_cell(
-            build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()],
-            backbone=cell.backbone,
-        )
-    except Exception as exc:  # any failure of one cell is recorded and the run goes on
-        error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        data.inputs(cell, config.image_size, settings.batch_size, metadata=plan.metadata, epoch_steps=config.schedule.epoch_steps)
+        if plan.metadata:
+            data.metadata_features(cell.split, cell.seed)
+    except Exception as exc:  # as inline: this cell fails, the others run
+        error = error_text(exc)
         CellStatus.now(FAILED, error, traceback.format_exc()).write(folder)
         return error
-    finally:
-        keras.backend.clear_session(free_memory=True)
-    CellStatus.now(FINISHED).write(folder)
-    Checkpoint(folder / CHECKPOINT_DIR).remove()
     return None
+
+
+def _cache_root() -> Path:
+    from skinbench.paths import cache_root
+
+    return cache_root().resolve()
 
 
 def _check_config(folder: Path, config: CellConfig) -> None:
@@ -221,27 +256,6 @@ def write_data_json(out: Path, described: DataInfo) -> None:
         earlier = DataInfo.read_if_present(out)
         splits = {**(earlier.splits if earlier else {}), **described.splits}
         dataclasses.replace(described, splits=splits).write(out)
-
-
-@contextlib.contextmanager
-def _stop_on_ctrl_c(progress: RunProgress) -> Iterator[StopRequest]:
-    """The first Ctrl-C asks to stop after the current epoch is saved; the second stops at once."""
-    stop = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handle(signum, frame) -> None:
-        if stop.requested:
-            raise KeyboardInterrupt
-        stop.requested = True
-        progress.log("stopping once this epoch is saved (Ctrl-C again to stop now; the cell resumes from its last saved epoch)")
-
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def matrix_plans(cells: list[Cell], settings: Settings) -> list[CellPlan]:

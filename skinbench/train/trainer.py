@@ -145,6 +145,8 @@ def _fit(
     callbacks: Sequence[keras.callbacks.Callback],
     replicas: int,
 ) -> None:
+    from skinbench.train.progress import epoch_files
+
     schedule = SCHEDULES[settings.schedule]
     validation = Validation(inputs.val, inputs.val_labels, replicas=replicas)
     reduce_lr = keras.callbacks.ReduceLROnPlateau(**REDUCE_LR)
@@ -168,7 +170,8 @@ def _fit(
         epochs=settings.max_epochs,
         initial_epoch=state.epochs_done,
         shuffle=False,  # Batches orders each epoch by (seed, epoch); Keras' own shuffle would not resume
-        callbacks=[validation, reduce_lr, early_stopping, recorder, *callbacks],
+        # progress.json and the TensorBoard logs read the state the recorder has just saved.
+        callbacks=[validation, reduce_lr, early_stopping, recorder, *epoch_files(checkpoint.root.parent, state, settings.max_epochs), *callbacks],
         verbose=0,
     )
     if recorder.nan_epoch is not None:
