@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Sequence
 
 from skinbench.io import write_csv, write_text
+from skinbench.report.claims import claims_section
 from skinbench.report.deployment import CSV_NAME as DEPLOYMENT_CSV
 from skinbench.report.deployment import deployment_section
 from skinbench.report.document import compose
+from skinbench.report.leak import leak_section
 from skinbench.report.official import official_section
 from skinbench.report.plots import Figures, draw_all
 from skinbench.report.render import write_table_csv
@@ -33,11 +35,14 @@ def build_report(
     summary = summarise(results, bootstrap)
     tables = build_tables(summary)
     official_text, official_table = official_section(summary)
-    for table in [*tables, *([official_table] if official_table is not None else [])]:
+    claims_text, claims_table = claims_section(summary)
+    leak_text, leak_table = leak_section(summary)
+    for table in [*tables, *(t for t in (claims_table, leak_table, official_table) if t is not None)]:
         write_table_csv(table, out)
     deployment_text, deployment = deployment_section(summary)
     if not deployment.empty:
         write_csv(out / DEPLOYMENT_CSV, deployment, float_format="%.6g")
     write_csv(out / CELLS_NAME, cells_frame(summary), float_format="%.6g")
     figures = draw_all(summary, tables, out) if plots else Figures()
-    return write_text(out / REPORT_NAME, compose(summary, tables, figures, official_text + deployment_text)), summary
+    claims = "\n".join(text for text in (claims_text, leak_text) if text)
+    return write_text(out / REPORT_NAME, compose(summary, tables, figures, official_text + deployment_text, claims)), summary

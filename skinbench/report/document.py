@@ -26,13 +26,14 @@ _METRIC_HEADINGS = {
 }
 
 
-def compose(summary: Summary, tables: list[Table], figures: Figures, official: str = "") -> str:
-    """The whole report.md (``official``: the sections after Tables 2-11: the official split's, deployment)."""
+def compose(summary: Summary, tables: list[Table], figures: Figures, official: str = "", claims: str = "") -> str:
+    """The whole report.md (``official``: the sections after Tables 2-11: the official split's, deployment;
+    ``claims``: the paper's claims tested and the leak, report.claims and report.leak, right after Tables 2-11)."""
     parts = [_header(summary)]
     for table in tables:
         parts.append(table_markdown(table))
         parts += [f"![{caption}]({path})\n" for caption, path in figures.after_table.get(table.name, [])]
-    parts += [official, _cells(summary, figures), _protocol(summary), _definitions(summary), _warnings(summary), _unfinished(summary)]
+    parts += [claims, official, _cells(summary, figures), _protocol(summary), _definitions(summary), _warnings(summary), _unfinished(summary)]
     return "\n".join(part for part in parts if part)
 
 

@@ -5,7 +5,10 @@
 Every file is written through ``skinbench.records``, as the runner writes it. No model is trained: each cell's
 probabilities are a softmax of noise plus a per-cell bonus on the true class. Shard ``a``
 holds finished cells (two seeds of one group) and a failed cell; shard ``b`` holds more
-finished cells, two ablation rows (one on a 1x1 cut) and a pending cell.
+finished cells, two ablation rows (one on a 1x1 cut) and a pending cell. The report's golden
+files are built from these two. Shard ``c``, which the claims and leak tests add, holds the
+other ablation rows the claims compare and the lesion-split twins of one group (two seeds),
+scored lower than on the paper split, as leakage would make them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from skinbench.catalogue import ABLATION_ROWS
 from skinbench.classes import CLASSES
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import write_predictions
@@ -61,9 +65,15 @@ BACKBONE = {
     "resnet50": (25_636_712, 107),
     "nasnetmobile": (5_326_716, 389),
 }
+#: Added to SKILL for an ablation row, so the claims table has a clear verdict of each kind:
+#: [:240] against plain MobileNetV3Large contradicted, [:230] with against without metadata
+#: supported, Dense(512) (no difference) not resolved.
+ABLATION_BONUS = {"cut240": 0.3, "cut230-nometa": -1.0, "plain": 1.5}
+#: Subtracted from SKILL on the lesion split: the fixture's stand-in for the paper split's leakage.
+LESION_PENALTY = 1.0
 EPOCH_S = {"densenet201": 41.0, "inceptionresnetv2": 88.0, "mobilenetv3large": 9.5, "resnet50": 30.0, "nasnetmobile": 14.0}
 
-# shard -> (backbone, recipe, ablation, seed, status)
+# shard -> (backbone, recipe, ablation, seed, status[, split]); the split is "paper" unless given
 CELLS = {
     "a": [
         ("densenet201", "metadata", None, 0, FINISHED),
@@ -78,6 +88,14 @@ CELLS = {
         ("mobilenetv3large", "metadata", "cut230", 0, FINISHED),
         ("nasnetmobile", "metadata", None, 0, PENDING),
     ],
+    "c": [
+        ("mobilenetv3large", "metadata", "cut230-nometa", 0, FINISHED),
+        ("mobilenetv3large", "metadata", "plain", 0, FINISHED),
+        ("mobilenetv3large", "metadata", "cut246", 0, FINISHED),
+        ("mobilenetv3large", "metadata", "cut246-dense512", 0, FINISHED),
+        ("densenet201", "metadata", None, 0, FINISHED, "lesion"),
+        ("densenet201", "metadata", None, 1, FINISHED, "lesion"),
+    ],
 }
 
 
@@ -87,26 +105,33 @@ def dataset() -> pd.DataFrame:
     return pd.DataFrame({"image_id": [f"SYN_{i:07d}" for i in range(len(labels))], "label": labels})
 
 
-def split(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """A stratified 90/10 split: every tenth image of each class (after a seeded shuffle) is validation."""
+def split(frame: pd.DataFrame, seed: int, protocol: str = "paper") -> pd.DataFrame:
+    """A stratified split: ``paper`` makes every tenth image of each class (after a seeded shuffle)
+    validation; ``lesion`` every seventh test and the one after it validation (the fixture has no lesions)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(frame))
     part = np.full(len(frame), "train", dtype=object)
     for label in range(len(CLASSES)):
         members = order[frame["label"].to_numpy()[order] == label]
-        part[members[::10]] = "val"
+        if protocol == "paper":
+            part[members[::10]] = "val"
+        else:
+            part[members[::7]] = "test"
+            part[members[1::7]] = "val"
     return pd.DataFrame({"image_id": frame["image_id"], "part": part})
 
 
 def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: str, recipe: str,
-               ablation: str | None, seed: int, status: str) -> None:
+               ablation: str | None, seed: int, status: str, split: str = "paper") -> None:
     middle = f"ablation-{ablation}" if ablation else recipe
-    cell_id = f"{backbone}-{middle}-paper-s{seed}"
+    cell_id = f"{backbone}-{middle}-{split}-s{seed}"
     folder = run / cell_id
+    row = ABLATION_ROWS.get(ablation or "")
     CellConfig(
-        cell_id=cell_id, backbone=backbone, recipe=recipe, ablation=ablation, seed=seed, split="paper", image_size=64,
-        epochs=3, batch_size=32, weights="none", attention="paper", metadata=recipe == "metadata", cut=ablation,
-        extra_dense=0, precision="float32", jit=False,
+        cell_id=cell_id, backbone=backbone, recipe=recipe, ablation=ablation, seed=seed, split=split, image_size=64,
+        epochs=3, batch_size=32, weights="none", attention="paper" if row is None or row.attention else None,
+        metadata=recipe == "metadata" and (row is None or row.metadata), cut=row.cut_key if row else None,
+        extra_dense=row.extra_dense if row else 0, precision="float32", jit=False,
         deterministic=False, schedule=ScheduleRecord("paper", None, "val_accuracy", 25, 0.0),
         dataset=DatasetRecord("synthetic", True, "synthetic", len(frame), FINGERPRINT),
         backend="tensorflow",
@@ -119,7 +144,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     if status == PENDING:  # a running cell has only its config, env and checkpoint/ (not read by the report)
         return
     rng = np.random.default_rng(zlib.crc32(cell_id.encode()))
-    bonus = SKILL[backbone] + (0.3 if ablation == "cut240" else 0.0)
+    bonus = SKILL[backbone] + ABLATION_BONUS.get(ablation or "", 0.0) - (LESION_PENALTY if split == "lesion" else 0.0)
     epochs = 3
     history = pd.DataFrame({
         "epoch": np.arange(1, epochs + 1),
@@ -138,13 +163,14 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         ).write(folder)
         return
     write_history(folder, history.to_dict("records"))
-    val = frame[(parts["part"] == "val").to_numpy()]
+    reported = "val" if split == "paper" else "test"
+    val = frame[(parts["part"] == reported).to_numpy()]
     y_true = val["label"].to_numpy()
     logits = rng.normal(0.0, 1.0, (len(val), len(CLASSES)))
     logits[np.arange(len(val)), y_true] += bonus
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     write_predictions(folder / PREDICTIONS_FILE, val["image_id"].tolist(), y_true, probs)
-    CellMetrics("val", len(val), compute_metrics(y_true, probs)).write(folder)
+    CellMetrics(reported, len(val), compute_metrics(y_true, probs)).write(folder)
     params, depth, size_mb, flops = MODEL[backbone]
     params += 4096 * 22 if recipe == "metadata" else 0
     backbone_params, backbone_depth = BACKBONE[backbone]
@@ -158,33 +184,34 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         first_epoch_s=float(history["seconds"].iloc[0]), epoch_s=epoch_s,
         train_images_per_s=round(n_train / epoch_s, 3), eval_s=1.5, latency_ms_b1=12.0, latency_ms_b32=3.1,
         epochs_run=epochs, best_epoch=epochs, n_train_images=n_train, epoch_images=n_train, dtype_policy="float32", replicas=1,
-        traced_epochs=(1,), gpu_sharing=1,
+        traced_epochs=(1,),
     ).write(folder)
     CellStatus(FINISHED, None, "2025-01-01T00:00:00+00:00").write(folder)
 
 
 def main(out: Path = FIXTURES) -> None:
     frame = dataset()
-    splits = {seed: split(frame, seed) for seed in SEEDS}
     for shard, cells in CELLS.items():
         run = out / f"shard-{shard}"
+        protocols = ["paper", *sorted({split for _, _, _, _, _, *given in cells for split in given} - {"paper"})]
+        splits = {(protocol, seed): split(frame, seed, protocol) for protocol in protocols for seed in SEEDS}
         sizes = {
-            f"paper-s{seed}": {
+            f"{protocol}-s{seed}": {
                 part: {c: int(((parts["part"] == part) & (frame["label"] == i)).sum()) for i, c in enumerate(CLASSES)}
-                for part in ("train", "val")
+                for part in (("train", "val") if protocol == "paper" else ("train", "val", "test"))
             }
-            for seed, parts in splits.items()
+            for (protocol, seed), parts in splits.items()
         }
         DataInfo(
             name="synthetic", synthetic=True, root="synthetic", layout="ham10000", has_metadata=True,
             fingerprint=FINGERPRINT, n_images=len(frame), class_counts=CLASS_COUNTS, dropped={}, problems=[],
             splits=sizes,
         ).write(run)
-        for seed, parts in splits.items():
-            write_csv(run / split_file("paper", seed), parts)
-        for backbone, recipe, ablation, seed, status in cells:
-            write_cell(run, frame, splits[seed], backbone, recipe, ablation, seed, status)
-
+        for (protocol, seed), parts in splits.items():
+            write_csv(run / split_file(protocol, seed), parts)
+        for backbone, recipe, ablation, seed, status, *given in cells:
+            protocol = given[0] if given else "paper"
+            write_cell(run, frame, splits[protocol, seed], backbone, recipe, ablation, seed, status, protocol)
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES)
