@@ -13,6 +13,7 @@ import typer
 
 from skinbench import __version__
 from skinbench.commands import bench, data, explain, export, models, predict, report, run
+from skinbench.commands import status as status_command
 from skinbench.commands import compare as compare_command
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(data.app, name="data")
 app.command("models")(models.models)
 app.command("run")(run.run)
 app.add_typer(run.ablate_app, name="ablate")
+app.command("status")(status_command.status)
 app.command("report")(report.report)
 app.command("compare")(compare_command.compare)
 app.command("bench")(bench.bench)

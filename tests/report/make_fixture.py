@@ -184,7 +184,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         first_epoch_s=float(history["seconds"].iloc[0]), epoch_s=epoch_s,
         train_images_per_s=round(n_train / epoch_s, 3), eval_s=1.5, latency_ms_b1=12.0, latency_ms_b32=3.1,
         epochs_run=epochs, best_epoch=epochs, n_train_images=n_train, epoch_images=n_train, dtype_policy="float32", replicas=1,
-        traced_epochs=(1,),
+        traced_epochs=(1,), gpu_sharing=1,
     ).write(folder)
     CellStatus(FINISHED, None, "2025-01-01T00:00:00+00:00").write(folder)
 
