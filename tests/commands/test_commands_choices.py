@@ -147,7 +147,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict:
     runner.matrix_plans, runner.ablation_plans = matrix_plans, ablation_plans
     monkeypatch.setitem(sys.modules, "skinbench.train.runner", runner)
 
-    def start(plans, settings, profile, dataset, data_dir, out, quiet, strict):
+    def start(plans, settings, profile, dataset, data_dir, out, quiet, strict, *execution):
         seen.update(plans=plans, settings=settings, dataset=dataset)
 
     monkeypatch.setattr(run, "_start", start)

@@ -104,7 +104,8 @@ def test_status_shows_finished_failed_running_and_pending_cells(mixed: Path, inv
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     line = {cell: next(l for l in lines if cell in l) for cell in cells}
-    assert re.search(r"running .* 3/10 .* 0\.5000 .* 2\.0 .* \d+ s .* 14 s .* GPU 1, job 4242_2", line[RUNNING_HERE])
+    # elapsed grows with the time since NOW (set when the module was imported): seconds or minutes
+    assert re.search(r"running .* 3/10 .* 0\.5000 .* 2\.0 .* [\d.]+ (s|min) .* 14 s .* GPU 1, job 4242_2", line[RUNNING_HERE])
     assert "gpu-node-7, GPU 0, shared by 2, job 4242_3" in line[RUNNING_ELSEWHERE]
     assert "failed" in line[FAILING] and "MemoryError: simulated" in line[FAILING]
     assert "pending" in line[STOPPED] and "pending" in line[QUEUED] and "queued as job 4242_5" in line[QUEUED]
