@@ -143,6 +143,7 @@ ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
 MATRICES: tuple[str, ...] = ("full", "paper", "smoke")
 TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
+EXECUTORS: tuple[str, ...] = ("inline", "local", "slurm")  #: train.executors
 EXPORT_FORMATS: tuple[str, ...] = ("tflite", "tflite-fp16", "tflite-int8", "saved_model")  #: deploy.export
 
 

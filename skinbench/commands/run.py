@@ -22,7 +22,7 @@ from skinbench.commands.options import (
 from skinbench import catalogue, config
 from skinbench.config import Profile, Settings
 from skinbench.errors import RunError
-from skinbench.train.executors import EXECUTORS, Execution, check_available, parse_execution
+from skinbench.train.executors import Execution, check_available, parse_execution
 
 ablate_app = typer.Typer(help="Ablation studies.", no_args_is_help=True)
 
@@ -113,7 +113,7 @@ Executor = Annotated[
     str,
     choice_option(
         "--executor",
-        EXECUTORS,
+        catalogue.EXECUTORS,
         "'inline' (this process, cell after cell), 'local' (up to --jobs cells at once, each in its own process) "
         "or 'slurm' (one SLURM job array; returns once submitted unless --wait).",
         rich_help_panel=EXECUTION,

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from skinbench.catalogue import EXECUTORS
 from skinbench.errors import RunError
 from skinbench.records import (
     FAILED,
@@ -51,7 +52,6 @@ from skinbench.records import (
     RecordError,
 )
 
-EXECUTORS = ("inline", "local", "slurm")
 #: A local job runs as long as its cell needs (submitit's default limit is 2 minutes).
 LOCAL_TIMEOUT_MIN = 60 * 24 * 365
 #: Times a SLURM task that reaches its time limit is requeued (preemptions are not counted).
