@@ -26,7 +26,7 @@ def explain(
     """One PNG per image (image, attention alpha, Grad-CAM, the 16 head maps), and how much randomising the weights changes the maps."""
     from skinbench.data.ham10000 import read_table
     from skinbench.deploy import explain as maps
-    from skinbench.deploy.model import cell_dataset, load_cell
+    from skinbench.deploy.model import check_metadata_columns, load_cell
     from skinbench.errors import RunError
     from skinbench.records import CLASS_MEANS, EXPLAIN_DIR
 
@@ -38,6 +38,8 @@ def explain(
     found = []
     if images:
         table = read_table(metadata) if metadata is not None else None
+        if table is not None:
+            check_metadata_columns(table, metadata)
         found += maps.explain(kept, list(images), table, warn=warn)
     if per_class:
         chosen, metadata_rows, files = maps.per_class_images(kept, per_class)

@@ -24,7 +24,7 @@ def predict(
 ) -> None:
     """ISIC 2018 Task 3 probabilities (image,MEL,NV,BCC,AKIEC,BKL,DF,VASC) and the predicted class."""
     from skinbench.data.ham10000 import read_table
-    from skinbench.deploy.model import load_cell
+    from skinbench.deploy.model import check_metadata_columns, load_cell
     from skinbench.deploy.predict import image_paths, predict as run_predict
     from skinbench.data._workers import progress_bar
     from skinbench.io import write_csv
@@ -32,6 +32,8 @@ def predict(
     paths = image_paths(images or [], folder)
     kept = load_cell(cell_dir)
     table = read_table(metadata) if metadata is not None else None
+    if table is not None:
+        check_metadata_columns(table, metadata)
     warn = lambda message: err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)  # noqa: E731
     with progress_bar(err_console.is_terminal) as bar:
         task = bar.add_task("predicting", total=len(paths)) if bar is not None else None

@@ -29,12 +29,17 @@ class KeptModel:
 def load_cell(folder: Path) -> KeptModel:
     """Load ``folder``'s model.keras in Keras's safe mode (no pickled code; only skinbench's registered layers)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise RunError(f"{folder}: no such cell folder; pass a cell's folder inside a run folder ('skinbench run --out')")
+    if not (folder / InferenceInfo.FILE).exists():
+        raise RunError(
+            f"{folder} has no kept model (no {InferenceInfo.FILE}): the cell has not finished, or was trained with "
+            "--no-keep-models; train it with --keep-models (the default) to use it"
+        )
     try:
         info = InferenceInfo.read(folder)
     except RecordError as exc:
-        raise RunError(
-            f"{folder} has no kept model ({exc}); train the cell with --keep-models (the default) to use it"
-        ) from None
+        raise RunError(str(exc)) from None
     path = folder / info.model_file
     if not path.exists():
         raise RunError(f"{path}: missing, though {folder / InferenceInfo.FILE} names it; train the cell again")
@@ -79,7 +84,15 @@ def metadata_features(kept: KeptModel, frame: pd.DataFrame) -> np.ndarray:
     """The metadata features of ``frame`` (HAM10000 columns age, sex, localization) by the cell's encoder."""
     from skinbench.data.metadata import MetadataEncoder
 
-    missing = [c for c in ("age", "sex", "localization") if c not in frame.columns]
-    if missing:
-        raise RunError(f"the metadata CSV lacks the column(s) {', '.join(missing)} (HAM10000 schema: image_id, age, sex, localization)")
+    check_metadata_columns(frame)
     return MetadataEncoder.from_dict(kept.info.metadata_encoder).transform(frame)
+
+
+def check_metadata_columns(frame: pd.DataFrame, source: Path | str = "the metadata CSV") -> None:
+    """RunError naming ``source`` when ``frame`` lacks a column the metadata encoder reads."""
+    missing = [c for c in ("image_id", "age", "sex", "localization") if c not in frame.columns]
+    if missing:
+        raise RunError(
+            f"{source} lacks the column(s) {', '.join(missing)}; it needs image_id, age, sex and localization "
+            "(the HAM10000 schema)"
+        )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import stat
 import zipfile
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -171,7 +169,7 @@ def test_connection_refused_gives_the_offline_message(tmp_path: Path, server: Fi
     assert result.exit_code == 2
     text = _one_line(result.output)
     assert f"cannot download HAM10000_images_part_1.zip from {closed}/files/HAM10000_images_part_1.zip" in text
-    assert "Connection refused" in text and f"--from-dir FOLDER" in text and str(target) in text
+    assert "Connection refused" in text and "--from-dir FOLDER" in text and str(target) in text
     assert len(result.output.strip().splitlines()) <= 3  # one error line (wrapped at most by the terminal width)
 
 

@@ -64,6 +64,14 @@ def test_a_metadata_model_needs_metadata_and_bad_images_are_named(two_cells: Pat
     assert result.exit_code == 2 and "cannot be read" in result.output and "no usable image" in result.output
 
 
+def test_a_metadata_csv_without_a_column_is_named(two_cells: Path, invoke, tmp_path: Path) -> None:
+    files, metadata = _reported(two_cells, METADATA)
+    (tmp_path / "partial.csv").write_text(metadata[["image_id", "age", "sex"]].to_csv(index=False))
+    result = invoke(["predict", str(two_cells / METADATA), str(files[0]), "--metadata", str(tmp_path / "partial.csv")])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'partial.csv'} lacks the column(s) localization" in " ".join(result.output.split())
+
+
 def test_a_cell_without_a_kept_model_is_refused(tmp_path: Path, invoke) -> None:
     result = invoke(["predict", str(tmp_path), "x.jpg"])
     assert result.exit_code == 2 and "has no kept model" in result.output and "--keep-models" in result.output

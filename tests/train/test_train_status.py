@@ -13,7 +13,6 @@ import struct
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from skinbench.records import (
