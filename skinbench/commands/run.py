@@ -212,14 +212,11 @@ def run(
         precision=precision, jit=jit, schedule=schedule, attention=attention, deterministic=deterministic,
         keep_model=keep_models,
     )
-    part = config.parse_shard(shard)
-    execution = parse_execution(
-        executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit, gpus_per_cell=gpus_per_cell,
-        cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism, slurm_options=slurm_option,
-        shard=part is not None,
+    part, execution = _execution(
+        shard, dataset, data_dir, executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit,
+        gpus_per_cell=gpus_per_cell, cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism,
+        slurm_options=slurm_option,
     )
-    check_available(execution)
-    _check_data(dataset, data_dir)
     # Every option is checked: now the heavy imports.
     from skinbench.train.runner import matrix_plans
 
@@ -273,14 +270,11 @@ def ablate_mobilenetv3(
     )
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
     chosen_seeds = config.parse_seeds(seeds, seed)
-    part = config.parse_shard(shard)
-    execution = parse_execution(
-        executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit, gpus_per_cell=gpus_per_cell,
-        cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism, slurm_options=slurm_option,
-        shard=part is not None,
+    part, execution = _execution(
+        shard, dataset, data_dir, executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit,
+        gpus_per_cell=gpus_per_cell, cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism,
+        slurm_options=slurm_option,
     )
-    check_available(execution)
-    _check_data(dataset, data_dir)
     # Every option is checked (the cuts against Table 9 by ablation_plans): now the heavy imports.
     from skinbench.train.runner import ablation_plans
 
@@ -339,6 +333,17 @@ def _settings(
         deterministic=deterministic or None,
         keep_model=keep_model,
     )
+
+
+def _execution(
+    shard: str | None, dataset: str, data_dir: Path | None, executor: str, **options: object
+) -> tuple[tuple[int, int] | None, Execution]:
+    """The shard and the executor's settings, checked with the data options before any heavy import."""
+    part = config.parse_shard(shard)
+    execution = parse_execution(executor, shard=part is not None, **options)
+    check_available(execution)
+    _check_data(dataset, data_dir)
+    return part, execution
 
 
 def _check_data(dataset: str, data_dir: Path | None) -> None:

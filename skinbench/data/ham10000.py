@@ -147,10 +147,7 @@ def inspect_dataset(root: Path | str, *, strict: bool = False, require_metadata:
             fatal=strict or len(missing) == len(table),
             examples=names,
         ))
-    table = table[table["path"].notna()]
-
-    frame = table.assign(label=table["dx"].map({c: i for i, c in enumerate(CLASSES)}).astype("int64"))
-    frame = frame[FRAME_COLUMNS].reset_index(drop=True)
+    frame = _usable(table)
     return Dataset(
         root=root,
         layout=layout,
@@ -184,6 +181,13 @@ def table2(dataset: Dataset) -> pd.DataFrame:
     if listed.sum() == paper["total"]:
         table["paper"] = paper.reindex(table.index).astype(int)
     return table
+
+
+def _usable(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose image was found, as a Dataset frame (FRAME_COLUMNS, ``label`` an index into CLASSES)."""
+    table = table[table["path"].notna()]
+    frame = table.assign(label=table["dx"].map({c: i for i, c in enumerate(CLASSES)}).astype("int64"))
+    return frame[FRAME_COLUMNS].reset_index(drop=True)
 
 
 def read_metadata_csv(path: Path) -> pd.DataFrame:
@@ -383,9 +387,7 @@ def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict
             fatal=strict or len(missing) == len(table),
             examples=names,
         ))
-    table = table[table["path"].notna()]
-    frame = table.assign(label=table["dx"].map({c: i for i, c in enumerate(CLASSES)}).astype("int64"))
-    frame = frame[FRAME_COLUMNS].reset_index(drop=True)
+    frame = _usable(table)
     return Dataset(
         root=csv_path,
         layout=TEST_LAYOUT,

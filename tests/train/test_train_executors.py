@@ -21,6 +21,7 @@ from skinbench.classes import ISIC_COLUMNS
 from skinbench.records import FAILED, FINISHED, CellJob, CellProgress, CellStatus, JobIds, Timing
 from tiny_backbone import CLI_WITH_TINY
 from train_helpers import TWO_CELLS, TWO_CELLS_ARGS
+from train_helpers import wait_for
 
 HERE = Path(__file__).resolve().parent
 FIRST, KILLED, OTHER = "tiny-metadata-paper-s0", "tiny-metadata-paper-s1", "tiny-metadata-paper-s2"
@@ -80,13 +81,6 @@ def test_local_jobs_run_every_cell_as_an_inline_run_and_prepare_the_data_once(
     assert result.exit_code == 0 and "0 cell(s) trained, 2 already finished" in result.output
 
 
-def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"the run ended (exit {process.returncode}) before {path} appeared"
-        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
-        time.sleep(0.05)
-
 
 def test_a_killed_local_job_is_recorded_the_others_go_on_and_the_same_command_resumes_it(
     tmp_path: Path, two_cells: Path, run_args: list[str], invoke, job_env
@@ -101,7 +95,7 @@ def test_a_killed_local_job_is_recorded_the_others_go_on_and_the_same_command_re
         env={**os.environ, **job_env},
     )
     try:
-        _wait_for(out / KILLED / "checkpoint" / "latest.json", process)
+        wait_for(out / KILLED / "checkpoint" / "latest.json", process)
         job_pid = CellProgress.read(out / KILLED).pid
         os.kill(job_pid, signal.SIGKILL)  # the job's own process, mid-cell
         _, stderr = process.communicate(timeout=300)

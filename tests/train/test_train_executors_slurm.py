@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cloudpickle
@@ -22,6 +21,7 @@ import pandas as pd
 import pytest
 
 from skinbench.records import FAILED, FINISHED, CellJob, CellProgress, CellStatus, JobIds, Timing
+from train_helpers import wait_for
 
 HERE = Path(__file__).resolve().parent
 CELLS = ("tiny-metadata-paper-s0", "tiny-metadata-paper-s1")
@@ -120,13 +120,6 @@ def _task(state: Path, job: int, task: int) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"the task ended (exit {process.returncode}) before {path} appeared"
-        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
-        time.sleep(0.05)
-
 
 def test_a_job_array_is_submitted_preempted_requeued_and_resumed(
     tmp_path: Path, slurm: Path, run_args: list[str], invoke
@@ -168,7 +161,7 @@ def test_a_job_array_is_submitted_preempted_requeued_and_resumed(
     # Task 0 is preempted after its first saved epoch: SLURM's signal, then submitit requeues it.
     task = _task(slurm, 4242, 0)
     try:
-        _wait_for(out / CELLS[0] / "checkpoint" / "latest.json", task)
+        wait_for(out / CELLS[0] / "checkpoint" / "latest.json", task)
         os.kill(CellProgress.read(out / CELLS[0]).pid, signal.SIGUSR2)
         task.wait(timeout=120)
     finally:

@@ -8,24 +8,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
 from skinbench.records import FINISHED, CellStatus, Timing
 from tiny_backbone import CLI_WITH_TINY
+from train_helpers import wait_for
 
 FIRST, KILLED = "tiny-metadata-paper-s0", "tiny-metadata-paper-s1"
 EPOCHS = 2
 
-
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"the run ended (exit {process.returncode}) before {path} appeared"
-        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
-        time.sleep(0.05)
 
 
 def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, two_cells: Path, run_args: list[str], invoke) -> None:
