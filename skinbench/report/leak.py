@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from skinbench.catalogue import ABLATION_ROWS, RECIPES, display_name
 from skinbench.eval.paired import PAIRED_METRICS, unpaired_interval
 from skinbench.report.pairs import cells_text
 from skinbench.report.render import DASH, interval_text, run_text
-from skinbench.report.summary import GroupKey, Summary
+from skinbench.report.summary import Summary
 from skinbench.report.tables import Table
 
 PAPER_SPLIT = "paper"
@@ -32,15 +31,6 @@ COLUMNS = (
     "model", "other_split", "metric", "cells_paper", "cells_other", "n_seeds_paper", "n_seeds_other",
     "paper_split", "paper_split_sd", "other", "other_sd", "difference", "ci_low", "ci_high",
 )
-
-
-def model_label(key: GroupKey) -> str:
-    """"DenseNet201 + Metadata and WeightLoss" or "MobileNetV3Large [:240]"."""
-    if key.ablation is not None:
-        row = ABLATION_ROWS.get(key.ablation)
-        return f"{display_name(key.backbone)} {row.label if row else key.ablation} [{key.ablation}]"
-    recipe = RECIPES.get(key.recipe or "")
-    return f"{display_name(key.backbone)} + {recipe.label if recipe else key.recipe}"
 
 
 def leak_frame(summary: Summary) -> pd.DataFrame:
@@ -61,7 +51,7 @@ def leak_frame(summary: Summary) -> pd.DataFrame:
                     low, high = unpaired_interval([r.samples[metric] for r in paper_cells],
                                                   [r.samples[metric] for r in other_cells])
                 rows.append({
-                    "model": model_label(key), "other_split": other_split, "metric": metric,
+                    "model": key.label(with_row_key=True), "other_split": other_split, "metric": metric,
                     "cells_paper": cells_text(r.cell for r in paper_cells),
                     "cells_other": cells_text(r.cell for r in other_cells),
                     "n_seeds_paper": paper.n, "n_seeds_other": lesion.n, "paper_split": paper.mean, "paper_split_sd": paper.std, "other": lesion.mean, "other_sd": lesion.std,

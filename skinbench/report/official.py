@@ -11,14 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from skinbench.catalogue import (
-    ABLATION_ROWS,
-    ISIC2018_LEADERBOARD,
-    ISIC2018_TEST_IMAGES,
-    ISIC2018_TOP_BALANCED_ACCURACY,
-    RECIPES,
-    display_name,
-)
+from skinbench.catalogue import ISIC2018_LEADERBOARD, ISIC2018_TEST_IMAGES, ISIC2018_TOP_BALANCED_ACCURACY
 from skinbench.report.render import interval_text, run_text
 from skinbench.report.summary import GroupKey, Summary
 from skinbench.report.tables import _Rows, Table
@@ -49,7 +42,7 @@ def official_table(summary: Summary, keys: list[GroupKey] | None = None) -> Tabl
     rows = _Rows()
     for key in keys:
         for metric, _ in METRICS:
-            rows.add(_label(key), metric, summary.stat(key, metric), None)
+            rows.add(key.label(), metric, summary.stat(key, metric), None)
     notes = (
         f"The reported part is the ISIC 2018 Task 3 test set ({ISIC2018_TEST_IMAGES:,} images): never used for "
         "training, model selection or early stopping (the validation part is a lesion-grouped 15% of HAM10000).",
@@ -65,19 +58,11 @@ def official_table(summary: Summary, keys: list[GroupKey] | None = None) -> Tabl
     )
 
 
-def _label(key: GroupKey) -> str:
-    if key.ablation is not None:
-        row = ABLATION_ROWS.get(key.ablation)
-        return f"{display_name(key.backbone)} {row.label if row else key.ablation}"
-    recipe = RECIPES.get(key.recipe or "")
-    return f"{display_name(key.backbone)} + {recipe.label if recipe else key.recipe}"
-
-
 def _markdown(summary: Summary, keys: list[GroupKey], table: Table) -> str:
     frame = table.frame
     records = []
     for key in keys:
-        label = _label(key)
+        label = key.label()
         record = {"Model": label}
         for metric, heading in METRICS:
             entry = frame[(frame["row"] == label) & (frame["column"] == metric)].iloc[0]

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from skinbench.catalogue import ABLATION_ROWS, RECIPES, display_name
 from skinbench.errors import SkinbenchError
 from skinbench.eval.metrics import aggregate_seeds, bootstrap, compute_metrics, flatten, intervals
 from skinbench.records import FINISHED, ModelSummary, Record, Timing
@@ -30,6 +31,15 @@ class GroupKey(NamedTuple):
     recipe: str | None
     ablation: str | None
     split: str
+
+    def label(self, *, with_row_key: bool = False) -> str:
+        """"DenseNet201 + Metadata and WeightLoss" or "MobileNetV3Large [:240]" (``with_row_key``: "... [cut240]")."""
+        if self.ablation is not None:
+            row = ABLATION_ROWS.get(self.ablation)
+            key = f" [{self.ablation}]" if with_row_key else ""
+            return f"{display_name(self.backbone)} {row.label if row else self.ablation}{key}"
+        recipe = RECIPES.get(self.recipe or "")
+        return f"{display_name(self.backbone)} + {recipe.label if recipe else self.recipe}"
 
 
 @dataclass(frozen=True)
