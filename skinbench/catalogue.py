@@ -143,7 +143,8 @@ ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
 MATRICES: tuple[str, ...] = ("full", "paper", "smoke")
 TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
-EXECUTORS: tuple[str, ...] = ("inline", "local", "slurm")  #: train.executors
+INLINE, LOCAL, SLURM = "inline", "local", "slurm"  #: where cells run (train.executors)
+EXECUTORS: tuple[str, ...] = (INLINE, LOCAL, SLURM)
 EXPORT_FORMATS: tuple[str, ...] = ("tflite", "tflite-fp16", "tflite-int8", "saved_model")  #: deploy.export
 
 

@@ -80,8 +80,12 @@ Schedule = Annotated[
     choice_option(
         "--schedule",
         tuple(config.SCHEDULES),
-        "'paper' (an epoch is one pass; early stopping on validation accuracy, patience 25; at most 150 epochs) or "
-        "'code' (the author's notebooks: 896-batch epochs; validation loss, patience 35, min_delta 0.001; at most 500).",
+        "; ".join(
+            f"'{s.name}': epochs of {'one pass' if s.epoch_steps is None else f'{s.epoch_steps} batches'}, early stopping "
+            f"on {s.monitor} (patience {s.patience}{f', min_delta {s.min_delta:g}' if s.min_delta else ''}), "
+            f"at most {s.max_epochs} epochs"
+            for s in config.SCHEDULES.values()
+        ),
         rich_help_panel=TRAINING,
     ),
 ]

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from skinbench.catalogue import EXECUTORS
+from skinbench.catalogue import EXECUTORS, INLINE, LOCAL, SLURM
 from skinbench.errors import RunError
 from skinbench.records import (
     FAILED,
@@ -69,7 +69,7 @@ SLURM_ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "
 class Execution:
     """How the cells of a run are executed (``skinbench run --executor ...``)."""
 
-    executor: str = "inline"
+    executor: str = INLINE
     jobs: int | None = None  #: local: cells at once (None: one per GPU, 1 without a GPU)
     wait: bool = False  #: slurm: follow the jobs until every cell has run
     partition: str | None = None
@@ -82,7 +82,7 @@ class Execution:
 
     @property
     def inline(self) -> bool:
-        return self.executor == "inline"
+        return self.executor == INLINE
 
 
 def parse_execution(
@@ -109,11 +109,11 @@ def parse_execution(
             ("--slurm-option", slurm_options or None), ("--wait", wait or None),
         ) if value is not None
     ]
-    if executor != "slurm" and slurm_given:
+    if executor != SLURM and slurm_given:
         raise RunError(f"{', '.join(slurm_given)}: for --executor slurm only")
-    if executor != "local" and jobs is not None:
+    if executor != LOCAL and jobs is not None:
         raise RunError("--jobs: for --executor local only (SLURM runs --array-parallelism tasks at once)")
-    if executor != "inline" and shard:
+    if executor != INLINE and shard:
         raise RunError(
             f"--shard is for inline runs on machines without SLURM; --executor {executor} runs every cell itself"
         )
@@ -381,7 +381,7 @@ def still_running(out: Path, cells: list[str]) -> dict[str, str]:
         jobs = JobIds.read_if_present(out)
     except RecordError:
         jobs = None
-    if jobs is not None and jobs.executor == "slurm" and shutil.which("sacct"):
+    if jobs is not None and jobs.executor == SLURM and shutil.which("sacct"):
         ids = {cell: jobs.cells[cell] for cell in cells if cell in jobs.cells and cell not in found
                and not (out / cell / CellStatus.FILE).exists()}
         states = _slurm_states(list(ids.values()), out)
@@ -438,7 +438,7 @@ def run_local(
                     continue
                 cell = queue.pop(0)
                 gpu = str(slot.gpu) if slot.gpu is not None else None
-                dataclasses.replace(job, executor="local", gpu=gpu, gpu_sharing=slot.sharing, submitted_at=now_iso()).write(out / cell)
+                dataclasses.replace(job, executor=LOCAL, gpu=gpu, gpu_sharing=slot.sharing, submitted_at=now_iso()).write(out / cell)
                 if slot.gpu is None:
                     executor.update_parameters(gpus_per_node=0, visible_gpus=())
                 else:
@@ -448,7 +448,7 @@ def run_local(
                     submitted = executor.submit(Job(str(out), cell))
                 running[index] = (cell, submitted)
                 outcome.jobs[cell] = str(submitted.job_id)
-                _write_jobs(out, "local", outcome.jobs, None)
+                _write_jobs(out, LOCAL, outcome.jobs, None)
             time.sleep(poll_s)
             for index, (cell, submitted) in list(running.items()):
                 follower.poll(cell)
@@ -471,7 +471,7 @@ def run_local(
 
 def check_available(execution: Execution) -> None:
     """RunError when this machine cannot run ``execution``'s executor (SLURM's tools not on PATH)."""
-    if execution.executor != "slurm":
+    if execution.executor != SLURM:
         return
     missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
     if missing:
@@ -492,7 +492,7 @@ def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob
     executor.update_parameters(**slurm_parameters(execution, out))
     stamp = now_iso()
     for cell in cells:
-        dataclasses.replace(job, executor="slurm", gpu=None, gpu_sharing=1, submitted_at=stamp).write(out / cell)
+        dataclasses.replace(job, executor=SLURM, gpu=None, gpu_sharing=1, submitted_at=stamp).write(out / cell)
     from submitit.core.utils import FailedJobError, FailedSubmissionError
 
     try:
@@ -502,7 +502,7 @@ def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob
         raise RunError(f"sbatch did not take the job array: {str(exc).strip() or type(exc).__name__}") from None
     outcome = JobsOutcome(jobs={cell: str(s.job_id) for cell, s in zip(cells, submitted)}, followed=False)
     outcome.array_job_id = str(submitted[0].job_id).split("_")[0] if submitted else None
-    _write_jobs(out, "slurm", outcome.jobs, outcome.array_job_id)
+    _write_jobs(out, SLURM, outcome.jobs, outcome.array_job_id)
     return outcome, submitted
 
 
