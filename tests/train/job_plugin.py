@@ -2,22 +2,46 @@
 
 It registers the tiny backbone and, when ``SKINBENCH_TEST_BUILD_LOG`` names a file, appends
 ``<pid> <what>`` to it for every split written, image cache built and augmented set built, so
-a test counts what each process prepared.
+a test counts what each process prepared. When ``SKINBENCH_TEST_HOLD`` is ``<cell>:<n>``, the
+process waits after saving that cell's epoch ``n`` (up to five minutes), so a test can signal or
+kill it at a known point of its training however fast the tiny backbone trains.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Callable
 
 import tiny_backbone
 
 BUILD_LOG_ENV = "SKINBENCH_TEST_BUILD_LOG"
+HOLD_ENV = "SKINBENCH_TEST_HOLD"
 
 
 def register() -> None:
     tiny_backbone.register()
     log_builds(os.environ.get(BUILD_LOG_ENV))
+    hold_after(os.environ.get(HOLD_ENV))
+
+
+def hold_after(where: str | None, seconds: float = 300) -> None:
+    """Wrap the checkpoint's save so the process sleeps once ``<cell>:<n>`` (cell, epoch) is saved."""
+    if not where:
+        return
+    from skinbench.train.state import Checkpoint
+
+    cell, epoch = where.rsplit(":", 1)
+    real = Checkpoint.save
+
+    def save_then_hold(self, model, state, improved) -> None:
+        real(self, model, state, improved)
+        if self.root.parent.name == cell and state.epochs_done == int(epoch):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:  # a signal's handler runs between these sleeps
+                time.sleep(0.05)
+
+    Checkpoint.save = save_then_hold
 
 
 def log_builds(path: str | None, set_attribute: Callable = setattr) -> None:

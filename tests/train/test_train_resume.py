@@ -14,6 +14,7 @@ import pandas as pd
 
 from skinbench.records import FINISHED, CellStatus, Timing
 from tiny_backbone import CLI_WITH_TINY
+from job_plugin import HOLD_ENV
 from train_helpers import wait_for
 
 FIRST, KILLED = "tiny-metadata-paper-s0", "tiny-metadata-paper-s1"
@@ -28,7 +29,8 @@ def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, two_cells: Pat
             "--epochs", str(EPOCHS), "--out", str(out), *run_args]
     process = subprocess.Popen(
         [sys.executable, "-c", CLI_WITH_TINY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]),
+             HOLD_ENV: f"{KILLED}:1"},  # killed while it waits after its first saved epoch
     )
     try:
         wait_for(out / KILLED / "checkpoint" / "latest.json", process)
@@ -40,7 +42,7 @@ def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, two_cells: Pat
     saved = json.loads((out / KILLED / "checkpoint" / "latest.json").read_text())["folder"]
     state = json.loads((out / KILLED / "checkpoint" / saved / "state.json").read_text())
     done = state["epochs_done"]
-    assert 1 <= done < EPOCHS and not (out / KILLED / "status.json").exists()
+    assert done == 1 and not (out / KILLED / "status.json").exists()
     first_stamp = (out / FIRST / "status.json").stat().st_mtime_ns
 
     result = invoke(args)

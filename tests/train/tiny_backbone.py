@@ -13,8 +13,9 @@ import operator
 import pytest
 
 NAME = "tiny"
-#: Runs ``skinbench`` with the tiny backbone registered: ``[sys.executable, "-c", CLI_WITH_TINY, *args]``.
-CLI_WITH_TINY = "import sys, tiny_backbone; tiny_backbone.register(); sys.argv[0] = 'skinbench'; from skinbench.cli import main; main()"
+#: Runs ``skinbench`` with the tests' job plugin (the tiny backbone, and the holds and logs its
+#: environment variables ask for): ``[sys.executable, "-c", CLI_WITH_TINY, *args]``.
+CLI_WITH_TINY = "import sys, job_plugin; job_plugin.register(); sys.argv[0] = 'skinbench'; from skinbench.cli import main; main()"
 
 
 def _application(*, include_top: bool, weights, input_shape, input_tensor):
