@@ -28,7 +28,7 @@ from skinbench.io import read_json, write_csv, write_json
 
 #: The version of the run-folder format this skinbench writes and reads (2: config.json's
 #: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 VERSION_KEY = "format_version"
 
 #: A cell's states: ``finished`` and ``failed`` are written to status.json; a cell folder without
@@ -187,6 +187,7 @@ class CellConfig(Record):
     precision: str
     jit: bool
     deterministic: bool
+    bn_momentum: float | None  #: every BatchNormalization layer's momentum; None: the backbone's own
     schedule: ScheduleRecord
     dataset: DatasetRecord
     backend: str
@@ -378,6 +379,21 @@ class ExportReport(Record):
     max_probability_difference: float
     accuracy_change: float  #: exported - Keras
     balanced_accuracy_change: float
+
+
+@dataclasses.dataclass(frozen=True)
+class LesionAttention(Record):
+    """Where the soft attention falls on a synthetic set's known lesions (``skinbench explain --per-class``),
+    in ``<cell>/explain/``. Each figure is a mean over images of the share of alpha inside the lesion."""
+
+    FILE: ClassVar[str] = "lesion_attention.json"
+
+    n_images: int
+    trained: float  #: the cell's model
+    randomised: float  #: the same architecture with fresh weights (deploy.explain.randomised)
+    area: float  #: the lesion's share of the map: what attention spread evenly would give
+    trained_above_randomised: int  #: images whose trained share exceeds their randomised share
+    per_class: dict[str, dict[str, float]]  #: class code -> n_images, trained, randomised, area
 
 
 @dataclasses.dataclass(frozen=True)

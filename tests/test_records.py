@@ -13,6 +13,8 @@ import pytest
 
 from skinbench.eval.metrics import compute_metrics
 from skinbench.records import (
+    FORMAT_VERSION,
+    LesionAttention,
     FAILED,
     FINISHED,
     HISTORY_COLUMNS,
@@ -41,7 +43,7 @@ CONFIG = CellConfig(
     cell_id="resnet50-metadata-paper-s0", backbone="resnet50", recipe="metadata", ablation=None, seed=0,
     split="paper", image_size=64, epochs=2, batch_size=16, weights="none", attention="paper", metadata=True,
     cut=None, extra_dense=0, precision="float32", jit=False,
-    deterministic=False, schedule=ScheduleRecord("code", 896, "val_loss", 35, 0.001),
+    deterministic=False, bn_momentum=0.9, schedule=ScheduleRecord("code", 896, "val_loss", 35, 0.001),
     dataset=DatasetRecord("synthetic", True, "/tmp/x", 300, "abc"), backend="tensorflow",
 )
 TIMING = Timing(1.5, 1.0, 200.0, 0.3, 2.0, 0.5, 2, 2, 200, 200, "mixed_bfloat16", 1, (1,))
@@ -57,6 +59,7 @@ EXAMPLES: list[Record] = [
     InferenceInfo("model.keras", 1234, "resnet50", 64, "crop", ("akiec", "bcc"), {"age_mean": 50.0}),
     ExportReport("c", "tflite-int8", "model-tflite-int8.tflite", 0.2, "CPU x", {"median": 1.0, "q1": 0.9, "q3": 1.1, "runs": 50},
                  {"median": 0.5, "q1": 0.4, "q3": 0.6, "runs": 50}, 2, 30, 0.9, 10, 1.0, 0.002, 0.0, 0.0),
+    LesionAttention(14, 0.4, 0.3, 0.25, 11, {"mel": {"n_images": 2, "trained": 0.4, "randomised": 0.3, "area": 0.25}}),
 ]
 
 
@@ -64,7 +67,7 @@ EXAMPLES: list[Record] = [
 def test_round_trip(record: Record, tmp_path: Path) -> None:
     path = record.write(tmp_path)
     assert path == tmp_path / record.FILE
-    assert json.loads(path.read_text())["format_version"] == 2
+    assert json.loads(path.read_text())["format_version"] == FORMAT_VERSION
     assert type(record).read(tmp_path) == record
 
 
@@ -89,11 +92,11 @@ def test_a_truncated_file_is_named(tmp_path: Path) -> None:
         CellConfig.read(tmp_path)
 
 
-@pytest.mark.parametrize(("version", "advice"), [(3, "upgrade skinbench"), (1, "rerun the cell")])
+@pytest.mark.parametrize(("version", "advice"), [(FORMAT_VERSION + 1, "upgrade skinbench"), (FORMAT_VERSION - 1, "rerun the cell")])
 def test_an_unknown_version_is_refused(tmp_path: Path, version: int, advice: str) -> None:
     data = {**json.loads(TIMING.write(tmp_path).read_text()), "format_version": version}
     (tmp_path / "timing.json").write_text(json.dumps(data))
-    with pytest.raises(RecordError, match=f"format {version}, but this skinbench reads format 2; {advice}"):
+    with pytest.raises(RecordError, match=f"format {version}, but this skinbench reads format {FORMAT_VERSION}; {advice}"):
         Timing.read(tmp_path)
 
 
@@ -101,7 +104,7 @@ def test_a_file_without_a_version_is_refused_as_format_1(tmp_path: Path) -> None
     data = json.loads(CONFIG.write(tmp_path).read_text())
     del data["format_version"]
     (tmp_path / "config.json").write_text(json.dumps(data))
-    with pytest.raises(RecordError, match="config.json: run-folder format 1, but this skinbench reads format 2; rerun"):
+    with pytest.raises(RecordError, match=f"config.json: run-folder format 1, but this skinbench reads format {FORMAT_VERSION}; rerun"):
         CellConfig.read(tmp_path)
 
 
@@ -123,7 +126,7 @@ def test_status(tmp_path: Path) -> None:
     assert status_of(tmp_path) == PENDING
     CellStatus.now(FINISHED).write(tmp_path)
     assert status_of(tmp_path) == FINISHED and CellStatus.read(tmp_path).traceback is None
-    (tmp_path / "status.json").write_text(json.dumps({"format_version": 2, "status": "done", "error": None, "finished_at": "x"}))
+    (tmp_path / "status.json").write_text(json.dumps({"format_version": FORMAT_VERSION, "status": "done", "error": None, "finished_at": "x"}))
     with pytest.raises(RecordError, match="unknown status 'done'"):
         status_of(tmp_path)
 

@@ -23,7 +23,10 @@ def explain(
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the PNGs (default: CELL_DIR/explain).")] = None,
 ) -> None:
-    """One PNG per image (image, attention alpha, Grad-CAM, the 16 head maps), and how much randomising the weights changes the maps."""
+    """One PNG per image (image, attention alpha, Grad-CAM, the 16 head maps), and how much randomising the weights changes the maps.
+
+    On a synthetic set, --per-class also measures the share of attention inside each image's known lesion.
+    """
     from skinbench.data.ham10000 import read_table
     from skinbench.deploy import explain as maps
     from skinbench.deploy.model import check_metadata_columns, load_cell
@@ -40,13 +43,24 @@ def explain(
         table = read_table(metadata) if metadata is not None else None
         if table is not None:
             check_metadata_columns(table, metadata)
-        found += maps.explain(kept, list(images), table, warn=warn)
+        lesions = maps.known_lesions(kept, [Path(p).stem for p in images])
+        found += maps.explain(kept, list(images), table, lesions=lesions, warn=warn)
     if per_class:
         chosen, metadata_rows, files = maps.per_class_images(kept, per_class)
-        explained = maps.explain(kept, [files[i] for i in chosen], metadata_rows.reset_index(), warn=warn)
+        lesions = maps.known_lesions(kept, list(chosen))
+        explained = maps.explain(kept, [files[i] for i in chosen], metadata_rows.reset_index(), lesions=lesions, warn=warn)
         by_class = maps.by_class(explained, chosen)
         found += [e for group in by_class.values() for e in group]
         maps.save(maps.class_means_figure(by_class), out / CLASS_MEANS)
+        lesion = maps.lesion_attention(explained, chosen)
+        if lesion is not None:
+            lesion.write(out)
+            console.print(
+                f"share of attention inside the lesion ({lesion.n_images} images): trained {lesion.trained:.2f}, "
+                f"randomised weights {lesion.randomised:.2f}, lesion area {lesion.area:.2f} (attention spread evenly); "
+                f"trained above randomised on {lesion.trained_above_randomised} of {lesion.n_images}",
+                highlight=False, soft_wrap=True,
+            )
     for explanation in found:
         maps.save(maps.figure(explanation), out / f"{explanation.image_id}.png")
     flagged = [e.image_id for e in found if e.randomised_correlation > maps.UNCHANGED]

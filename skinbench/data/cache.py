@@ -80,11 +80,14 @@ def load_image(path: str | Path, size: int, rule: str = "crop") -> np.ndarray:
     """Decode one image fully and resize it to ``(size, size, 3)`` uint8 RGB by ``rule``."""
     with Image.open(path) as image:
         image = image.convert("RGB")
+    return np.asarray(fit(image, size, rule))
+
+
+def fit(image: Image.Image, size: int, rule: str = "crop") -> Image.Image:
+    """``image`` framed as ``size`` x ``size`` by ``rule`` (any mode: a mask is framed as its photograph is)."""
     if rule == "crop":
-        image = ImageOps.fit(image, (size, size), method=RESAMPLE)
-    else:
-        image = image.resize((size, size), RESAMPLE)
-    return np.asarray(image)
+        return ImageOps.fit(image, (size, size), method=RESAMPLE)
+    return image.resize((size, size), RESAMPLE)
 
 
 def cache_key(fingerprint: str, size: int, rule: str) -> str:

@@ -13,6 +13,9 @@ unchanged on it.
   than a colour threshold.
 * Images of one lesion are near-duplicates: one rendered lesion photographed with a small
   tilt, shift, zoom and colour change. A split that ignores ``lesion_id`` leaks.
+* Each image's lesion mask is known: ``lesion_masks`` draws it again, through the same
+  photograph, from the parameters the set records in ``synthetic.json`` (so a map of where a
+  model looks can be scored against where the lesion is).
 
 Bytes depend only on ``(count, size, seed)``: each lesion and each image draws from its own
 generator seeded by ``(seed, kind, number)``, so the number of worker processes does not
@@ -22,6 +25,7 @@ matter.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,9 +40,12 @@ from skinbench.data._workers import DEFAULT_WORKERS, build_atomically, run_chunk
 from skinbench.data.ham10000 import METADATA_CSV
 from skinbench.data.synthetic_stats import load_stats
 from skinbench.errors import DataError
+from skinbench.io import read_json, write_json
 from skinbench.paths import cache_root
 
 GENERATOR_VERSION = 2
+#: The set's parameters (count, size, seed, generator version), written beside its CSV.
+PARAMETERS_FILE = "synthetic.json"
 DEFAULT_COUNT = HAM10000_IMAGES
 DEFAULT_SIZE = (600, 450)
 CSV_COLUMNS = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization", "dataset"]
@@ -192,8 +199,9 @@ def _vignette(width: int, height: int, unit: float, aspect: float) -> np.ndarray
     return np.clip(corner - 0.7, 0, 1) ** 1.5
 
 
-def render_lesion(look: dict[str, Any], size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
-    """The lesion on skin as an RGB canvas of ``_canvas_size(size)``, drawn channels first."""
+def render_lesion(look: dict[str, Any], size: tuple[int, int], rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
+    """The lesion on skin as an RGB canvas of ``_canvas_size(size)``, drawn channels first, and
+    its mask on the same canvas (float32, 1 inside the lesion, a soft edge to 0 outside)."""
     cw, ch, scale = _canvas_size(size)
     unit = size[1] * scale
     x, y = _grid(cw, ch, unit)
@@ -228,7 +236,8 @@ def render_lesion(look: dict[str, Any], size: tuple[int, int], rng: np.random.Ge
     skin = _column(look["skin"]) * (1 + 0.03 * texture)
     canvas = skin + (colour - skin) * (look["opacity"] * mask)
     canvas *= 1 - look["vignette"] * _vignette(cw, ch, unit, size[0] / size[1])
-    return Image.fromarray(np.ascontiguousarray(np.clip(canvas, 0, 255).astype(np.uint8).transpose(1, 2, 0)))
+    image = Image.fromarray(np.ascontiguousarray(np.clip(canvas, 0, 255).astype(np.uint8).transpose(1, 2, 0)))
+    return image, mask
 
 
 def _column(rgb: np.ndarray) -> np.ndarray:
@@ -244,27 +253,63 @@ def _grain(size: tuple[int, int]) -> tuple[Image.Image, ...]:
     return tuple(Image.fromarray(n) for n in noise)
 
 
-def photograph(canvas: Image.Image, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
-    """One photograph of a rendered lesion: small tilt, shift, zoom, colour change and sensor grain.
+@dataclass(frozen=True)
+class Pose:
+    """How one photograph of a rendered lesion is taken: what ``photograph`` draws at random."""
 
-    Everything happens at render resolution; the picture is then resized to ``size``.
-    """
+    gain: np.ndarray  #: per-channel colour gain
+    frame: tuple[int, int]  #: the picture's size at render resolution
+    coefficients: tuple[float, ...]  #: Pillow's affine map from picture to canvas pixels
+    grain: int  #: which of the fixed grain images is added
+
+
+def draw_pose(canvas_size: tuple[int, int], size: tuple[int, int], rng: np.random.Generator) -> Pose:
+    """A small tilt, shift, zoom and colour change, drawn in the generator's fixed order."""
     _, _, scale = _canvas_size(size)
     width, height = round(size[0] * scale), round(size[1] * scale)
     gain = rng.normal(1, 0.035, 3) * rng.normal(1, 0.04)
-    levels = np.arange(256)
-    image = canvas.point(np.concatenate([np.clip(np.rint(levels * g), 0, 255) for g in gain]).astype(int).tolist())
     tilt = math.radians(rng.uniform(-MAX_TILT, MAX_TILT))
     sx, sy = rng.uniform(-MAX_SHIFT, MAX_SHIFT, 2) * (width, height)
     step = 1 / rng.uniform(1 - MAX_ZOOM, 1 + MAX_ZOOM)  # canvas pixels per output pixel
     cos, sin = step * math.cos(tilt), step * math.sin(tilt)
     # Output pixel (X, Y) samples canvas point centre + R(tilt) * step * ((X, Y) - output centre - shift).
     ox, oy = width / 2 + sx, height / 2 + sy
-    cx, cy = canvas.width / 2, canvas.height / 2
+    cx, cy = canvas_size[0] / 2, canvas_size[1] / 2
     coefficients = (cos, -sin, cx - cos * ox + sin * oy, sin, cos, cy - sin * ox - cos * oy)
-    image = image.transform((width, height), Image.Transform.AFFINE, coefficients, resample=Image.Resampling.BILINEAR)
-    image = ImageChops.add(image, _grain(image.size)[rng.integers(GRAIN_IMAGES)], scale=1.0, offset=-GRAIN)
+    return Pose(gain, (width, height), coefficients, int(rng.integers(GRAIN_IMAGES)))
+
+
+def _frame(picture: Image.Image, pose: Pose, size: tuple[int, int]) -> Image.Image:
+    """The pose's tilt, shift and zoom at render resolution, then resized to ``size``."""
+    picture = picture.transform(pose.frame, Image.Transform.AFFINE, pose.coefficients, resample=Image.Resampling.BILINEAR)
+    return picture if picture.size == size else picture.resize(size, Image.Resampling.BILINEAR)
+
+
+def photograph(canvas: Image.Image, size: tuple[int, int], pose: Pose) -> Image.Image:
+    """One photograph of a rendered lesion: its pose's colour change, framing and sensor grain.
+
+    Everything happens at render resolution; the picture is then resized to ``size``.
+    """
+    levels = np.arange(256)
+    image = canvas.point(np.concatenate([np.clip(np.rint(levels * g), 0, 255) for g in pose.gain]).astype(int).tolist())
+    image = image.transform(pose.frame, Image.Transform.AFFINE, pose.coefficients, resample=Image.Resampling.BILINEAR)
+    image = ImageChops.add(image, _grain(image.size)[pose.grain], scale=1.0, offset=-GRAIN)
     return image if image.size == size else image.resize(size, Image.Resampling.BILINEAR)
+
+
+def photograph_mask(mask: np.ndarray, size: tuple[int, int], pose: Pose) -> np.ndarray:
+    """The lesion mask as the photograph of the same pose frames it: float32 (height, width) in [0, 1]."""
+    return np.clip(np.asarray(_frame(Image.fromarray(mask.astype(np.float32), mode="F"), pose, size)), 0.0, 1.0)
+
+
+def _lesion(dx: str, lesion_number: int, size: tuple[int, int], seed: int) -> tuple[Image.Image, np.ndarray]:
+    """Lesion ``lesion_number`` of the set of ``seed``, rendered: its canvas and mask."""
+    rng = np.random.default_rng([seed, 1, lesion_number])
+    return render_lesion(lesion_look(dx, rng), size, rng)
+
+
+def _pose(canvas: Image.Image, image_number: int, size: tuple[int, int], seed: int) -> Pose:
+    return draw_pose(canvas.size, size, np.random.default_rng([seed, 2, image_number]))
 
 
 def _render_chunk(out_dir: str, jobs: list[tuple[str, int, int, str]], size: tuple[int, int], seed: int) -> int:
@@ -272,12 +317,40 @@ def _render_chunk(out_dir: str, jobs: list[tuple[str, int, int, str]], size: tup
     canvas, current = None, None
     for dx, lesion_number, image_number, relative in jobs:
         if lesion_number != current:
-            lesion_rng = np.random.default_rng([seed, 1, lesion_number])
-            canvas = render_lesion(lesion_look(dx, lesion_rng), size, lesion_rng)
+            canvas, _ = _lesion(dx, lesion_number, size, seed)
             current = lesion_number
-        image = photograph(canvas, size, np.random.default_rng([seed, 2, image_number]))
+        image = photograph(canvas, size, _pose(canvas, image_number, size, seed))
         image.save(Path(out_dir) / relative, "JPEG", quality=JPEG_QUALITY)
     return len(jobs)
+
+
+def lesion_masks(root: Path | str, image_ids: list[str]) -> dict[str, np.ndarray]:
+    """The lesion mask of each named image of the synthetic set in ``root``, at the image's size.
+
+    Drawn again from the parameters in ``root/synthetic.json``: float32 (height, width), 1 inside
+    the lesion. An id the set does not hold is left out.
+    """
+    path = Path(root) / PARAMETERS_FILE
+    if not path.is_file():
+        raise DataError(f"{root}: not a synthetic set with known lesion masks (no {PARAMETERS_FILE})")
+    parameters = read_json(path)
+    if parameters.get("generator_version") != GENERATOR_VERSION:
+        raise DataError(
+            f"{path}: generator version {parameters.get('generator_version')!r}, this skinbench draws version "
+            f"{GENERATOR_VERSION}: its masks would not match the images"
+        )
+    count, size, seed = int(parameters["count"]), tuple(parameters["size"]), int(parameters["seed"])
+    meta = synthetic_metadata(count, seed).set_index("image_id")
+    masks: dict[str, np.ndarray] = {}
+    for image_id in (i for i in image_ids if i in meta.index):
+        row = meta.loc[image_id]
+        canvas, mask = _lesion(row["dx"], int(row["lesion_number"]), size, seed)
+        masks[image_id] = photograph_mask(mask, size, _pose(canvas, int(row["image_number"]), size, seed))
+    return masks
+
+
+def _write_parameters(folder: Path, count: int, size: tuple[int, int], seed: int) -> None:
+    write_json(folder / PARAMETERS_FILE, {"count": count, "size": list(size), "seed": seed, "generator_version": GENERATOR_VERSION})
 
 
 def _write(folder: Path, count: int, size: tuple[int, int], seed: int, workers: int, progress: bool) -> None:
@@ -291,6 +364,7 @@ def _write(folder: Path, count: int, size: tuple[int, int], seed: int, workers: 
     run_chunks(_render_chunk, [(str(folder), chunk, size, seed) for chunk in chunks], [len(c) for c in chunks],
                workers=workers, progress=progress, description="synthetic HAM10000")
     meta[CSV_COLUMNS].to_csv(folder / METADATA_CSV, index=False)
+    _write_parameters(folder, count, size, seed)
 
 
 def _check_arguments(count: int, size: tuple[int, int]) -> tuple[int, int]:
@@ -337,4 +411,6 @@ def ensure_synthetic(
     folder = cache_root() / "synthetic" / f"ham10000-n{count}-{width}x{height}-s{seed}-v{GENERATOR_VERSION}"
     if not (folder / METADATA_CSV).is_file():
         build_atomically(folder, lambda tmp: _write(tmp, count, (width, height), seed, workers, progress), METADATA_CSV)
+    elif not (folder / PARAMETERS_FILE).is_file():  # generated before the file was written
+        _write_parameters(folder, count, (width, height), seed)
     return folder

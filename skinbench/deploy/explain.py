@@ -10,7 +10,11 @@ rank correlation of each image's trained and randomised alpha maps is printed; a
 barely changes (correlation above ``UNCHANGED``) reflects the architecture and the image
 rather than what was learned, and is flagged.
 
-``--per-class N``: for N reported images of each class, the mean alpha map per class.
+``--per-class N``: for N reported images of each class, the mean alpha map per class. On a
+synthetic set, where each image's lesion mask is known (``data.synthetic.lesion_masks``), the
+share of alpha that falls inside the lesion, for the trained and the randomised model, beside
+the lesion's share of the map's area (what attention spread evenly would give): a measurable
+check that the maps follow the lesion.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from skinbench.classes import CLASSES, CLASS_NAMES
 from skinbench.deploy.model import KeptModel, cell_dataset, load_images, metadata_features
 from skinbench.errors import RunError
 from skinbench.io import write_atomic
+from skinbench.records import CellConfig, LesionAttention
 
 #: Rank correlation above which a map is "unchanged" by randomising the weights.
 UNCHANGED = 0.9
@@ -45,6 +50,7 @@ class Explanation:
     heads: np.ndarray  #: (h, w, K) softmax maps
     grad_cam: np.ndarray | None  #: (h, w), None where the backend cannot take the gradient
     random_alpha: np.ndarray  #: alpha of the randomised model
+    lesion: np.ndarray | None = None  #: (h, w): the share of each map cell inside the lesion, when known
 
     @property
     def alpha(self) -> np.ndarray:
@@ -63,9 +69,33 @@ class Explanation:
             value = spearmanr(self.alpha.ravel(), self.random_alpha.ravel()).statistic
         return float(value) if np.isfinite(value) else 1.0  # a constant map is unchanged by definition
 
+    @property
+    def lesion_share(self) -> float | None:
+        """Share of the trained model's alpha inside the lesion (None without a mask)."""
+        return None if self.lesion is None else _share(self.alpha, self.lesion)
 
-def explain(kept: KeptModel, paths: list[Path], metadata=None, *, warn: Callable[[str], None] = lambda m: None) -> list[Explanation]:
-    """Maps for every readable image (a metadata model needs ``metadata`` rows for them)."""
+    @property
+    def random_lesion_share(self) -> float | None:
+        return None if self.lesion is None else _share(self.random_alpha, self.lesion)
+
+    @property
+    def lesion_area(self) -> float | None:
+        """The lesion's share of the map: what attention spread evenly would put inside it."""
+        return None if self.lesion is None else float(self.lesion.mean())
+
+
+def _share(alpha: np.ndarray, lesion: np.ndarray) -> float:
+    return float((alpha * lesion).sum() / alpha.sum())
+
+
+def explain(
+    kept: KeptModel, paths: list[Path], metadata=None, *, lesions: dict[str, np.ndarray] | None = None,
+    warn: Callable[[str], None] = lambda m: None,
+) -> list[Explanation]:
+    """Maps for every readable image (a metadata model needs ``metadata`` rows for them).
+
+    ``lesions``: image id -> lesion mask at the image's size, for the images whose mask is known.
+    """
     from skinbench.models.build import attention_maps_model
 
     try:
@@ -90,10 +120,56 @@ def explain(kept: KeptModel, paths: list[Path], metadata=None, *, warn: Callable
     heads = np.asarray(maps_model.predict_on_batch(inputs))
     random_heads = np.asarray(attention_maps_model(randomised(kept.model)).predict_on_batch(inputs))
     cams = grad_cam(kept.model, inputs, probabilities.argmax(axis=1))
+    lesions = lesions or {}
+    grid = heads.shape[1:3]
     return [
-        Explanation(p.stem, images[k], probabilities[k], heads[k], None if cams is None else cams[k], random_heads[k].sum(-1))
+        Explanation(
+            p.stem, images[k], probabilities[k], heads[k], None if cams is None else cams[k], random_heads[k].sum(-1),
+            _on_grid(lesions[p.stem], kept, grid) if p.stem in lesions else None,
+        )
         for k, p in enumerate(usable)
     ]
+
+
+def _on_grid(mask: np.ndarray, kept: KeptModel, grid: tuple[int, int]) -> np.ndarray:
+    """A full-size lesion mask framed as the model's input is, then averaged over each map cell."""
+    from PIL import Image
+
+    from skinbench.data.cache import fit
+
+    framed = fit(Image.fromarray(mask.astype(np.float32), mode="F"), kept.info.image_size, kept.info.resize_rule)
+    return np.asarray(framed.resize((grid[1], grid[0]), Image.Resampling.BOX), dtype=np.float64)
+
+
+def known_lesions(kept: KeptModel, image_ids: list[str]) -> dict[str, np.ndarray]:
+    """The lesion masks of ``image_ids`` when the cell's dataset is a synthetic set that records them, else {}."""
+    from skinbench.data.synthetic import PARAMETERS_FILE, lesion_masks
+
+    root = Path(CellConfig.read(kept.folder).dataset.root)
+    return lesion_masks(root, image_ids) if (root / PARAMETERS_FILE).is_file() else {}
+
+
+def lesion_attention(explanations: list[Explanation], classes: dict[str, str]) -> LesionAttention | None:
+    """lesion_attention.json's figures over the explanations with a known mask (None when there are none)."""
+    known = [e for e in explanations if e.lesion is not None]
+    if not known:
+        return None
+
+    def means(group: list[Explanation]) -> dict[str, float]:
+        return {
+            "n_images": len(group),
+            "trained": float(np.mean([e.lesion_share for e in group])),
+            "randomised": float(np.mean([e.random_lesion_share for e in group])),
+            "area": float(np.mean([e.lesion_area for e in group])),
+        }
+
+    per_class = {code: means(group) for code, group in by_class(known, classes).items()}
+    overall = means(known)
+    better = sum(e.lesion_share > e.random_lesion_share for e in known)
+    return LesionAttention(
+        n_images=overall["n_images"], trained=overall["trained"], randomised=overall["randomised"], area=overall["area"],
+        trained_above_randomised=better, per_class=per_class,
+    )
 
 
 def per_class_images(kept: KeptModel, n: int) -> tuple[dict[str, str], object, dict[str, Path]]:
@@ -108,10 +184,11 @@ def per_class_images(kept: KeptModel, n: int) -> tuple[dict[str, str], object, d
 
 
 def by_class(explanations: list[Explanation], classes: dict[str, str]) -> dict[str, list[Explanation]]:
-    """The explanations grouped by their image's true class, in CLASSES order."""
+    """The explanations grouped by their image's true class, in CLASSES order (images of no known class left out)."""
     groups: dict[str, list[Explanation]] = {code: [] for code in CLASSES}
     for e in explanations:
-        groups[classes[e.image_id]].append(e)
+        if e.image_id in classes:
+            groups[classes[e.image_id]].append(e)
     return {code: group for code, group in groups.items() if group}
 
 
@@ -154,8 +231,10 @@ def figure(explanation: Explanation) -> Figure:
     fig = Figure(figsize=(2.4 * columns, 2.4 * rows))
     FigureCanvasAgg(fig)
     code = CLASSES[e.predicted]
+    inside = (f"; alpha inside the lesion {e.lesion_share:.2f} (randomised {e.random_lesion_share:.2f}, "
+              f"lesion area {e.lesion_area:.2f})" if e.lesion is not None else "")
     fig.suptitle(f"{e.image_id}: {CLASS_NAMES[code]} ({code}), p = {e.probabilities[e.predicted]:.2f}; "
-                 f"rank correlation with randomised weights {e.randomised_correlation:.2f}", fontsize=9)
+                 f"rank correlation with randomised weights {e.randomised_correlation:.2f}{inside}", fontsize=9, wrap=True)
     panels = [("image", None), ("soft attention (alpha)", e.alpha), ("Grad-CAM, cut tensor", e.grad_cam)]
     for index, (title, values) in enumerate(panels):
         ax = fig.add_subplot(rows, columns, index + 1)
@@ -182,7 +261,9 @@ def class_means_figure(by_class: dict[str, list[Explanation]]) -> Figure:
     for index, (code, explanations) in enumerate(by_class.items()):
         ax = fig.add_subplot(1, len(by_class), index + 1)
         ax.imshow(np.mean([e.alpha for e in explanations], axis=0), cmap="viridis")
-        ax.set_title(f"{code} (n = {len(explanations)})", fontsize=8)
+        known = [e.lesion_share for e in explanations if e.lesion is not None]
+        inside = f"\ninside lesion {np.mean(known):.2f}" if known else ""
+        ax.set_title(f"{code} (n = {len(explanations)}){inside}", fontsize=8)
         ax.axis("off")
     fig.suptitle("Mean soft-attention map per class", fontsize=9)
     fig.tight_layout()

@@ -47,6 +47,7 @@ def build_model(
     cut: str | None = None,
     extra_dense: int = 0,
     heads: int = 16,
+    bn_momentum: float | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """One skinbench model.
@@ -63,6 +64,8 @@ def build_model(
             MobileNetV3Large only).
         extra_dense: units of a Dense(ReLU) layer after Flatten (paper Table 9's Dense(512)).
         heads: soft-attention heads (K).
+        bn_momentum: the momentum of every BatchNormalization layer's moving statistics
+            (``None``: the application's own, 0.999 in MobileNetV3, 0.99 in most others).
 
     ImageNet weights with ``include_top=True`` exist only at the native size; at another size
     the backbone is built without its top, which cuts inside the top (266, 270) cannot use.
@@ -100,7 +103,19 @@ def build_model(
         x = keras.layers.Concatenate(name="fusion")([x, branch])
     # float32 output keeps the softmax exact under mixed precision.
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name or f"skinbench_{spec.name}")
+    model = keras.Model(inputs, outputs, name=name or f"skinbench_{spec.name}")
+    if bn_momentum is not None:
+        set_bn_momentum(model, bn_momentum)
+    return model
+
+
+def set_bn_momentum(model: keras.Model, momentum: float) -> None:
+    """Give every BatchNormalization layer of ``model`` (nested models too) ``momentum``."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
+        elif isinstance(layer, keras.Model):
+            set_bn_momentum(layer, momentum)
 
 
 def attention_maps_model(model: keras.Model) -> keras.Model:

@@ -101,6 +101,7 @@ def _protocol(summary: Summary) -> str:
         "Image size": _distinct(c.image_size for c in configs),
         "Batch size": _distinct(c.batch_size for c in configs),
         "Weights": _distinct(c.weights for c in configs),
+        "BatchNorm momentum": _distinct("the backbone's own" if c.bn_momentum is None else c.bn_momentum for c in configs),
         "Soft attention": _distinct(c.attention for c in configs),
         "Precision": _distinct(c.precision for c in configs),
         "Backend": _distinct(c.backend for c in configs),

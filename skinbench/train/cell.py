@@ -79,6 +79,7 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: i
         precision=settings.precision,
         jit=settings.jit,
         deterministic=settings.deterministic,
+        bn_momentum=settings.bn_momentum,
         schedule=ScheduleRecord(schedule.name, schedule.epoch_steps, schedule.monitor, schedule.patience, schedule.min_delta),
         dataset=DatasetRecord(
             name=data.source.name,
@@ -122,7 +123,7 @@ def run_cell(
 
             return build_model(
                 cell.backbone, image_size=config.image_size, metadata_features=features, weights=settings.weights,
-                attention=plan.attention, cut=plan.cut, extra_dense=plan.extra_dense,
+                attention=plan.attention, cut=plan.cut, extra_dense=plan.extra_dense, bn_momentum=settings.bn_momentum,
             )
 
         train_cell(

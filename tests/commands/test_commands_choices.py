@@ -175,6 +175,17 @@ def test_run_defaults_are_the_catalogues(captured: dict) -> None:
     settings = captured["settings"]
     assert (settings.precision, settings.attention, settings.schedule) == ("float32", "paper", "paper")
     assert {cell.split for cell in captured["cells"]} == {"paper"}
+    assert settings.bn_momentum == 0.9  # the smoke profile's, for random weights
+
+
+def test_bn_momentum_is_the_backbones_own_unless_given(captured: dict) -> None:
+    assert CliRunner().invoke(app, ["run", "--backbones", "resnet50", "--data-dir", "."]).exit_code == 0
+    assert captured["settings"].bn_momentum is None
+    result = CliRunner().invoke(app, ["run", "--matrix", "demo", "--dataset", "synthetic", "--bn-momentum", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert captured["settings"].bn_momentum == 0.5 and captured["settings"].epochs == 5
+    result = CliRunner().invoke(app, ["run", "--matrix", "smoke", "--dataset", "synthetic", "--bn-momentum", "1.5"])
+    assert result.exit_code == 2 and "--bn-momentum" in result.output
 
 
 def test_shards_split_the_cells(captured: dict) -> None:

@@ -20,7 +20,17 @@ from skinbench.catalogue import HAM10000_IMAGES, HAM10000_PART_1_IMAGES
 from skinbench.classes import CLASSES
 from skinbench.data.ham10000 import METADATA_CSV, load_dataset
 from skinbench.data.metadata import MetadataEncoder
-from skinbench.data.synthetic import CSV_COLUMNS, FOLDERS, class_counts, ensure_synthetic, generate, synthetic_metadata
+from skinbench.data.synthetic import (
+    CSV_COLUMNS,
+    FOLDERS,
+    GENERATOR_VERSION,
+    PARAMETERS_FILE,
+    class_counts,
+    ensure_synthetic,
+    generate,
+    lesion_masks,
+    synthetic_metadata,
+)
 from skinbench.data.synthetic_stats import compute_stats, load_stats
 from skinbench.errors import DataError
 
@@ -138,8 +148,44 @@ def test_ensure_synthetic_generates_once(cache_root: Path) -> None:
     assert ensure_synthetic(20, (32, 24), 3, progress=False) == folder
     assert (folder / METADATA_CSV).stat().st_mtime_ns == before
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    (folder / PARAMETERS_FILE).unlink()  # a set generated before the parameters were recorded gets them
+    ensure_synthetic(20, (32, 24), 3, progress=False)
+    assert json.loads((folder / PARAMETERS_FILE).read_text())["count"] == 20
+    assert (folder / METADATA_CSV).stat().st_mtime_ns == before
 
 
 @pytest.mark.skipif(not REAL_CSV.is_file(), reason="the real HAM10000_metadata.csv (../shared/data) is not here")
 def test_stored_statistics_are_those_of_the_real_csv() -> None:
     assert json.loads(json.dumps(compute_stats(REAL_CSV))) == load_stats()
+
+
+def _darkness(path: Path) -> np.ndarray:
+    return 255.0 - np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+
+
+def test_lesion_masks_follow_their_photographs(synth_root: Path) -> None:
+    meta = pd.read_csv(synth_root / METADATA_CSV)
+    files = {p.stem: p for p in synth_root.rglob("*.jpg")}
+    masks = lesion_masks(synth_root, [*meta["image_id"], "ISIC_9999999"])
+    assert set(masks) == set(meta["image_id"])  # an id the set does not hold is left out
+    assert all(m.shape == (SMALL_SIZE[1], SMALL_SIZE[0]) and m.dtype == np.float32 for m in masks.values())
+
+    def fit(image_id: str, mask: np.ndarray) -> float:  # how well a mask traces the image's dark lesion
+        return float(np.corrcoef(_darkness(files[image_id]).ravel(), mask.ravel())[0, 1])
+
+    assert np.median([fit(i, masks[i]) for i in meta["image_id"]]) > 0.8
+    # Each photograph of a lesion is tilted, shifted and zoomed its own way, and its mask with it:
+    # the image's own mask fits it better than the masks of the other photographs of its lesion.
+    siblings = [(a, b) for _, g in meta.groupby("lesion_id") for a in g["image_id"] for b in g["image_id"] if a != b]
+    assert len(siblings) >= 20
+    assert np.mean([fit(a, masks[a]) > fit(a, masks[b]) for a, b in siblings]) >= 0.95
+
+
+def test_masks_need_the_sets_parameters(synth_root: Path, tmp_path: Path) -> None:
+    parameters = json.loads((synth_root / PARAMETERS_FILE).read_text())
+    assert parameters == {"count": SMALL_COUNT, "size": list(SMALL_SIZE), "seed": 0, "generator_version": GENERATOR_VERSION}
+    with pytest.raises(DataError, match="not a synthetic set with known lesion masks"):
+        lesion_masks(tmp_path, ["ISIC_0024306"])
+    (tmp_path / PARAMETERS_FILE).write_text(json.dumps({**parameters, "generator_version": GENERATOR_VERSION - 1}))
+    with pytest.raises(DataError, match="would not match the images"):
+        lesion_masks(tmp_path, ["ISIC_0024306"])

@@ -86,6 +86,14 @@ def test_one_training_step_lowers_the_loss() -> None:
     assert after < before
 
 
+def test_bn_momentum_reaches_every_batchnorm_layer() -> None:
+    def momenta(model: keras.Model) -> set[float]:
+        return {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+
+    assert momenta(build_model("mobilenetv3small", image_size=32, weights=None)) == {0.999}  # the application's own
+    assert momenta(build_model("mobilenetv3small", image_size=32, weights=None, bn_momentum=0.9)) == {0.9}
+
+
 def test_no_attention_and_extra_dense() -> None:
     model = build_model("mobilenetv3small", image_size=32, weights=None, attention=None, extra_dense=8)
     names = {layer.name for layer in model.layers}

@@ -132,7 +132,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         epochs=3, batch_size=32, weights="none", attention="paper" if row is None or row.attention else None,
         metadata=recipe == "metadata" and (row is None or row.metadata), cut=row.cut_key if row else None,
         extra_dense=row.extra_dense if row else 0, precision="float32", jit=False,
-        deterministic=False, schedule=ScheduleRecord("paper", None, "val_accuracy", 25, 0.0),
+        deterministic=False, bn_momentum=None, schedule=ScheduleRecord("paper", None, "val_accuracy", 25, 0.0),
         dataset=DatasetRecord("synthetic", True, "synthetic", len(frame), FINGERPRINT),
         backend="tensorflow",
     ).write(folder)

@@ -32,6 +32,8 @@ def test_named_matrices() -> None:
     smoke = cells("smoke")
     assert len(smoke) == 4 and {c.recipe for c in smoke} == {"augmented", "metadata"}
     assert config.matrix_spec("smoke").profile.settings.epochs == 2
+    demo = cells("demo")
+    assert {(c.backbone, c.recipe) for c in demo} == {("mobilenetv3small", "augmented"), ("mobilenetv3small", "metadata")}
 
 
 def test_filters_and_seeds() -> None:
