@@ -80,7 +80,7 @@ def deployment_section(summary: Summary) -> tuple[str, pd.DataFrame]:
         "SavedModel); agreement and changes against the Keras model on each cell's reported part "
         "(confident images: the Keras model's two best classes at least 0.01 apart, which int8's 1/256 output "
         "steps can resolve).", "",
-        shown.to_markdown(index=False, floatfmt=".4g", missingval=DASH), "",
+        shown.astype(object).where(shown.notna(), None).to_markdown(index=False, floatfmt=".4g", missingval=DASH), "",
     ]
     claims = speedups(frame)
     lines += [f"- {claim}" for claim in claims] or [
