@@ -181,9 +181,26 @@ def _warnings(summary: Summary) -> str:
                 f"{result.cell.cell_id}: metrics.json says accuracy {stored:.4f} but predictions.csv gives "
                 f"{result.metrics['accuracy']:.4f}; the report uses predictions.csv."
             )
+    lines += _sharing_warning(summary)
     if summary.unfinished:
         lines.append(f"{len(summary.unfinished)} cell(s) did not finish; their values show {DASH} (listed below).")
     return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
+
+
+def _sharing_warning(summary: Summary) -> list[str]:
+    """A line when the finished cells were timed sharing their device with different numbers of cells."""
+    sharing: dict[int, list[str]] = {}
+    for result in summary.cells:
+        value = result.values.get("timing.gpu_sharing")
+        if value is not None:
+            sharing.setdefault(int(value), []).append(result.cell.cell_id)
+    if len(sharing) < 2:
+        return []
+    counts = "; ".join(f"{n} at once: {len(cells)} cell(s), e.g. {cells[0]}" for n, cells in sorted(sharing.items()))
+    return [
+        f"Cells were timed while different numbers of cells shared their device (timing.json gpu_sharing; {counts}): "
+        "compare times per epoch and images per second only between cells of equal sharing."
+    ]
 
 
 def _absent_classes(metrics: dict[str, Any]) -> list[str]:

@@ -102,3 +102,14 @@ def test_definitions_say_what_the_intervals_and_the_spread_cover(shards: list[Pa
     assert "numpy.random.SeedSequence([base seed, CRC-32 of the UTF-8 cell id]) with base seed 0" in definitions
     assert "Each seed is both a new split and a new initialisation" in definitions
     assert "- Absent class: a class with no true image in a cell's evaluated part is left out of every macro mean" in definitions
+
+
+def test_cells_timed_at_different_sharing_are_warned(shards: list[Path]) -> None:
+    path, _ = build_report(shards, bootstrap=0, plots=False)
+    assert "gpu_sharing" not in _section(path.read_text(), "Warnings")  # every fixture cell ran alone
+    timing = shards[0] / CELL / "timing.json"
+    timing.write_text(json.dumps({**json.loads(timing.read_text()), "gpu_sharing": 2}))
+    path, _ = build_report(shards, bootstrap=0, plots=False)
+    (line,) = [w for w in _section(path.read_text(), "Warnings").splitlines() if "gpu_sharing" in w]
+    assert f"2 at once: 1 cell(s), e.g. {CELL}" in line and "1 at once:" in line
+    assert "compare times per epoch and images per second only between cells of equal sharing" in line
