@@ -1,4 +1,5 @@
-"""Under JAX a cell compiles each step function once: full training batches, padded evaluation batches.
+"""Under JAX a cell compiles each step function once: full training batches, padded evaluation batches;
+and Keras dispatches its training batch ends asynchronously (no callback makes a step wait for its loss).
 
 Before, a short last batch made XLA compile the train step twice, the test step twice and the
 predict step four times per cell (full batch, remainder, and the latency batches).
@@ -29,6 +30,14 @@ SCRIPT = textwrap.dedent(
 
     logging.getLogger("jax").addHandler(Record())
     logging.getLogger("jax").setLevel(logging.DEBUG)
+    import keras
+    real_begin = keras.callbacks.CallbackList.on_train_begin
+
+    def on_train_begin(self, logs=None):
+        print("ASYNC_TRAIN", self._async_train)
+        return real_begin(self, logs)
+
+    keras.callbacks.CallbackList.on_train_begin = on_train_begin
     import tiny_backbone
     tiny_backbone.register()
     from typer.testing import CliRunner
@@ -55,3 +64,6 @@ def test_each_step_function_compiles_once(tmp_path: Path, tiny_data: Path, tiny:
     # one training program; one predict program (validation, the reported part, latency at batch 32)
     # plus the batch-1 latency program; Keras' test step is never used
     assert steps == {"train_step": 1, "predict_step": 2}, counts
+    # fit's callbacks (validation, LR, early stopping, the epoch files, progress) leave every training
+    # batch end to Keras' background thread: no step waits for its loss to reach the host
+    assert [line for line in done.stdout.splitlines() if line.startswith("ASYNC_TRAIN")] == ["ASYNC_TRAIN True"]
