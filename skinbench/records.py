@@ -27,7 +27,8 @@ from skinbench.errors import RunError
 from skinbench.io import read_json, write_csv, write_json
 
 #: The version of the run-folder format this skinbench writes and reads (2: config.json's
-#: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``).
+#: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``;
+#: 3: config.json's ``bn_momentum``).
 FORMAT_VERSION = 3
 VERSION_KEY = "format_version"
 

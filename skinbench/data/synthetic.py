@@ -279,9 +279,12 @@ def draw_pose(canvas_size: tuple[int, int], size: tuple[int, int], rng: np.rando
     return Pose(gain, (width, height), coefficients, int(rng.integers(GRAIN_IMAGES)))
 
 
-def _frame(picture: Image.Image, pose: Pose, size: tuple[int, int]) -> Image.Image:
-    """The pose's tilt, shift and zoom at render resolution, then resized to ``size``."""
-    picture = picture.transform(pose.frame, Image.Transform.AFFINE, pose.coefficients, resample=Image.Resampling.BILINEAR)
+def _place(picture: Image.Image, pose: Pose) -> Image.Image:
+    """The pose's tilt, shift and zoom, at render resolution."""
+    return picture.transform(pose.frame, Image.Transform.AFFINE, pose.coefficients, resample=Image.Resampling.BILINEAR)
+
+
+def _to_size(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
     return picture if picture.size == size else picture.resize(size, Image.Resampling.BILINEAR)
 
 
@@ -292,14 +295,15 @@ def photograph(canvas: Image.Image, size: tuple[int, int], pose: Pose) -> Image.
     """
     levels = np.arange(256)
     image = canvas.point(np.concatenate([np.clip(np.rint(levels * g), 0, 255) for g in pose.gain]).astype(int).tolist())
-    image = image.transform(pose.frame, Image.Transform.AFFINE, pose.coefficients, resample=Image.Resampling.BILINEAR)
+    image = _place(image, pose)
     image = ImageChops.add(image, _grain(image.size)[pose.grain], scale=1.0, offset=-GRAIN)
-    return image if image.size == size else image.resize(size, Image.Resampling.BILINEAR)
+    return _to_size(image, size)
 
 
 def photograph_mask(mask: np.ndarray, size: tuple[int, int], pose: Pose) -> np.ndarray:
     """The lesion mask as the photograph of the same pose frames it: float32 (height, width) in [0, 1]."""
-    return np.clip(np.asarray(_frame(Image.fromarray(mask.astype(np.float32), mode="F"), pose, size)), 0.0, 1.0)
+    framed = _to_size(_place(Image.fromarray(mask.astype(np.float32), mode="F"), pose), size)
+    return np.clip(np.asarray(framed), 0.0, 1.0)
 
 
 def _lesion(dx: str, lesion_number: int, size: tuple[int, int], seed: int) -> tuple[Image.Image, np.ndarray]:
