@@ -28,8 +28,11 @@ from skinbench.io import read_json, write_csv, write_json
 
 #: The version of the run-folder format this skinbench writes and reads (2: config.json's
 #: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``;
-#: 3: config.json's ``bn_momentum``).
-FORMAT_VERSION = 3
+#: 3: config.json's ``bn_momentum``; 4: config.json's ``gradient_accumulation``, timing.json's
+#: ``gradient_accumulation``, ``micro_batch_size``, ``peak_memory_gib`` and
+#: ``peak_memory_upper_bound``, job.json's ``require_gpu``, and history.csv's ``val_loss``
+#: unweighted for every recipe).
+FORMAT_VERSION = 4
 VERSION_KEY = "format_version"
 
 #: A cell's states: ``finished`` and ``failed`` are written to status.json; a cell folder without
@@ -189,6 +192,9 @@ class CellConfig(Record):
     jit: bool
     deterministic: bool
     bn_momentum: float | None  #: every BatchNormalization layer's momentum; None: the backbone's own
+    #: micro-batches per batch as asked (None: automatic, 1, and a retry with micro-batches after
+    #: an out-of-memory error; timing.json says what ran)
+    gradient_accumulation: int | None
     schedule: ScheduleRecord
     dataset: DatasetRecord
     backend: str
@@ -301,14 +307,15 @@ class Timing(Record):
     dtype_policy: str  #: the Keras dtype policy that ran (train.precision)
     replicas: int
     traced_epochs: tuple[int, ...]
+    gradient_accumulation: int  #: micro-batches per batch that ran (1: none; config.json says whether it was asked for)
+    micro_batch_size: int  #: samples per training step (batch_size / gradient_accumulation)
+    peak_memory_gib: float | None  #: the GPU's peak allocated memory during the cell (None on a CPU)
+    #: True when the backend (JAX) keeps one peak per process and this cell did not raise it: the
+    #: cell's own peak is at most peak_memory_gib
+    peak_memory_upper_bound: bool
     #: cells the executor ran at once on this cell's device (its GPU, else the machine's CPU): 1 alone,
-    #: so a time per epoch is compared only with one measured under the same sharing; None in files
-    #: written before it was recorded
+    #: so a time per epoch is compared only with one measured under the same sharing
     gpu_sharing: int | None = None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path | str = "") -> Timing:
-        return super().from_json({"gpu_sharing": None, **data}, path)  # absent from earlier files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -444,6 +451,7 @@ class CellJob(Record):
     settings: dict[str, Any]  #: config.Settings, field by field
     gpu: str | None  #: the GPU the local executor gave the job (CUDA_VISIBLE_DEVICES); None: the scheduler's
     gpu_sharing: int  #: cells the executor runs at once on that GPU (Timing.gpu_sharing)
+    require_gpu: bool  #: the job fails its cell when it finds no GPU (no --allow-cpu, larger than smoke and demo)
     submitted_at: str
 
 

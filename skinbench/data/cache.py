@@ -35,7 +35,7 @@ from skinbench.console import err_console
 from skinbench.data._workers import DEFAULT_WORKERS, build_atomically, run_chunks, split_even
 from skinbench.data.ham10000 import EXAMPLES, Dataset
 from skinbench.errors import DataError
-from skinbench.io import read_json, write_csv, write_json
+from skinbench.io import allocate_memmap, read_json, write_csv, write_json
 from skinbench.paths import cache_root
 
 CACHE_VERSION = 1
@@ -177,7 +177,7 @@ def _build(folder: Path, dataset: Dataset, size: int, rule: str, workers: int, p
 
     def fill(tmp: Path) -> None:
         array_path = tmp / "images.npy"
-        np.lib.format.open_memmap(array_path, mode="w+", dtype=np.uint8, shape=(len(frame), size, size, 3)).flush()
+        allocate_memmap(array_path, (len(frame), size, size, 3), np.uint8, f"the {size}px image cache of {dataset.root}").flush()
         paths = frame["path"].tolist()
         ranges = split_even(len(paths), math.ceil(len(paths) / CHUNK))
         results = run_chunks(

@@ -80,6 +80,25 @@ class Dataset:
         return [p for p in self.problems if p.fatal]
 
 
+def check_data_dir(data_dir: Path | None) -> Path:
+    """``--data-dir`` as a folder that exists; a DataError saying how to get the data otherwise.
+
+    Light (no image is read), so the command line answers a missing folder at once.
+    """
+    if data_dir is None:
+        raise DataError(
+            "no HAM10000 folder given: pass --data-dir FOLDER holding either HAM10000_metadata.csv and the "
+            "images (Dataverse/Kaggle layout; both recipes) or the ISIC 2018 Task 3 training images and "
+            f"ground-truth CSV (augmented recipe only); 'skinbench data fetch FOLDER' downloads them, or "
+            f"{DOWNLOAD_HINT}; or run on generated data with --dataset synthetic"
+        )
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; pass the folder that holds {METADATA_CSV}, or get the data with "
+                        f"'skinbench data fetch {root}'")
+    return root
+
+
 def load_dataset(root: Path | str, *, strict: bool = False, require_metadata: bool = False) -> Dataset:
     """Load ``root``; raise ``DataError`` when the data cannot be used.
 

@@ -182,6 +182,7 @@ def _warnings(summary: Summary) -> str:
                 f"{result.metrics['accuracy']:.4f}; the report uses predictions.csv."
             )
     lines += _sharing_warning(summary)
+    lines += _accumulation_warning(summary)
     if summary.unfinished:
         lines.append(f"{len(summary.unfinished)} cell(s) did not finish; their values show {DASH} (listed below).")
     return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
@@ -200,6 +201,22 @@ def _sharing_warning(summary: Summary) -> list[str]:
     return [
         f"Cells were timed while different numbers of cells shared their device (timing.json gpu_sharing; {counts}): "
         "compare times per epoch and images per second only between cells of equal sharing."
+    ]
+
+
+def _accumulation_warning(summary: Summary) -> list[str]:
+    """A line naming the cells that trained in micro-batches (gradient accumulation)."""
+    accumulated = [
+        f"{r.cell.cell_id} ({int(r.values['timing.gradient_accumulation'])} x {int(r.values['timing.micro_batch_size'])})"
+        for r in summary.cells if (r.values.get("timing.gradient_accumulation") or 1) > 1
+    ]
+    if not accumulated:
+        return []
+    return [
+        f"{len(accumulated)} cell(s) trained with gradient accumulation, micro-batches that add up to their batch "
+        f"(asked for with --gradient-accumulation, or a retry after the device ran out of memory; config.json says "
+        f"which): {', '.join(accumulated)}. BatchNormalization normalised each micro-batch with its own statistics "
+        "and updated its moving averages once per micro-batch, so these cells do not train exactly as the others."
     ]
 
 

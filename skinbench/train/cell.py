@@ -80,6 +80,7 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: i
         jit=settings.jit,
         deterministic=settings.deterministic,
         bn_momentum=settings.bn_momentum,
+        gradient_accumulation=settings.gradient_accumulation,
         schedule=ScheduleRecord(schedule.name, schedule.epoch_steps, schedule.monitor, schedule.patience, schedule.min_delta),
         dataset=DatasetRecord(
             name=data.source.name,
@@ -210,6 +211,9 @@ def run_job(out: Path, cell_id: str, *, job_id: str | None = None) -> str:
     try:
         settings = Settings(**job.settings)
         from skinbench.train import compile_cache, determinism
+        from skinbench.train.device import require_gpu
+
+        require_gpu(allow_cpu=not job.require_gpu, cpu_sized=False)
 
         if settings.deterministic:
             determinism.enable()

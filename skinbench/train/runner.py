@@ -18,8 +18,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, METADATA, RECIPES
-from skinbench.config import Cell, Settings, check_split
+from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_ROWS, METADATA, RECIPES
+from skinbench.config import Cell, Settings, check_cuts, check_split
 from skinbench.errors import RunError
 from skinbench.io import exclusive
 from skinbench.records import (
@@ -62,11 +62,13 @@ def run_cells(
     *,
     quiet: bool = False,
     execution: Execution | None = None,
+    require_gpu: bool = False,
 ) -> RunSummary:
     """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed.
 
     ``execution`` (default inline) says where the cells train (``train.executors``); the data
-    is prepared here first either way, and jobs only read it.
+    is prepared here first either way, and jobs only read it. ``require_gpu``: each job fails
+    its cell when it finds no GPU (the command checked this machine; a SLURM job checks its node).
     """
     from skinbench.models.backbones import get_backbone
     from skinbench.train import compile_cache, determinism
@@ -105,7 +107,7 @@ def run_cells(
     if execution.inline:
         _train(todo, configs, settings, data, summary, quiet=quiet)
     else:
-        _run_as_jobs(todo, configs, settings, data, summary, execution, quiet=quiet)
+        _run_as_jobs(todo, configs, settings, data, summary, execution, quiet=quiet, require_gpu=require_gpu)
     if summary.failed:
         submitted = "" if summary.followed else f"; the {len(summary.submitted)} others were submitted (job ids in {out}/jobs.json)"
         raise RunError(
@@ -146,6 +148,7 @@ def _run_as_jobs(
     execution: Execution,
     *,
     quiet: bool,
+    require_gpu: bool,
 ) -> None:
     """Submit the cells to ``execution``'s executor, each as a job that reads the run folder.
 
@@ -191,6 +194,7 @@ def _run_as_jobs(
             settings=dataclasses.asdict(settings),
             gpu=None,
             gpu_sharing=1,
+            require_gpu=require_gpu,
             submitted_at=now_iso(),
         )
         if execution.executor == "local":
@@ -273,11 +277,7 @@ def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], atte
     check_split(split)
     rows = list(ABLATION_ROWS.values())
     if cuts is not None:
-        unknown = [n for n in cuts if n not in ABLATION_CUTS]
-        if unknown:
-            raise RunError(
-                f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are {', '.join(map(str, ABLATION_CUTS))}"
-            )
+        cuts = check_cuts(cuts)
         rows = [row for row in rows if row.attention and row.cut in cuts]
     plans = [
         CellPlan(

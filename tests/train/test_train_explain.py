@@ -54,7 +54,7 @@ def test_a_trained_models_attention_falls_on_the_lesion_more_than_randomised_wei
     more of its attention there than the same model with fresh weights, whose maps spread about
     evenly (their share is near the lesion's area)."""
     out = tmp_path / "run"
-    result = invoke(["run", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "8", "--schedule", "code",
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "8", "--schedule", "code",
                      "--out", str(out), *run_args])
     assert result.exit_code == 0, result.output
     cell = out / "tiny-augmented-paper-s0"

@@ -29,7 +29,7 @@ def exported(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         tiny_backbone.register(patch)
         result = CliRunner().invoke(app, [
-            "run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS), "--schedule", "code",
+            "run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS), "--schedule", "code",
             "--data-dir", str(tiny_data),
             "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet", "--out", str(run),
         ])

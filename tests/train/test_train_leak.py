@@ -23,7 +23,7 @@ from skinbench.report.summary import summarise
 LEAK_COUNT = 600
 SIZE = (64, 48)  # as the conftest's tiny set
 CHANCE = 1 / 7
-ARGS = ["run", "--backbones", "tiny", "--recipes", "augmented", "--schedule", "code", "--epochs", "5",
+ARGS = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "augmented", "--schedule", "code", "--epochs", "5",
         "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet"]
 
 

@@ -86,7 +86,7 @@ def test_run_with_the_code_schedule(tmp_path: Path, run_args: list[str], invoke,
 
     monkeypatch.setattr(trainer.keras.callbacks, "EarlyStopping", early_stopping)
     out = tmp_path / "run"
-    result = invoke(["run", "--backbones", "tiny", "--recipes", "metadata", "--schedule", "code", "--epochs", "1",
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--schedule", "code", "--epochs", "1",
                      "--out", str(out), *run_args])
     assert result.exit_code == 0, result.output
     assert seen == {"monitor": "val_loss", "patience": 35, "min_delta": 0.001}

@@ -173,7 +173,7 @@ def test_tensorboard_logs_hold_every_epoch(two_cells: Path, cell: str) -> None:
 EXAMPLES: list[Record] = [
     _progress(),
     CellJob("local", SourceRecord("synthetic", None, False, 300, (128, 96), 0), "/tmp/cache",
-            {"image_size": 64, "epochs": 2}, "0", 2, NOW.isoformat()),
+            {"image_size": 64, "epochs": 2}, "0", 2, True, NOW.isoformat()),
     JobIds("slurm", NOW.isoformat(), "/tmp/run/jobs", ("4242",), {"a-cell": "4242_0"}),
 ]
 
@@ -202,15 +202,3 @@ def test_docs_list_every_key_of_the_executor_records(doc: str, record: type) -> 
         if dataclasses.is_dataclass(hints[item.name]):
             expected |= {f.name for f in dataclasses.fields(hints[item.name])}
     assert _documented_keys(ROOT / doc, record.FILE) == expected
-
-
-def test_timing_files_from_before_gpu_sharing_still_read(tmp_path: Path, two_cells: Path) -> None:
-    import json
-
-    from skinbench.records import Timing
-
-    data = json.loads((two_cells / TWO_CELLS[0] / "timing.json").read_text())
-    assert data["gpu_sharing"] == 1
-    del data["gpu_sharing"]
-    (tmp_path / "timing.json").write_text(json.dumps(data))
-    assert Timing.read(tmp_path).gpu_sharing is None
