@@ -15,7 +15,8 @@ random weights, Adam's slots created, as a cell has them):
 * the training pass: ``--train-steps`` training steps after a compile, scaled to the 8,962
   training images of the paper split.
 
-Every figure is the median of ``--repeats`` runs. The last line is ``overhead: <fraction>``:
+Every figure is the median of ``--repeats`` runs, the before and after runs taken in turn (a
+change in the machine's load falls on both). The last line is ``overhead: <fraction>``:
 checkpoint and validation after the change as a fraction of this device's training pass.
 
 Usage: python benchmarks/epoch_overhead.py [--backbone resnet50] [--image-size 224] [--repeats 3]
@@ -48,13 +49,20 @@ from skinbench.train.trainer import compile_model
 TRAIN_IMAGES, VAL_IMAGES, BATCH = 8962, 996, 32
 
 
+def seconds(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
 def median_seconds(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(seconds(run) for _ in range(repeats))
+
+
+def interleaved(before, after, repeats: int) -> tuple[float, float]:
+    """Medians of ``before`` and ``after`` timed in turn, so a change in the machine's load falls on both."""
+    pairs = [(seconds(before), seconds(after)) for _ in range(repeats)]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 def main() -> None:
@@ -77,15 +85,14 @@ def main() -> None:
     train_pass = train_step * TRAIN_IMAGES / BATCH
 
     with tempfile.TemporaryDirectory() as tmp:
-        before_checkpoint = median_seconds(lambda: model.save_weights(Path(tmp) / "model.weights.h5"), options.repeats)
         checkpoint = Checkpoint(Path(tmp) / "checkpoint")
-        copies = []
+        pairs = []
         for epoch in range(1, options.repeats + 1):
-            start = time.perf_counter()
-            checkpoint.save(model, TrainingState(epochs_done=epoch), improved=True)
-            copies.append(time.perf_counter() - start)
-            checkpoint.wait()
-        after_copy, after_write = statistics.median(copies), statistics.median(checkpoint.write_seconds)
+            pairs.append((seconds(lambda: model.save_weights(Path(tmp) / "model.weights.h5")),
+                          seconds(lambda: checkpoint.save(model, TrainingState(epochs_done=epoch), improved=True))))
+            checkpoint.wait()  # untimed: the write overlaps the next epoch in a cell
+        before_checkpoint, after_copy = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+        after_write = statistics.median(checkpoint.write_seconds)
     after_checkpoint = after_copy + max(0.0, after_write - train_pass)
 
     rng = np.random.default_rng(0)
@@ -97,9 +104,11 @@ def main() -> None:
     predictor.probabilities(batches)  # compile
     model.predict_on_batch(batches[0][0])  # compile
     scale = math.ceil(VAL_IMAGES / BATCH) / options.val_batches
-    before_val = scale * median_seconds(
-        lambda: [model.predict_on_batch(batches[i][0]) for i in range(len(batches))], options.repeats)
-    after_val = scale * median_seconds(lambda: block_until_ready(predictor.probabilities(batches)), options.repeats)
+    before_val, after_val = (scale * t for t in interleaved(
+        lambda: [model.predict_on_batch(batches[i][0]) for i in range(len(batches))],
+        lambda: block_until_ready(predictor.probabilities(batches)),
+        options.repeats,
+    ))
 
     before, after = (before_checkpoint + before_val) / train_pass, (after_checkpoint + after_val) / train_pass
     print(f"epoch_overhead: {options.backbone} metadata model at {options.image_size} px, {keras.backend.backend()} on "

@@ -146,6 +146,7 @@ synth_pid=0
 if [ ! -f "$data/HAM10000_metadata.csv" ] && [[ " $steps_wanted " == *" epochs "* || " $steps_wanted " == *" together "* ]]; then
   python3 -m skinbench data synth "$data" --count "$count" --size "$synth" >>"$out/log.txt" 2>&1 &
   synth_pid=$!
+  trap 'kill "$synth_pid" 2>/dev/null' EXIT # a script that ends early leaves no generator running
 fi
 export synth_pid
 

@@ -177,8 +177,10 @@ class Checkpoint:
 
 
 def _host(variables: list) -> list[np.ndarray]:
-    """Each variable's current value, copied to host memory."""
-    return [np.array(keras.ops.convert_to_numpy(v.value)) for v in variables]
+    """Each variable's current value, copied to host memory (an array of its own: a view of a
+    device buffer could be donated to the next training step)."""
+    arrays = [keras.ops.convert_to_numpy(v.value) for v in variables]
+    return [a if a.flags.owndata and a.flags.writeable else a.copy() for a in arrays]
 
 
 def _assign(variables: list, path: Path, what: str) -> None:
