@@ -127,3 +127,19 @@ def test_a_finished_cell_with_a_broken_history_is_listed_as_failed(shards: list[
     summary = summarise(load_results(shards), bootstrap_n=0)
     (broken,) = [c for c in summary.unfinished if c.cell_id == "densenet201-metadata-paper-s1"]
     assert "history.csv: cannot read" in broken.error
+
+
+def test_report_files_follow_the_umask(tmp_path: Path, shards: list[Path]) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o027)  # group may read, others nothing
+    try:
+        build_report(shards, tmp_path / "out", bootstrap=0, plots=True)
+    finally:
+        os.umask(old)
+    written = list((tmp_path / "out").rglob("*"))
+    assert any(p.suffix == ".png" for p in written) and any(p.suffix == ".csv" for p in written)
+    for path in written:
+        expected = 0o750 if path.is_dir() else 0o640
+        assert stat.S_IMODE(path.stat().st_mode) == expected, f"{path}: {oct(path.stat().st_mode)}"
