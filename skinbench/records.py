@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import types
 import typing
+import zipfile
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 import pandas as pd
 
@@ -61,6 +63,11 @@ class RecordError(RunError):
     """A run-folder file is missing, unreadable, of an unknown version or has other keys."""
 
 
+#: What an error about a damaged file of a cell tells the user to do: ``skinbench run`` checks a
+#: finished cell's files and repairs them (train.repair).
+REPAIR = "run the same skinbench run command again to repair the cell"
+
+
 R = TypeVar("R", bound="Record")
 
 
@@ -69,6 +76,8 @@ class Record:
     """Base of the JSON records: a file name and the dataclass's fields as its keys."""
 
     FILE: ClassVar[str]
+    #: What an error about the file tells the user to do.
+    REMEDY: ClassVar[str] = REPAIR
 
     def write(self, folder: Path) -> Path:
         """Write ``folder/FILE`` atomically, with ``format_version``."""
@@ -88,13 +97,13 @@ class Record:
         """Read the record from ``path``; RecordError naming the file when it cannot be used."""
         path = Path(path)
         if not path.exists():
-            raise RecordError(f"{path}: missing; rerun the cell (same command) or remove its folder")
+            raise RecordError(f"{path}: missing; {cls.REMEDY}")
         try:
             data = read_json(path)
         except (OSError, ValueError) as exc:
-            raise RecordError(f"{path}: cannot read ({exc}); the file is truncated or not JSON: rerun the cell or remove its folder") from None
+            raise RecordError(f"{path}: cannot read ({exc}); the file is truncated or not JSON: {cls.REMEDY}") from None
         if not isinstance(data, dict):
-            raise RecordError(f"{path}: expected a JSON object")
+            raise RecordError(f"{path}: expected a JSON object; {cls.REMEDY}")
         return cls.from_json(data, path)
 
     @classmethod
@@ -118,11 +127,12 @@ class Record:
                 f"{path}: run-folder format {version!r}, but this skinbench reads format {FORMAT_VERSION}; "
                 + ("upgrade skinbench to read it" if newer else "rerun the cell with this skinbench into a new --out")
             )
-        return _build(cls, data, path)
+        return _build(cls, data, path, cls.REMEDY)
 
 
-def _build(cls: type, data: dict[str, Any], path: Path | str) -> Any:
-    """A dataclass from a dict whose keys must be its fields; nested dataclasses and tuples converted."""
+def _build(cls: type, data: dict[str, Any], path: Path | str, remedy: str) -> Any:
+    """A dataclass from a dict whose keys must be its fields and values their types; nested
+    dataclasses and tuples converted. ``remedy`` ends the error about a value of the wrong type."""
     names = {f.name for f in dataclasses.fields(cls)}
     missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
     if missing or unknown:
@@ -137,12 +147,56 @@ def _build(cls: type, data: dict[str, Any], path: Path | str) -> Any:
         value, hint = data[name], hints[name]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
-                raise RecordError(f"{path}: {name} must be an object")
-            value = _build(hint, value, f"{path} ({name})")
-        elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            value = tuple(value)
+                raise RecordError(f"{path}: {name} must be an object; {remedy}")
+            value = _build(hint, value, f"{path} ({name})", remedy)
+        else:
+            problem = _type_problem(value, hint, name)
+            if problem:
+                raise RecordError(f"{path}: {problem}; the file is damaged or was not written by skinbench: {remedy}")
+            if typing.get_origin(hint) is tuple:
+                value = tuple(value)
         values[name] = value
     return cls(**values)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", type(None): "null"}
+
+
+def _type_problem(value: Any, hint: Any, key: str) -> str | None:
+    """None when ``value`` (as read from JSON) has the type ``hint``, else what is wrong with it, naming ``key``.
+
+    Handles the hints the records use: str, int, float (an integer is a number), bool, None,
+    ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[K, V]``, a TypedDict and Any.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        problems = [_type_problem(value, arg, key) for arg in args]
+        if None in problems:
+            return None
+        specific = [p for arg, p in zip(args, problems) if arg is not type(None)]
+        return specific[0] if len(specific) == 1 else f"{key} has the wrong type ({value!r})"
+    if typing.is_typeddict(hint):
+        if not isinstance(value, dict):
+            return f"{key} must be an object, not {value!r}"
+        fields = typing.get_type_hints(hint)
+        missing = sorted(set(fields) - set(value))
+        if missing:
+            return f"{key} lacks {', '.join(missing)}"
+        return next((p for name, sub in fields.items() if (p := _type_problem(value[name], sub, f"{key}.{name}"))), None)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            return f"{key} must be a list, not {value!r}"
+        return next((p for i, item in enumerate(value) if (p := _type_problem(item, args[0], f"{key}[{i}]"))), None)
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"{key} must be an object, not {value!r}"
+        return next((p for k, item in value.items() if (p := _type_problem(item, args[1], f"{key}.{k}"))), None)
+    kinds = (int, float) if hint is float else hint
+    if isinstance(value, kinds) and not (isinstance(value, bool) and hint in (int, float)):
+        return None
+    return f"{key} must be {_TYPE_NAMES.get(hint, hint.__name__)}, not {value!r}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,9 +388,17 @@ class CellMetrics(Record):
         version = data.pop(VERSION_KEY, 1)
         missing = [key for key in ("part", "n_images", "accuracy", "balanced_accuracy") if key not in data]
         if missing:
-            raise RecordError(f"{path}: lacks {', '.join(missing)}; rerun the cell or remove its folder")
+            raise RecordError(f"{path}: lacks {', '.join(missing)}; {cls.REMEDY}")
         base = super().from_json({VERSION_KEY: version, "part": data.pop("part"), "n_images": data.pop("n_images"), "values": {}}, path)
         return dataclasses.replace(base, values=data)
+
+
+class EncoderRecord(TypedDict):
+    """inference.json's ``metadata_encoder``: ``data.metadata.MetadataEncoder`` fitted on the cell's training part."""
+
+    age_mean: float
+    age_sd: float
+    vocabularies: dict[str, list[str]]  #: sex and localization -> the values seen in training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -356,7 +418,7 @@ class InferenceInfo(Record):
     image_size: int
     resize_rule: str
     classes: tuple[str, ...]  #: the order of the model's outputs (skinbench.classes.CLASSES)
-    metadata_encoder: dict[str, Any] | None  #: None: an image-only model
+    metadata_encoder: EncoderRecord | None  #: None: an image-only model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -364,6 +426,7 @@ class ExportReport(Record):
     """An exported model's measurements (``skinbench export``), kept beside the file as ``<file>.json``."""
 
     FILE: ClassVar[str] = "export.json"
+    REMEDY: ClassVar[str] = "export the cell in that format again (skinbench export)"
 
     cell_id: str
     format: str  #: tflite, tflite-fp16, tflite-int8 or saved_model
@@ -388,6 +451,7 @@ class LesionAttention(Record):
     in ``<cell>/explain/``. Each figure is a mean over images of the share of alpha inside the lesion."""
 
     FILE: ClassVar[str] = "lesion_attention.json"
+    REMEDY: ClassVar[str] = "run skinbench explain --per-class on the cell again"
 
     n_images: int
     trained: float  #: the cell's model
@@ -506,6 +570,28 @@ def read_history(folder: Path) -> pd.DataFrame | None:
     if missing:
         raise RecordError(f"{path}: lacks the column(s) {', '.join(missing)}")
     return frame
+
+
+def kept_model_problem(folder: Path) -> str | None:
+    """What is wrong with a cell's kept model (inference.json and the model file it names), None when it looks whole.
+
+    Cheap enough for every finished cell of a run: it reads inference.json, the model file's
+    size and its zip directory (a .keras file is a zip archive), not the weights.
+    """
+    folder = Path(folder)
+    try:
+        info = InferenceInfo.read(folder)
+    except RecordError as exc:
+        return str(exc)
+    path = folder / info.model_file
+    if not path.is_file():
+        return f"{path}: missing, though {folder / InferenceInfo.FILE} names it"
+    size = path.stat().st_size
+    if size != info.model_bytes:
+        return f"{path}: {size:,} bytes, but {InferenceInfo.FILE} records {info.model_bytes:,}: the file is truncated or was replaced"
+    if not zipfile.is_zipfile(path):
+        return f"{path}: not a Keras archive (a .keras file is a zip archive): the file is damaged"
+    return None
 
 
 def status_of(folder: Path) -> str:
