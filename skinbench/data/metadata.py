@@ -9,7 +9,6 @@ such rows) is encoded as the training mean, 0.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
