@@ -248,9 +248,17 @@ class CellConfig(Record):
     backend: str
 
     def differences(self, other: CellConfig) -> list[str]:
-        """``key: old -> new`` for every top-level key whose value differs."""
+        """``key: old -> new`` for every top-level key whose value differs.
+
+        The dataset's ``root`` is where the data was read, not what it is: the same data (the
+        same fingerprint) copied or unpacked elsewhere is no difference.
+        """
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return [f"{key}: {mine[key]!r} -> {theirs[key]!r}" for key in mine if mine[key] != theirs[key]]
+
+        def compared(config: dict[str, Any], key: str) -> Any:
+            return {**config[key], "root": None} if key == "dataset" else config[key]
+
+        return [f"{key}: {mine[key]!r} -> {theirs[key]!r}" for key in mine if compared(mine, key) != compared(theirs, key)]
 
 
 @dataclasses.dataclass(frozen=True)

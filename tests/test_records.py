@@ -209,3 +209,10 @@ def test_a_number_may_be_written_as_an_integer(tmp_path: Path) -> None:
     data["metadata_encoder"]["age_mean"] = 50
     (tmp_path / "inference.json").write_text(json.dumps(data))
     assert InferenceInfo.read(tmp_path).metadata_encoder["age_mean"] == 50
+
+
+def test_the_same_data_elsewhere_is_no_difference() -> None:
+    moved = dataclasses.replace(CONFIG, dataset=dataclasses.replace(CONFIG.dataset, root="/elsewhere"))
+    assert CONFIG.differences(moved) == []
+    other = dataclasses.replace(CONFIG, dataset=dataclasses.replace(CONFIG.dataset, root="/elsewhere", fingerprint="def"))
+    assert [d.split(":")[0] for d in CONFIG.differences(other)] == ["dataset"]
