@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from skinbench.errors import RunError
+from skinbench.errors import DataError, RunError
 from skinbench.records import REPAIR, CellConfig, InferenceInfo, RecordError, kept_model_problem
 
 
@@ -90,7 +90,7 @@ def load_images(kept: KeptModel, paths: list[Path]) -> tuple[np.ndarray, list[Pa
         try:
             images.append(load_image(path, kept.info.image_size, kept.info.resize_rule))
             usable.append(path)
-        except (OSError, ValueError, SyntaxError) as exc:
+        except (OSError, ValueError, SyntaxError, DataError) as exc:  # DataError: load_image refuses it (a decompression bomb)
             failed[path] = f"{type(exc).__name__}: {exc}"
     size = kept.info.image_size
     return np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8), usable, failed

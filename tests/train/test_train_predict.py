@@ -149,3 +149,31 @@ def test_a_damaged_inference_json_is_one_line_in_predict_explain_and_export(
         result = invoke(command)
         assert result.exit_code == 2, (command[0], result.output)
         assert f"{folder / InferenceInfo.FILE}: {message}" in _one_line(result.output), command[0]
+
+
+def test_odd_images_are_read_right_or_named_and_the_others_predicted_and_explained(two_cells: Path, tmp_path: Path, invoke) -> None:
+    from PIL import Image
+
+    files, _ = _reported(two_cells, IMAGE_ONLY)
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(files[0], images / "good.jpg")
+    with Image.open(files[1]) as photo:
+        grey = np.asarray(photo.convert("L"))
+    Image.fromarray(grey).save(images / "grey8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(images / "grey16.png")  # its 16-bit twin
+    Image.new("1", (20_000, 20_000)).save(images / "bomb.png")  # a 400-megapixel header, a few kB on disk
+    out = tmp_path / "predicted.csv"
+    result = invoke(["predict", str(two_cells / IMAGE_ONLY), "--images", str(images), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = _one_line(result.output)
+    assert "bomb.png: cannot be read" in text and "decompression bomb" in text
+    predicted = pd.read_csv(out).set_index("image")
+    assert sorted(predicted.index) == ["good", "grey16", "grey8"]
+    columns = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
+    assert np.abs(predicted.loc["grey16", columns] - predicted.loc["grey8", columns]).max() <= 1e-6
+    maps = tmp_path / "maps"
+    result = invoke(["explain", str(two_cells / IMAGE_ONLY), *map(str, sorted(images.iterdir())), "--out", str(maps)])
+    assert result.exit_code == 0, result.output
+    assert "bomb.png: cannot be read" in _one_line(result.output)
+    assert sorted(p.name for p in maps.glob("*.png")) == ["good.png", "grey16.png", "grey8.png"]
