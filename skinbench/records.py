@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import types
 import typing
 import zipfile
@@ -30,13 +31,15 @@ from skinbench.io import read_json, write_csv, write_json
 
 #: The version of the run-folder format this skinbench writes and reads (2: config.json's
 #: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``;
-#: 3: config.json's ``bn_momentum``).
-FORMAT_VERSION = 3
+#: 3: config.json's ``bn_momentum``; 4: metrics.json's ``predictions_sha256``).
+FORMAT_VERSION = 4
 VERSION_KEY = "format_version"
 
 #: A cell's states: ``finished`` and ``failed`` are written to status.json; a cell folder without
-#: status.json is ``pending`` (not started, running or killed).
-FINISHED, FAILED, PENDING = "finished", "failed", "pending"
+#: status.json is ``pending`` (not started, running or killed). ``damaged`` is no status.json
+#: value: the report and ``skinbench status`` call a finished cell so when ``cell_damage`` finds
+#: one of its files missing, unreadable or changed.
+FINISHED, FAILED, PENDING, DAMAGED = "finished", "failed", "pending", "damaged"
 STATUSES = (FINISHED, FAILED)
 
 # Files and folders of a run folder that are not JSON records.
@@ -50,6 +53,7 @@ TENSORBOARD_DIR = "tensorboard"  #: TensorBoard event files, train/ and validati
 JOBS_DIR = "jobs"  #: (run folder) the scripts, pickles and logs of --executor local|slurm jobs, one folder per job
 CHECKPOINT_DIR = "checkpoint"  #: resume state while a cell runs (train.state); removed when it finishes
 DATA_LOCK_FILE = ".data.json.lock"  #: runs and shards take turns on it to merge their splits into data.json
+CELL_LOCK_FILE = ".cell.lock"  #: (cell folder) held by the one process that trains or repairs the cell (train.celllock)
 #: history.csv: one row per epoch. ``seconds`` is the training pass, ``val_seconds`` the validation after it.
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "val_seconds")
 
@@ -375,29 +379,40 @@ class Timing(Record):
 
 @dataclasses.dataclass(frozen=True)
 class CellMetrics(Record):
-    """metrics.json: ``eval.metrics.compute_metrics`` of predictions.csv, and the part it covers.
+    """metrics.json: ``eval.metrics.compute_metrics`` of predictions.csv, the part it covers, and
+    what predictions.csv held when the metrics were computed from it.
 
     ``values`` (accuracy, balanced accuracy, macro/weighted means, per class, confusion
-    matrix...) is stored at the top level of the file beside ``part`` and ``n_images``.
+    matrix...) is stored at the top level of the file beside ``part``, ``n_images`` (the rows of
+    predictions.csv) and ``predictions_sha256``. Written after predictions.csv, beside it, the
+    record takes that file's SHA-256 when none is given, so every metrics.json names the
+    predictions it was computed from and ``cell_damage`` finds a predictions.csv cut or changed
+    since.
     """
 
     FILE: ClassVar[str] = "metrics.json"
 
     part: str  #: the reported part: val (paper split) or test
-    n_images: int
+    n_images: int  #: rows of predictions.csv
     values: dict[str, Any]
+    predictions_sha256: str = ""  #: SHA-256 of predictions.csv as written ("": read from the file beside it when written)
 
     def write_path(self, path: Path) -> Path:
-        return write_json(Path(path), {VERSION_KEY: FORMAT_VERSION, **self.values, "part": self.part, "n_images": self.n_images})
+        path = Path(path)
+        digest = self.predictions_sha256 or file_sha256(path.parent / PREDICTIONS_FILE)
+        return write_json(path, {
+            VERSION_KEY: FORMAT_VERSION, **self.values, "part": self.part, "n_images": self.n_images, "predictions_sha256": digest,
+        })
 
     @classmethod
     def from_json(cls, data: dict[str, Any], path: Path | str = "") -> CellMetrics:
         data = dict(data)
         version = data.pop(VERSION_KEY, 1)
-        missing = [key for key in ("part", "n_images", "accuracy", "balanced_accuracy") if key not in data]
-        if missing:
+        fields = ("part", "n_images", "predictions_sha256")
+        missing = [key for key in (*fields, "accuracy", "balanced_accuracy") if key not in data]
+        if missing and version == FORMAT_VERSION:
             raise RecordError(f"{path}: lacks {', '.join(missing)}; {cls.REMEDY}")
-        base = super().from_json({VERSION_KEY: version, "part": data.pop("part"), "n_images": data.pop("n_images"), "values": {}}, path)
+        base = super().from_json({VERSION_KEY: version, **{key: data.pop(key, None) for key in fields}, "values": {}}, path)
         return dataclasses.replace(base, values=data)
 
 
@@ -474,6 +489,7 @@ class DataInfo(Record):
     """data.json (run folder): the dataset, its class counts, dropped rows and each split's sizes."""
 
     FILE: ClassVar[str] = "data.json"
+    REMEDY: ClassVar[str] = "delete it and run the same skinbench run command again: it writes data.json anew (each cell's config.json still names its data)"
 
     name: str
     synthetic: bool
@@ -600,6 +616,64 @@ def kept_model_problem(folder: Path) -> str | None:
     if not zipfile.is_zipfile(path):
         return f"{path}: not a Keras archive (a .keras file is a zip archive): the file is damaged"
     return None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cell_damage(folder: Path, *, kept_model: bool = True) -> dict[str, str]:
+    """What is wrong with a finished cell's result files: file name -> one line naming it and the
+    remedy; empty when they are whole.
+
+    It reads every record the report reads (metrics.json, timing.json, model.json, env.json,
+    history.csv), checks predictions.csv against the row count and SHA-256 metrics.json recorded
+    and, with ``kept_model``, the kept model (``kept_model_problem``) when the cell kept one.
+    """
+    folder = Path(folder)
+    problems: dict[str, str] = {}
+    metrics = None
+    for record in (CellMetrics, Timing, ModelSummary, Environment):
+        try:
+            read = record.read(folder)
+        except RecordError as exc:
+            problems[record.FILE] = str(exc)
+        else:
+            metrics = read if record is CellMetrics else metrics
+    try:
+        if read_history(folder) is None:
+            problems[HISTORY_FILE] = f"{folder / HISTORY_FILE}: missing; {REPAIR}"
+    except RecordError as exc:
+        problems[HISTORY_FILE] = f"{exc}; {REPAIR}"
+    if metrics is not None:
+        predictions = _predictions_problem(folder, metrics)
+        if predictions:
+            problems[PREDICTIONS_FILE] = f"{predictions}; {REPAIR}"
+    if kept_model and ((folder / InferenceInfo.FILE).exists() or (folder / MODEL_FILE).exists()):
+        model = kept_model_problem(folder)
+        if model:
+            problems[MODEL_FILE] = model if model.endswith(REPAIR) else f"{model}; {REPAIR}"
+    return problems
+
+
+def _predictions_problem(folder: Path, metrics: CellMetrics) -> str | None:
+    """None when predictions.csv is the file metrics.json was computed from, else what differs."""
+    path = folder / PREDICTIONS_FILE
+    if not path.is_file():
+        return f"{path}: missing, though the cell finished"
+    if file_sha256(path) == metrics.predictions_sha256:
+        return None
+    with open(path, "rb") as handle:
+        rows = max(sum(1 for line in handle if line.strip()) - 1, 0)  # less the header
+    return (
+        f"{path}: changed since the cell wrote it ({rows} rows where {CellMetrics.FILE} counts {metrics.n_images}"
+        f"{', and other bytes' if rows == metrics.n_images else ''})"
+    )
 
 
 def status_of(folder: Path) -> str:

@@ -54,7 +54,7 @@ EXAMPLES: list[Record] = [
                 CpuRecord("x86", 2, 4, 4), 24.0, "Linux", "node"),
     ModelSummary(10, 8, 2, 5, 0.1, 100, 200),
     TIMING,
-    CellMetrics("val", 3, {"accuracy": 0.5, "balanced_accuracy": 0.4}),
+    CellMetrics("val", 3, {"accuracy": 0.5, "balanced_accuracy": 0.4}, "0" * 64),
     DataInfo("synthetic", True, "/tmp/x", "ham10000", True, "abc", 300, {"mel": 300}, {}, [], {"paper-s0": {"val": {"mel": 30}}}),
     InferenceInfo("model.keras", 1234, "resnet50", 64, "crop", ("akiec", "bcc"),
                   {"age_mean": 50.0, "age_sd": 15.0, "vocabularies": {"sex": ["female", "male"]}}),

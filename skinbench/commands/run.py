@@ -392,6 +392,7 @@ def _start(
     source = DataSource(dataset, data_dir, profile.synthetic, strict)
     summary = run_cells(plans, settings, source, out, quiet=quiet, execution=execution)
     running = f", {len(summary.running)} still running in earlier jobs" if summary.running else ""
+    running += f", {len(summary.repaired)} repaired (evaluated again)" if summary.repaired else ""
     if summary.followed:
         err_console.print(
             f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished{running}; "

@@ -156,12 +156,12 @@ def build_cache(
         _build(folder, dataset, size, rule, workers, progress)
         cache = _open(folder, dataset)
         _prune(folder, dataset.root, size, rule)
-        if cache.failed and not strict:
-            err_console.print(
-                f"[yellow]warning:[/] {len(cache.failed)} image(s) could not be read and are left out: "
-                + ", ".join(f"{i} ({r})" for i, r in list(cache.failed.items())[:EXAMPLES]),
-                highlight=False,
-            )
+    if cache.failed and not strict:  # said on every use: a cache is shared by every copy of the same data
+        err_console.print(
+            f"[yellow]warning:[/] {len(cache.failed)} image(s) could not be read and are left out: "
+            + ", ".join(f"{i} ({r})" for i, r in list(cache.failed.items())[:EXAMPLES]),
+            highlight=False,
+        )
     if cache.failed and strict:
         names = ", ".join(f"{i} ({r})" for i, r in list(cache.failed.items())[:EXAMPLES])
         raise DataError(f"{len(cache.failed)} image(s) in {dataset.root} cannot be read: {names}; "
