@@ -449,7 +449,7 @@ class ExportReport(Record):
     """An exported model's measurements (``skinbench export``), kept beside the file as ``<file>.json``."""
 
     FILE: ClassVar[str] = "export.json"
-    REMEDY: ClassVar[str] = "export the cell in that format again (skinbench export)"
+    REMEDY: ClassVar[str] = "export the cell in that format again (skinbench export ... --overwrite)"
 
     cell_id: str
     format: str  #: tflite, tflite-fp16, tflite-int8 or saved_model

@@ -121,8 +121,9 @@ def _not_an_export(target: Path, path: Path, fmt: str) -> str | None:
     if target == report_path(path):
         try:
             record = ExportReport.read_path(target)
-        except RunError:
-            return f"not the record of an earlier {fmt} export"
+        except RunError:  # a damaged record of ours, beside the export it describes, is replaced with it
+            export_problem = _not_an_export(path, path, fmt) if path.exists() else "no export beside it"
+            return None if export_problem is None else f"not the record of an earlier {fmt} export"
         return None if (record.format, record.file) == (fmt, path.name) else f"the record of a {record.format} export of {record.file}"
     if fmt == "saved_model":
         if not target.is_dir():

@@ -7,8 +7,10 @@ each job running ``train.cell.run_job`` from the run folder alone. Each cell fol
 progress.json when the cell starts, the trainer's result files, and status.json last; a cell
 is finished only when status.json says so. A cell that fails (NaN loss, out of memory,
 unreadable data...) gets status ``failed`` with its error and the run goes on; running the
-same command again retries it, resuming from its checkpoint. The first Ctrl-C stops the run
-once the epoch in progress is saved; a second stops at once.
+same command again retries it, resuming from its checkpoint. A finished cell whose files were
+damaged since is repaired (``train.repair``). A cell another process trains (it holds the
+cell's lock, ``train.celllock``) is left for last, then waited for. The first Ctrl-C stops the
+run once the epoch in progress is saved; a second stops at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import dataclasses
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from filelock import FileLock
 
 from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, METADATA, RECIPES
 from skinbench.config import Cell, Settings, check_split
@@ -39,10 +43,10 @@ from skinbench.records import (
 from skinbench.train.cell import CellPlan, cell_config, error_text, run_cell, stop_on_ctrl_c
 from skinbench.train.celllock import cell_lock, try_lock, wait_for_lock
 from skinbench.train.executors import Execution
-from skinbench.train.progress import Where, make_progress, now_iso
+from skinbench.train.progress import RunProgress, Where, make_progress, now_iso
 from skinbench.train.repair import repair_cells, triage
 from skinbench.train.rundata import DataSource, RunData
-from skinbench.train.state import Checkpoint
+from skinbench.train.state import Checkpoint, StopRequest
 
 @dataclass
 class RunSummary:
@@ -152,13 +156,13 @@ def _train(
 
 def _train_locked(
     plan: CellPlan,
-    lock,
+    lock: FileLock,
     configs: dict[str, CellConfig],
     settings: Settings,
     data: RunData,
     summary: RunSummary,
-    progress,
-    stop,
+    progress: RunProgress,
+    stop: StopRequest,
 ) -> None:
     """Train one cell whose ``lock`` this process holds (released at the end), unless another
     process finished it meanwhile; KeyboardInterrupt after a Ctrl-C."""
