@@ -185,7 +185,7 @@ def _warnings(summary: Summary) -> str:
     if summary.unfinished:
         damaged = sum(c.status == DAMAGED for c in summary.unfinished)
         lines.append(
-            f"{len(summary.unfinished)} cell(s) did not finish{f' or are damaged ({damaged})' if damaged else ''}; "
+            f"{len(summary.unfinished)} cell(s) did not finish{f' ({damaged} finished, then damaged)' if damaged else ''}; "
             f"their values show {DASH} (listed below)."
         )
     return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""

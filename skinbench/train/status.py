@@ -6,8 +6,8 @@ A cell is ``finished`` or ``failed`` by its status.json; ``running`` while its p
 jobs.json), requeued after a preemption, or stopped (its process on this machine is gone;
 the same command resumes it from its last saved epoch). A finished cell whose files are not
 whole (``records.cell_damage``) is ``damaged``, the problem in its note; the same run command
-repairs it. Nothing here needs the machine the
-cell runs on, so it works while the jobs run elsewhere.
+repairs it. Nothing here needs the machine the cell runs on, so it works while the jobs run
+elsewhere.
 
 Per cell: epoch k of at most n, the best validation accuracy so far, the time per epoch
 (training and validation, the median of the epochs that did not compile), the training time
