@@ -34,25 +34,29 @@ def _cut_rows(path: Path, rows: int) -> None:
 )
 def test_the_same_run_evaluates_the_kept_model_again(two_cells: Path, tmp_path: Path, run_args: list[str], invoke, damage) -> None:
     out = _copy(two_cells, tmp_path)
-    before = pd.read_csv(out / CELL / "predictions.csv")
-    metrics = CellMetrics.read(out / CELL)
-    untouched = {name: (out / CELL / name).read_bytes() for name in ("history.csv", "timing.json", "model.json", MODEL_FILE)}
-    damage(out / CELL)
-    assert cell_damage(out / CELL)
+    before = {cell: pd.read_csv(out / cell / "predictions.csv") for cell in TWO_CELLS}
+    metrics = {cell: CellMetrics.read(out / cell) for cell in TWO_CELLS}
+    names = ("history.csv", "timing.json", "model.json", MODEL_FILE)
+    untouched = {(cell, name): (out / cell / name).read_bytes() for cell in TWO_CELLS for name in names}
+    for cell in TWO_CELLS:  # an image-only cell and a metadata cell
+        damage(out / cell)
+        assert cell_damage(out / cell)
     result = invoke([*TWO_CELLS_ARGS, "--out", str(out), *run_args])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert f"{CELL}: damaged (" in text and "evaluating its kept model again" in text
-    assert "0 cell(s) trained, 1 already finished, 1 repaired" in text
-    assert cell_damage(out / CELL) == {}
-    after = pd.read_csv(out / CELL / "predictions.csv")
-    assert list(after["image"]) == list(before["image"]) and (after["label"] == before["label"]).all()
-    columns = [c for c in before.columns if c not in ("image", "label")]
-    assert np.abs(after[columns].to_numpy() - before[columns].to_numpy()).max() <= 1e-5
-    repaired = CellMetrics.read(out / CELL)
-    assert repaired.n_images == metrics.n_images and repaired.part == metrics.part
-    assert repaired.values["balanced_accuracy"] == pytest.approx(metrics.values["balanced_accuracy"], abs=1e-6)
-    assert {name: (out / CELL / name).read_bytes() for name in untouched} == untouched  # not trained again
+    assert "0 cell(s) trained, 0 already finished, 2 repaired" in text
+    for cell in TWO_CELLS:
+        assert f"{cell}: damaged (" in text
+        assert cell_damage(out / cell) == {}
+        after = pd.read_csv(out / cell / "predictions.csv")
+        assert list(after["image"]) == list(before[cell]["image"]) and (after["label"] == before[cell]["label"]).all()
+        columns = [c for c in after.columns if c not in ("image", "label")]
+        assert np.abs(after[columns].to_numpy() - before[cell][columns].to_numpy()).max() <= 1e-5
+        repaired = CellMetrics.read(out / cell)
+        assert repaired.n_images == metrics[cell].n_images and repaired.part == metrics[cell].part
+        assert repaired.values["balanced_accuracy"] == pytest.approx(metrics[cell].values["balanced_accuracy"], abs=1e-6)
+    assert text.count("evaluating its kept model again") == 2
+    assert {key: (out / key[0] / key[1]).read_bytes() for key in untouched} == untouched  # nothing trained again
 
 
 @pytest.mark.parametrize("lost", [MODEL_FILE, "status.json"])
