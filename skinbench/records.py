@@ -637,21 +637,19 @@ def cell_damage(folder: Path, *, kept_model: bool = True) -> dict[str, str]:
     """
     folder = Path(folder)
     problems: dict[str, str] = {}
-    metrics = None
+    read = {}
     for record in (CellMetrics, Timing, ModelSummary, Environment):
         try:
-            read = record.read(folder)
+            read[record] = record.read(folder)
         except RecordError as exc:
             problems[record.FILE] = str(exc)
-        else:
-            metrics = read if record is CellMetrics else metrics
     try:
         if read_history(folder) is None:
             problems[HISTORY_FILE] = f"{folder / HISTORY_FILE}: missing; {REPAIR}"
     except RecordError as exc:
         problems[HISTORY_FILE] = f"{exc}; {REPAIR}"
-    if metrics is not None:
-        predictions = _predictions_problem(folder, metrics)
+    if CellMetrics in read:
+        predictions = _predictions_problem(folder, read[CellMetrics])
         if predictions:
             problems[PREDICTIONS_FILE] = f"{predictions}; {REPAIR}"
     if kept_model and ((folder / InferenceInfo.FILE).exists() or (folder / MODEL_FILE).exists()):
