@@ -3,12 +3,15 @@
 A run folder (``--out``) holds ``data.json``, one split CSV per (protocol, seed) and one folder
 per cell. Each JSON file of a cell is a frozen dataclass below with ``write(folder)`` (atomic,
 through ``skinbench.io``) and ``read(folder)``; the file names and the CSV columns are here
-too. Every JSON file carries ``format_version``. Reading checks it and the keys, so a file that
-is missing, truncated, of an unknown version or with other keys is a ``RecordError`` naming
-the file and what to do, never a ``KeyError``. Files without ``format_version`` come from
-skinbench 0.1.0, before the records were versioned (format 1), and are refused the same way.
-docs/architecture.md and results/README.md list the same keys
-(tests/test_records.py compares them with the dataclasses).
+too. Every JSON file carries ``format_version``. Reading checks it, the keys and each value's
+type, so a file that is missing, truncated, of an unknown version, with other keys or a value
+of the wrong type is a ``RecordError`` naming the file (and the key) and what to do, never a
+``KeyError`` or ``TypeError``. Files without ``format_version`` come from skinbench 0.1.0, before
+the records were versioned (format 1), and are refused the same way. Since format 4,
+metrics.json records the SHA-256 of the predictions.csv it was computed from, and
+``cell_damage`` checks a finished cell's files against each other (the report, ``skinbench
+status`` and ``skinbench run`` call it). docs/architecture.md and results/README.md list the
+same keys (tests/test_records.py compares them with the dataclasses).
 
 Leaf module: it imports neither Keras nor any other skinbench layer but ``errors`` and ``io``.
 """
