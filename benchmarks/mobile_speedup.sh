@@ -24,7 +24,7 @@ for backbone in mobilenetv3large inceptionresnetv2; do
     --weights none --out "$RUN" --quiet
 done
 for cell in "$RUN"/*-metadata-paper-s0; do
-  "$BIN/skinbench" export "$cell" --format tflite
+  "$BIN/skinbench" export "$cell" --format tflite --overwrite  # a rerun on the same WORK_DIR replaces its own exports
 done
 "$BIN/skinbench" report "$RUN" >/dev/null
 mkdir -p "$(dirname "$RESULT")"

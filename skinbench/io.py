@@ -8,7 +8,7 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -21,13 +21,14 @@ from skinbench.errors import SkinbenchError
 def write_atomic(path: Path, writer: Callable[[Path], None]) -> Path:
     """Call ``writer(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
-    A full disk becomes a SkinbenchError naming the file; the temporary file is removed.
+    The file gets the permissions of any file the process creates (0666 less the umask, or
+    the folder's default ACL), so a results folder on a shared file system is readable by
+    whom the umask says. A full disk becomes a SkinbenchError naming the file; the temporary
+    file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_beside(path)
     try:
         writer(tmp)
         os.replace(tmp, path)
@@ -40,6 +41,17 @@ def write_atomic(path: Path, writer: Callable[[Path], None]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_beside(path: Path) -> Path:
+    """A new empty temporary file beside ``path``, created as ``open`` creates files.
+
+    ``tempfile.mkstemp`` would create it with mode 0600 whatever the umask, and the rename
+    keeps that mode.
+    """
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
 
 
 def gib(nbytes: float) -> str:

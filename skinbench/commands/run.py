@@ -481,6 +481,7 @@ def _start(
         err_console.print(device_line(precision=settings.precision, jit=settings.jit), highlight=False, soft_wrap=True)
     summary = run_cells(plans, settings, source, out, quiet=quiet, execution=execution, require_gpu=require_gpu)
     running = f", {len(summary.running)} still running in earlier jobs" if summary.running else ""
+    running += f", {len(summary.repaired)} repaired (evaluated again)" if summary.repaired else ""
     if summary.followed:
         err_console.print(
             f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished{running}; "

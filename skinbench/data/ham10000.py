@@ -23,7 +23,6 @@ are counted in ``Dataset.dropped``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import pandas as pd
 
 from skinbench.catalogue import ISIC2018_TEST_IMAGES
 from skinbench.classes import CLASS_NAMES, CLASSES, FROM_ISIC, ISIC_COLUMNS
+from skinbench.data.fingerprint import fingerprint
 from skinbench.errors import DataError
 
 METADATA_CSV = "HAM10000_metadata.csv"
@@ -151,7 +151,8 @@ def inspect_dataset(root: Path | str, *, strict: bool = False, require_metadata:
         table, age_problems = _check_ages(table, sources[0], strict, dropped)
         problems += age_problems
 
-    images = _index_images(root)
+    images, link_problems = _index_images(root)
+    problems += link_problems
     table = table.assign(path=table["image_id"].map(images))
     missing = table[table["path"].isna()]
     if len(missing):
@@ -174,7 +175,7 @@ def inspect_dataset(root: Path | str, *, strict: bool = False, require_metadata:
         has_metadata=has_metadata,
         problems=problems,
         dropped=dropped,
-        fingerprint=_fingerprint(sources, frame["path"]),
+        fingerprint=fingerprint(sources, frame["image_id"], frame["path"]),
         listed=listed,
     )
 
@@ -391,7 +392,8 @@ def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict
     problems += _check_duplicates(table, csv_path)
     listed = table["dx"].value_counts().reindex(list(CLASSES), fill_value=0)
     table = table[table["dx"].isin(CLASSES)].drop_duplicates("image_id", keep=False)
-    images = _index_images(root)
+    images, link_problems = _index_images(root)
+    problems += link_problems
     table = table.assign(path=table["image_id"].map(images))
     dropped: dict[str, int] = {}
     missing = table[table["path"].isna()]
@@ -414,7 +416,7 @@ def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict
         has_metadata=has_metadata,
         problems=problems,
         dropped=dropped,
-        fingerprint=_fingerprint([csv_path], frame["path"]),
+        fingerprint=fingerprint([csv_path], frame["image_id"], frame["path"]),
         listed=listed,
     )
 
@@ -483,24 +485,27 @@ def _check_ages(
     return table[keep].assign(age=age[keep].astype("float64")), problems
 
 
-def _index_images(root: Path) -> dict[str, str]:
-    """Map file stem -> path for every image below ``root`` (first in sorted order wins)."""
+def _index_images(root: Path) -> tuple[dict[str, str], list[Problem]]:
+    """Map file stem -> path for every image file below ``root`` (first in sorted order wins), and a
+    problem naming the image names that are links leading to no file (dangling, a loop, a folder)."""
     images: dict[str, str] = {}
+    broken: list[str] = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
         for name in sorted(files):
             stem, suffix = os.path.splitext(name)
-            if suffix.lower() in IMAGE_SUFFIXES and stem not in images:
-                images[stem] = os.path.join(folder, name)
-    return images
-
-
-def _fingerprint(sources: list[Path], paths: pd.Series) -> str:
-    """Hash of the CSV bytes plus each image's path, size and modification time."""
-    digest = hashlib.sha256()
-    for source in sources:
-        digest.update(source.read_bytes())
-    for path in paths:
-        stat = os.stat(path)
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:20]
+            if suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path):  # follows links: False for a dangling one, a loop or a link to a folder
+                broken.append(path)
+            elif stem not in images:
+                images[stem] = path
+    if not broken:
+        return images, []
+    return images, [Problem(
+        "broken links",
+        f"{len(broken):,} image name(s) below {root} are links that lead to no file (dangling, or a loop; first: "
+        f"{', '.join(broken[:EXAMPLES])}); they are left out, like missing images. Replace them with the image files",
+        examples=tuple(broken[:EXAMPLES]),
+    )]

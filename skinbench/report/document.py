@@ -11,7 +11,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from skinbench.catalogue import ABLATION_ROWS
-from skinbench.records import FAILED, FINISHED, PENDING, DataInfo, ScheduleRecord
+from skinbench.records import DAMAGED, FAILED, FINISHED, PENDING, DataInfo, ScheduleRecord
 from skinbench.report.plots import Figures
 from skinbench.report.render import DASH, interval_text, run_text, table_markdown
 from skinbench.report.summary import Summary
@@ -41,7 +41,7 @@ def _header(summary: Summary) -> str:
     results = summary.results
     title = "# skinbench report" + (": SYNTHETIC DATA, not HAM10000" if results.synthetic else "")
     counts = pd.Series([c.status for c in results.cells]).value_counts()
-    state = ", ".join(f"{counts[s]} {s}" for s in (FINISHED, FAILED, PENDING) if s in counts) or "no cells"
+    state = ", ".join(f"{counts[s]} {s}" for s in (FINISHED, DAMAGED, FAILED, PENDING) if s in counts) or "no cells"
     lines = [title, ""]
     if results.synthetic:
         lines += ["> Built from synthetic images: these numbers test the pipeline and say nothing about skin lesions.", ""]
@@ -184,7 +184,11 @@ def _warnings(summary: Summary) -> str:
     lines += _sharing_warning(summary)
     lines += _accumulation_warning(summary)
     if summary.unfinished:
-        lines.append(f"{len(summary.unfinished)} cell(s) did not finish; their values show {DASH} (listed below).")
+        damaged = sum(c.status == DAMAGED for c in summary.unfinished)
+        lines.append(
+            f"{len(summary.unfinished)} cell(s) did not finish{f' ({damaged} finished, then damaged)' if damaged else ''}; "
+            f"their values show {DASH} (listed below)."
+        )
     return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
 
 
@@ -231,7 +235,8 @@ def _unfinished(summary: Summary) -> str:
     frame = pd.DataFrame(
         [{"Cell": c.cell_id, "Status": c.status, "Error": _one_line(c.error)} for c in summary.unfinished]
     )
-    return "## Failed and pending cells\n\n" + frame.to_markdown(index=False, disable_numparse=True) + "\n"
+    title = "Failed, damaged and pending cells" if any(c.status == DAMAGED for c in summary.unfinished) else "Failed and pending cells"
+    return f"## {title}\n\n" + frame.to_markdown(index=False, disable_numparse=True) + "\n"
 
 
 def _dataset(data: DataInfo | None, summary: Summary) -> str:

@@ -329,10 +329,7 @@ def _evaluate(
     start = time.perf_counter()
     probs = predict_probabilities(model, inputs.report, replicas, predictor)
     eval_s = time.perf_counter() - start
-    predictions = write_predictions(folder / PREDICTIONS_FILE, inputs.report_ids, inputs.report_labels, probs)
-    _, y_true, saved_probs = read_predictions(predictions)  # metrics from the file as written
-    metrics = compute_metrics(y_true, saved_probs)
-    CellMetrics(inputs.report_part, len(y_true), metrics).write(folder)
+    write_evaluation(folder, inputs, probs)
     ModelSummary(**summarize(model), **_bare_backbone(folder)).write(folder)
     write_history(folder, state.history)
     sample, _ = inputs.report[0]
@@ -348,6 +345,15 @@ def _evaluate(
         micro_batch_size=batch_size // state.accumulation,
         peak_memory=(peak_gib, upper_bound),
     ).write(folder)
+
+
+def write_evaluation(folder: Path, inputs: CellInputs, probs: np.ndarray) -> CellMetrics:
+    """predictions.csv of the reported part, then metrics.json computed from the file as written."""
+    predictions = write_predictions(folder / PREDICTIONS_FILE, inputs.report_ids, inputs.report_labels, probs)
+    _, y_true, saved_probs = read_predictions(predictions)
+    metrics = CellMetrics(inputs.report_part, len(y_true), compute_metrics(y_true, saved_probs))
+    metrics.write(folder)
+    return metrics
 
 
 def keep_model(model: keras.Model, inputs: CellInputs, folder: Path, *, backbone: str | None) -> None:

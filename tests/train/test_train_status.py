@@ -202,3 +202,18 @@ def test_docs_list_every_key_of_the_executor_records(doc: str, record: type) -> 
         if dataclasses.is_dataclass(hints[item.name]):
             expected |= {f.name for f in dataclasses.fields(hints[item.name])}
     assert _documented_keys(ROOT / doc, record.FILE) == expected
+
+
+def test_a_damaged_finished_cell_is_named_with_the_remedy(two_cells: Path, tmp_path: Path, invoke) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(two_cells, out)
+    predictions = out / TWO_CELLS[0] / "predictions.csv"
+    predictions.write_text("".join(predictions.read_text().splitlines(keepends=True)[:-3]))  # cut at a row boundary
+    (out / TWO_CELLS[1] / "metrics.json").write_text("{")
+    cells = {cell.cell_id: cell for cell in run_status(out).cells}
+    assert cells[TWO_CELLS[0]].state == "damaged" and "predictions.csv: changed since the cell wrote it" in cells[TWO_CELLS[0]].note
+    assert cells[TWO_CELLS[1]].state == "damaged" and "metrics.json: cannot read" in cells[TWO_CELLS[1]].note
+    result = invoke(["status", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 cells: 0 finished, 2 damaged, 0 failed, 0 running, 0 pending" in result.output
+    assert "run the same skinbench run command again to repair the cell" in " ".join(result.output.split())
