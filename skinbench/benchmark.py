@@ -274,11 +274,11 @@ def _row(
 
 def resolve_backbones(text: str) -> list[str]:
     """'all' or a comma-separated list of registry names, validated."""
-    from skinbench.models.backbones import REGISTRY, get_backbone
+    from skinbench.catalogue import BACKBONES
 
     if text.strip().lower() == "all":
-        return list(REGISTRY)
-    return [get_backbone(name.strip()).name for name in text.split(",") if name.strip()]
+        return list(BACKBONES)
+    return [BACKBONES.get(name.strip()).name for name in text.split(",") if name.strip()]
 
 
 @dataclass

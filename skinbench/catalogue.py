@@ -1,28 +1,77 @@
 """The names and facts every layer shares, as data: backbones, recipes, ablation rows, choices, the dataset.
 
 Nothing here imports Keras, so the CLI, the report and the models read the same names:
-``models.backbones`` attaches a Keras constructor and a cut to each backbone named here,
-``models.ablation`` a Keras tensor to each cut, and the report looks up the paper's rows by
-the display names and labels below. Each fact is written once, here.
+``models.backbones`` builds each backbone named here (its Keras application, preprocessing and
+cut are facts of its entry), ``models.ablation`` gives a Keras tensor to each cut, and the report
+looks up the paper's rows by the display names and labels below. Each fact is written once, here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from skinbench.errors import ModelError, RunError
+from skinbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class CutPoint:
+    """Where soft attention goes in a backbone's graph, relative to a stably named layer.
+
+    ``side="output"`` takes that layer's output; ``side="input"`` its ``index``-th input.
+    ``up`` then walks that many producers further up the graph (each producer must have a
+    single input). ``offset`` adds a constant to the located tensor: tf.keras 2 exposed
+    hard-sigmoid's ``x + 3`` as a layer of its own, and some of the paper's cuts land there.
+    ``needs_top`` marks cuts inside the classifier top (only built with ``include_top=True``).
+    ``models.backbones.locate`` finds the tensor; this is the data alone.
+    """
+
+    layer: str
+    side: Literal["output", "input"] = "output"
+    index: int = 0
+    up: int = 0
+    offset: float | None = None
+    note: str = ""
+    needs_top: bool = False
+
+    def describe(self) -> str:
+        """A short human description (the METHOD wording when ``note`` is set)."""
+        if self.note:
+            return self.note
+        where = self.layer if self.side == "output" else f"input {self.index} of {self.layer}"
+        if self.up:
+            where += f", {self.up} up"
+        return where if self.offset is None else f"{where} + {self.offset:g}"
+
+
+#: How a backbone's images are preprocessed inside the model (keras.applications.imagenet_utils
+#: modes; "none": the Keras application preprocesses its uint8-range input itself).
+PreprocessMode = Literal["caffe", "torch", "tf", "none"]
+#: Backbone groups: the paper's eleven, and the backbones a reader of today expects beside them.
+PAPER, MODERN = "paper", "modern"
+#: The one rule for the cut of a backbone added after the paper: its last feature map, the input
+#: of the global average pooling of its classifier head (what ``include_top=False`` returns).
+LAST_FEATURE_MAP = "the last feature map: the input of the head's global average pooling"
 
 
 @dataclass(frozen=True)
 class Backbone:
-    """A backbone's names and input sizes (its Keras side lives in ``models.backbones``)."""
+    """One backbone, every fact of it: names, input sizes, its Keras application, preprocessing and cut.
+
+    ``application`` is the name of a ``keras.applications`` constructor, or (for a backbone a
+    plugin adds) a callable taking the same keyword arguments. ``models.backbones`` builds it.
+    """
 
     name: str  #: registry name, lower case (CLI, cell ids, config.json)
-    display: str  #: the paper's spelling, used as the row name of every table
+    display: str  #: the paper's spelling (or Keras's), used as the row name of every table
     native_size: int  #: the input side length of its ImageNet weights
+    application: str | Callable[..., Any]
+    preprocessing: PreprocessMode
+    cut: CutPoint
     min_size: int = 32  #: the smallest input Keras builds it at
     mobile: bool = False  #: one of the paper's mobile models (Table 8)
+    group: str = "extra"  #: PAPER, MODERN, or "extra" (added by a plugin)
 
     def check_size(self, image_size: int | None) -> int:
         """The input side length to build at (native when None); too small is a ModelError."""
@@ -32,31 +81,51 @@ class Backbone:
         return size
 
 
-#: The eleven backbones (paper Table 3's ten and VGG16), in the tables' order.
-BACKBONES: dict[str, Backbone] = {
-    b.name: b
-    for b in (
-        Backbone("resnet50", "ResNet50", 224),
-        Backbone("resnet152", "ResNet152", 224),
-        Backbone("densenet201", "DenseNet201", 224),
-        Backbone("inceptionresnetv2", "InceptionResNetV2", 299, min_size=75),
-        Backbone("vgg16", "VGG16", 224),
-        Backbone("mobilenet", "MobileNet", 224, mobile=True),
-        Backbone("mobilenetv2", "MobileNetV2", 224, mobile=True),
-        Backbone("mobilenetv3small", "MobileNetV3Small", 224, mobile=True),
-        Backbone("mobilenetv3large", "MobileNetV3Large", 224, mobile=True),
-        Backbone("nasnetmobile", "NASNetMobile", 224, mobile=True),
-        Backbone("nasnetlarge", "NASNetLarge", 331),
-    )
-}
-BACKBONE_NAMES: tuple[str, ...] = tuple(BACKBONES)
-MOBILE_BACKBONES: tuple[str, ...] = tuple(b.name for b in BACKBONES.values() if b.mobile)
+def _paper(name: str, display: str, size: int, application: str, preprocessing: PreprocessMode, cut: CutPoint,
+           **extra: Any) -> Backbone:
+    return Backbone(name, display, size, application, preprocessing, cut, group=PAPER, **extra)
+
+
+def _modern(name: str, display: str, size: int, preprocessing: PreprocessMode, pooling: str) -> Backbone:
+    """A backbone after the paper, cut by the one rule (LAST_FEATURE_MAP) at the input of ``pooling``."""
+    return Backbone(name, display, size, display, preprocessing, CutPoint(pooling, side="input", note=LAST_FEATURE_MAP),
+                    group=MODERN)
+
+
+#: Every backbone: paper Table 3's ten and VGG16, in the tables' order (METHOD.md's cuts), then
+#: today's. One entry each; a plugin adds its own with ``BACKBONES.register``.
+BACKBONES: Registry[Backbone] = Registry("backbone", (
+    _paper("resnet50", "ResNet50", 224, "ResNet50", "caffe", CutPoint("conv5_block3_out")),
+    _paper("resnet152", "ResNet152", 224, "ResNet152", "caffe", CutPoint("conv5_block1_out")),
+    _paper("densenet201", "DenseNet201", 224, "DenseNet201", "torch", CutPoint("conv5_block29_1_relu")),
+    _paper("inceptionresnetv2", "InceptionResNetV2", 299, "InceptionResNetV2", "tf",
+           CutPoint("block8_9_mixed", side="input", index=0, up=1, note="block8_9 branch 0 BatchNorm output (before its ReLU)"),
+           min_size=75),
+    _paper("vgg16", "VGG16", 224, "VGG16", "caffe", CutPoint("block5_conv3")),
+    _paper("mobilenet", "MobileNet", 224, "MobileNet", "tf", CutPoint("conv_pw_13_relu"), mobile=True),
+    _paper("mobilenetv2", "MobileNetV2", 224, "MobileNetV2", "tf", CutPoint("block_14_depthwise"), mobile=True),
+    _paper("mobilenetv3small", "MobileNetV3Small", 224, "MobileNetV3Small", "none",
+           CutPoint("expanded_conv_10_squeeze_excite_avg_pool", side="input",
+                    note="hard-swish after expanded_conv_10_depthwise_bn"), mobile=True),
+    _paper("mobilenetv3large", "MobileNetV3Large", 224, "MobileNetV3Large", "none",
+           CutPoint("expanded_conv_14_squeeze_excite_avg_pool", side="input",
+                    note="hard-swish after expanded_conv_14_depthwise_bn"), mobile=True),
+    _paper("nasnetmobile", "NASNetMobile", 224, "NASNetMobile", "tf",
+           CutPoint("separable_conv_2_normal_left5_12", side="input", note="ReLU feeding separable_conv_2_normal_left5_12"),
+           mobile=True),
+    _paper("nasnetlarge", "NASNetLarge", 331, "NASNetLarge", "tf",
+           CutPoint("separable_conv_2_normal_left5_18", side="input", note="ReLU feeding separable_conv_2_normal_left5_18")),
+    _modern("resnet50v2", "ResNet50V2", 224, "tf", "avg_pool"),
+    _modern("efficientnetv2b0", "EfficientNetV2B0", 224, "none", "avg_pool"),
+    _modern("efficientnetv2s", "EfficientNetV2S", 384, "none", "avg_pool"),
+    _modern("convnexttiny", "ConvNeXtTiny", 224, "none", "convnext_tiny_head_gap"),
+    _modern("convnextsmall", "ConvNeXtSmall", 224, "none", "convnext_small_head_gap"),
+), error=ModelError)
 
 
 def display_name(backbone: str) -> str:
     """The table name of a registry backbone name (unknown names are shown as given)."""
-    known = BACKBONES.get(backbone)
-    return known.display if known else backbone
+    return BACKBONES[backbone].display if backbone in BACKBONES else backbone
 
 
 @dataclass(frozen=True)
@@ -148,7 +217,7 @@ SPLITS: tuple[str, ...] = ("paper", "lesion", "official")
 PRECISIONS: tuple[str, ...] = ("float32", "mixed", "mixed_float16", "mixed_bfloat16", "auto")  #: train.precision
 ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
-MATRICES: tuple[str, ...] = ("full", "paper", "smoke", "demo")
+MATRICES: tuple[str, ...] = ("full", "paper", "modern", "all", "smoke", "demo")
 TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
 INLINE, LOCAL, SLURM = "inline", "local", "slurm"  #: where cells run (train.executors)
 EXECUTORS: tuple[str, ...] = (INLINE, LOCAL, SLURM)

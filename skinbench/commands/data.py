@@ -190,6 +190,8 @@ def weights_files(specs, image_size: int | None) -> dict[str, dict | None]:
     import keras
     from keras.src.utils import file_utils
 
+    from skinbench.models.backbones import application
+
     found: dict[str, dict | None] = {}
 
     def capture(fname=None, origin=None, *args, file_hash=None, md5_hash=None, cache_subdir="datasets", **kwargs):
@@ -204,7 +206,7 @@ def weights_files(specs, image_size: int | None) -> dict[str, dict | None]:
             found[current] = None
             size = spec.check_size(image_size)
             try:
-                spec.application(image_size=size, weights="imagenet", include_top=size == spec.native_size)
+                application(spec, image_size=size, weights="imagenet", include_top=size == spec.native_size)
             except _Captured:
                 pass
             finally:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from skinbench.catalogue import ABLATION_BACKBONE as BACKBONE
 from skinbench.catalogue import ABLATION_CUTS, ABLATION_ROWS, ONE_BY_ONE_CUTS, AblationRow
 from skinbench.errors import ModelError
-from skinbench.models.backbones import REGISTRY, CutPoint
+from skinbench.catalogue import BACKBONES, CutPoint
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ CUTS: dict[str, AblationCut] = {
             240, "hard-swish after expanded_conv_14/expand BN",
             CutPoint("expanded_conv_14_depthwise", side="input", note="hard-swish after expanded_conv_14_expand_bn"),
         ),
-        AblationCut(246, "hard-swish after expanded_conv_14/depthwise BN", REGISTRY[BACKBONE].cut),
+        AblationCut(246, "hard-swish after expanded_conv_14/depthwise BN", BACKBONES[BACKBONE].cut),
         AblationCut(
             251, "block-14 squeeze-excite Conv_1 output + 3",
             CutPoint("expanded_conv_14_squeeze_excite_conv_1", offset=3.0),

@@ -23,7 +23,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from skinbench.models.backbones import BackboneSpec, get_backbone
+from skinbench.catalogue import Backbone
+from skinbench.models.backbones import application, get_backbone, locate, paper_table3
 
 MIB = 2**20
 
@@ -43,11 +44,11 @@ def summarize(model: keras.Model) -> dict:
     }
 
 
-def bare_application(spec: BackboneSpec) -> keras.Model:
+def bare_application(spec: Backbone) -> keras.Model:
     """The Keras application as the paper's Table 3 counts it: native size, ``include_top=True``,
     no weights, on an input of its own."""
     size = spec.native_size
-    return spec.application(weights=None, include_top=True, input_tensor=keras.Input((size, size, 3)))
+    return application(spec, weights=None, include_top=True, input_tensor=keras.Input((size, size, 3)))
 
 
 def backbone_summary(backbone: str) -> dict:
@@ -57,21 +58,21 @@ def backbone_summary(backbone: str) -> dict:
 
 
 @functools.cache
-def _bare_figures(spec: BackboneSpec) -> tuple[tuple[str, float], ...]:
+def _bare_figures(spec: Backbone) -> tuple[tuple[str, float], ...]:
     figures = summarize(bare_application(spec))
     return tuple((f"backbone_{key}", figures[key]) for key in ("params", "depth", "size_mb"))
 
 
-def measure_backbone(spec: BackboneSpec) -> dict:
+def measure_backbone(spec: Backbone) -> dict:
     """Build the backbone as the paper's Table 3 counts it (``bare_application``) and summarise
     it, with the cut's description and shape."""
     model = bare_application(spec)
-    cut_shape = tuple(spec.cut.locate(model).shape[1:])
+    cut_shape = tuple(locate(spec.cut, model).shape[1:])
     return {"backbone": spec.name, "display": spec.display, "input": spec.native_size,
             "cut": spec.cut.describe(), "cut_shape": "x".join(str(d) for d in cut_shape), **summarize(model)}
 
 
-def backbone_table(specs: Iterable[BackboneSpec], progress: Callable[[BackboneSpec], None] | None = None) -> pd.DataFrame:
+def backbone_table(specs: Iterable[Backbone], progress: Callable[[Backbone], None] | None = None) -> pd.DataFrame:
     """Measured accounting of each backbone beside the paper's Table 3 (paper_* columns).
 
     ``progress(spec)`` is called before each (slow) build. Each build starts a fresh Keras
@@ -82,7 +83,7 @@ def backbone_table(specs: Iterable[BackboneSpec], progress: Callable[[BackboneSp
         if progress is not None:
             progress(spec)
         keras.backend.clear_session(free_memory=True)
-        paper = {f"paper_{column}": value for column, value in spec.paper_table3().items()}
+        paper = {f"paper_{column}": value for column, value in paper_table3(spec).items()}
         rows.append({**measure_backbone(spec), **paper})
     return pd.DataFrame(rows)
 

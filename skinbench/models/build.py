@@ -21,13 +21,14 @@ from skinbench.classes import NUM_CLASSES
 from skinbench.errors import ModelError
 from skinbench.models import ablation
 from skinbench.models.attention import VARIANTS, SoftAttention
-from skinbench.models.backbones import BackboneSpec, CutPoint, ImagePreprocessing, get_backbone, resolve_weights
+from skinbench.catalogue import Backbone, CutPoint
+from skinbench.models.backbones import ImagePreprocessing, application, get_backbone, locate, resolve_weights
 
 METADATA_UNITS = 4096
 ATTENTION_LAYER = "soft_attention"
 
 
-def cut_points(spec: BackboneSpec) -> dict[str, CutPoint]:
+def cut_points(spec: Backbone) -> dict[str, CutPoint]:
     """The cuts ``build_model(cut=...)`` accepts for a backbone: ``default`` and, for
     MobileNetV3Large, the ablation's ``cut230`` ... ``cut270`` and the logits, ``cut272``."""
     points = {"default": spec.cut}
@@ -90,8 +91,8 @@ def build_model(
 
     image = keras.Input((size, size, 3), dtype="uint8", name="image")
     pixels = ImagePreprocessing(spec.preprocessing, name="preprocess")(image)
-    application = spec.application(image_size=size, weights=weights, include_top=include_top, input_tensor=pixels)
-    features = point.locate(application)
+    built = application(spec, image_size=size, weights=weights, include_top=include_top, input_tensor=pixels)
+    features = locate(point, built)
     x = features if logits else _head(features, attention, heads)
     if extra_dense:
         x = keras.layers.Dense(extra_dense, activation="relu", name="head_dense")(x)
@@ -127,7 +128,7 @@ def attention_maps_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, layer.output[1], name=f"{model.name}_attention_maps")
 
 
-def _cut_point(spec: BackboneSpec, cut: str | None) -> CutPoint:
+def _cut_point(spec: Backbone, cut: str | None) -> CutPoint:
     points = cut_points(spec)
     key = "default" if cut is None else cut.strip().lower()
     if key not in points:

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_ROWS, AUGMENTED, BACKBONE_NAMES, METADATA, RECIPES, display_name
+from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_ROWS, AUGMENTED, BACKBONES, METADATA, RECIPES, display_name
 from skinbench.classes import CLASSES
 from skinbench.errors import RunError
 from skinbench.eval.paired import MCNEMAR_TEST, MIN_SEEDS_FOR_T, PairedResult, over_seeds, percentile_interval
@@ -221,7 +221,7 @@ class _Cells:
 
     def backbones(self) -> list[str]:
         found = {b for b, _, _ in self.by_key}
-        return [b for b in BACKBONE_NAMES if b in found] + sorted(found - set(BACKBONE_NAMES))
+        return [b for b in BACKBONES if b in found] + sorted(found - set(BACKBONES))
 
 
 def _paired(a: dict[int, CellResult], b: dict[int, CellResult]) -> tuple[SeedCells, ...]:
@@ -378,7 +378,7 @@ def _common_backbones(by_seed: dict[int, dict[str, CellResult]]) -> tuple[list[s
         if any(d >= DEEP_DEPTH for d in depths) and any(d < DEEP_DEPTH for d in depths):
             kept.append(seed)
             common = trial
-    backbones = [b for b in BACKBONE_NAMES if b in common] + sorted(common - set(BACKBONE_NAMES))
+    backbones = [b for b in BACKBONES if b in common] + sorted(common - set(BACKBONES))
     return backbones, sorted(kept)
 
 

@@ -23,11 +23,10 @@ from skinbench.catalogue import (
     ABLATION_BACKBONE,
     ABLATION_ROWS,
     AUGMENTED,
-    BACKBONE_NAMES,
     BEST_ABLATION,
     HAM10000_IMAGES,
     METADATA,
-    MOBILE_BACKBONES,
+    BACKBONES,
     PAPER_BATCH_SIZE,
     PAPER_DEVICE,
     PAPER_EPOCH_IMAGES,
@@ -221,9 +220,10 @@ _TABLE8_METRICS = {
 
 def mobile_models(summary: Summary) -> Table:
     """Table 8: the mobile backbones with the metadata recipe, unweighted means."""
-    in_paper = [b for b in MOBILE_BACKBONES if display_name(b) in paper_rows(8)]
+    mobile = BACKBONES.names(mobile=True)
+    in_paper = [b for b in mobile if display_name(b) in paper_rows(8)]
     in_paper.sort(key=lambda b: paper_rows(8).index(display_name(b)))
-    extra = [b for b in MOBILE_BACKBONES if b not in in_paper and summary.where(backbone=b, recipe=METADATA, ablation=None)]
+    extra = [b for b in mobile if b not in in_paper and summary.where(backbone=b, recipe=METADATA, ablation=None)]
     rows = _Rows()
     for backbone in in_paper + extra:
         name = display_name(backbone)
@@ -467,7 +467,7 @@ def _stat(summary: Summary, key: GroupKey | None, metric: str, factor: float = 1
 
 def _backbones(summary: Summary) -> list[str]:
     """Registry order, then any other backbone the run folders name."""
-    return [*BACKBONE_NAMES, *sorted({k.backbone for k in summary.groups} - set(BACKBONE_NAMES))]
+    return [*BACKBONES.names(), *sorted({k.backbone for k in summary.groups} - set(BACKBONES))]
 
 
 def _backbone_rows(summary: Summary, table: int, recipe: str, label: Callable[[str], str]) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from skinbench.catalogue import BACKBONE_NAMES, BACKBONES
+from skinbench.catalogue import BACKBONES, PAPER
 from skinbench.train.plan import cell_seconds
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "time_to_paper.py"
@@ -31,7 +31,7 @@ def time_to_paper():
         sys.modules.pop(spec.name, None)
 
 
-def _bench(path: Path, backbones=BACKBONE_NAMES) -> Path:
+def _bench(path: Path, backbones=BACKBONES.names(group=PAPER)) -> Path:
     """Every backbone at its native size at 1,000 training and 2,000 inference images/s in float32,
     compile 10 s; MobileNetV3Large also faster in mixed_bfloat16 (2,000 and 4,000, compile 20 s)."""
     base = {"recipe": "metadata", "batch_size": 32, "precision": "float32", "backend": "jax", "device": "GPU",

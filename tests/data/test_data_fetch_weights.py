@@ -29,13 +29,10 @@ def _application(*, include_top, weights, input_shape, input_tensor=None):
 
 @pytest.fixture
 def fake_backbone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    from skinbench import catalogue
+    from skinbench.catalogue import BACKBONES, Backbone, CutPoint
     from skinbench.commands import data as data_command
-    from skinbench.models.backbones import REGISTRY, BackboneSpec, CutPoint
 
-    info = catalogue.Backbone("fakenet", "FakeNet", native_size=32)
-    monkeypatch.setitem(catalogue.BACKBONES, "fakenet", info)
-    monkeypatch.setitem(REGISTRY, "fakenet", BackboneSpec(info, _application, "tf", CutPoint("x")))
+    monkeypatch.setitem(BACKBONES, "fakenet", Backbone("fakenet", "FakeNet", 32, _application, "tf", CutPoint("x")))
     models = tmp_path / "keras" / "models"
     monkeypatch.setattr(data_command, "keras_models_dir", lambda: models)
     return models

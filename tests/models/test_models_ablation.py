@@ -9,6 +9,7 @@ import pytest
 from skinbench.catalogue import ABLATION_CUTS, ABLATION_ROWS, HAM10000_METADATA_FEATURES, AblationRow
 from skinbench.errors import ModelError
 from skinbench.models.ablation import BACKBONE, CUTS, LOGITS, ROW_CUTS, get_row
+from skinbench.models.backbones import locate
 from skinbench.models.build import build_model
 from skinbench.paper import paper_rows
 
@@ -54,7 +55,7 @@ def test_cuts_match_tf_keras2_layer_list() -> None:
     cuts = list(ROW_CUTS.values())
     assert old.layers[LOGITS.n - 1] is old.layers[-2]
     old_layers = [old.layers[cut.n - 1] for cut in cuts]
-    new_tensors = [cut.point.locate(new) for cut in cuts]
+    new_tensors = [locate(cut.point, new) for cut in cuts]
     for cut, layer, tensor in zip(cuts, old_layers, new_tensors):
         assert _tf2_kind(layer) == _keras3_kind(tensor), cut.key
         assert tuple(layer.output.shape[1:]) == tuple(tensor.shape[1:]), cut.key

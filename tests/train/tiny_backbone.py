@@ -1,7 +1,6 @@
 """A test-only backbone: two small convolutions, so runner, resume and failure tests train in seconds.
 
-``register()`` adds it to the catalogue and the model registry under the name ``tiny`` (native
-size 32). A subprocess registers it too by running ``python -c`` with ``CLI_WITH_TINY``.
+``register()`` adds it to the backbone registry under the name ``tiny`` (native size 32). A subprocess registers it too by running ``python -c`` with ``CLI_WITH_TINY``.
 Everything else the cell does (cache, batches, soft attention, head, metadata branch,
 checkpoints, records) is the real path.
 """
@@ -33,13 +32,8 @@ def _application(*, include_top: bool, weights, input_shape, input_tensor):
 
 def register(patch: pytest.MonkeyPatch | None = None) -> None:
     """Make ``tiny`` a backbone of this process; with ``patch``, until that patch is undone."""
-    from skinbench import catalogue
-    from skinbench.models.backbones import REGISTRY, BackboneSpec, CutPoint
+    from skinbench.catalogue import BACKBONES, Backbone, CutPoint
 
     setitem = patch.setitem if patch else operator.setitem
-    set_attribute = patch.setattr if patch else setattr
-    info = catalogue.Backbone(NAME, "Tiny", native_size=32)
-    setitem(catalogue.BACKBONES, NAME, info)
-    set_attribute(catalogue, "BACKBONE_NAMES", (*catalogue.BACKBONE_NAMES, NAME))
-    setitem(REGISTRY, NAME, BackboneSpec(info, _application, "tf", CutPoint("tiny_features")))
+    setitem(BACKBONES, NAME, Backbone(NAME, "Tiny", 32, _application, "tf", CutPoint("tiny_features")))
 
