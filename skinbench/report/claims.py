@@ -35,7 +35,7 @@ from skinbench.classes import CLASSES
 from skinbench.errors import RunError
 from skinbench.eval.paired import MCNEMAR_TEST, MIN_SEEDS_FOR_T, PairedResult, over_seeds, percentile_interval
 from skinbench.paper import paper_value
-from skinbench.report.pairs import Predictions, cells_text
+from skinbench.report.pairs import CORRECTNESS_METRIC, Predictions, cells_text
 from skinbench.report.render import DASH, interval_text, run_text
 from skinbench.report.runs import CellFolder
 from skinbench.report.summary import CellResult, Summary
@@ -412,7 +412,7 @@ def _row(summary: Summary, comparison: Comparison, measure: Measure, results: li
         what = "1 seed" if len(results) == 1 else f"mean over {len(results)} seeds"
         interval = f"paired bootstrap, {what}: images only" if boot_low is not None else "none"
     tests = [r.mcnemar for r in results]
-    mcnemar = "; ".join(f"{t.p_value:.3g}" for t in tests) if metric == "accuracy" and all(tests) else None
+    mcnemar = "; ".join(f"{t.p_value:.3g}" for t in tests) if metric == CORRECTNESS_METRIC and all(tests) else None
     return row | {
         "measure": MEASURES[metric], "n_images": ",".join(str(r.n_images) for r in results),
         "value_a": _mean([r.a[metric] for r in results]), "value_b": _mean([r.b[metric] for r in results]),

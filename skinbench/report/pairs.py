@@ -38,6 +38,9 @@ from skinbench.eval.predictions import read_predictions
 from skinbench.records import FINISHED, PREDICTIONS_FILE, RecordError
 from skinbench.report.runs import CellFolder, Results
 
+#: The metric the paired test of correctness (McNemar) belongs with: it tests which images each cell gets
+#: right, which is accuracy; beside balanced accuracy or F1 it could stand next to a difference of the other sign.
+CORRECTNESS_METRIC = "accuracy"
 #: The fields a pair may hold equal (split and seed always are).
 FIELDS = ("backbone", "variant")
 
@@ -197,13 +200,15 @@ def compare(results: Results, pattern_a: str, pattern_b: str, *, bootstrap: int 
         groups.setdefault((group_id(x), group_id(y)), []).append((x, y, result))
         for metric in PAIRED_METRICS:
             low, high = result.interval[metric]
-            rows.append({
+            row = {
                 "a": x.cell_id, "b": y.cell_id, "split": x.split, "seeds": str(x.seed), "metric": metric,
                 "n_images": result.n_images, "value_a": result.a[metric], "value_b": result.b[metric],
                 "difference": result.difference[metric], "ci_low": low, "ci_high": high,
-                "a_only_correct": result.mcnemar.a_only, "b_only_correct": result.mcnemar.b_only,
-                "mcnemar_p": result.mcnemar.p_value,
-            })
+            }
+            if metric == CORRECTNESS_METRIC:  # the test is about correctness, so it belongs to accuracy alone
+                row |= {"a_only_correct": result.mcnemar.a_only, "b_only_correct": result.mcnemar.b_only,
+                        "mcnemar_p": result.mcnemar.p_value}
+            rows.append(row)
     for members in groups.values():
         if len(members) < 2:
             continue

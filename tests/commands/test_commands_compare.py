@@ -54,8 +54,9 @@ def test_recipes_pair_by_backbone_and_the_csv_holds_the_paired_numbers(tmp_path:
         assert row.ci_low <= row.difference <= row.ci_high
     correct_a, correct_b = probs_a.argmax(1) == y_a, probs_b.argmax(1) == y_b
     only_a, only_b = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
-    assert (frame["a_only_correct"].iloc[0], frame["b_only_correct"].iloc[0]) == (only_a, only_b)
-    assert frame["mcnemar_p"].iloc[0] == pytest.approx(stats.binomtest(only_a, only_a + only_b).pvalue, rel=1e-5)
+    accuracy = frame.set_index("metric").loc["accuracy"]
+    assert (accuracy["a_only_correct"], accuracy["b_only_correct"]) == (only_a, only_b)
+    assert accuracy["mcnemar_p"] == pytest.approx(stats.binomtest(only_a, only_a + only_b).pvalue, rel=1e-5)
     assert "no partner: densenet201-metadata-paper-s1" in result.output  # no augmented cell at seed 1
 
 
@@ -114,3 +115,13 @@ def test_a_pattern_that_matches_nothing_names_the_cells_there() -> None:
     assert result.exit_code == 2
     line = _error(result.output)
     assert "e.g. '*-metadata-*'" in line and "densenet201-augmented-paper-s0" in line
+
+
+def test_mcnemar_stands_on_the_accuracy_row_only(tmp_path: Path) -> None:
+    out = tmp_path / "compare.csv"
+    result = _invoke(*SHARDS, "--a", "*-metadata-*", "--b", "*-augmented-*", "--out", str(out), "--bootstrap", "0")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out).set_index("metric")
+    assert frame.loc["accuracy", "mcnemar_p"] > 0
+    others = frame.drop(index="accuracy")
+    assert others[["mcnemar_p", "a_only_correct", "b_only_correct"]].isna().all().all()
