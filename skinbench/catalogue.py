@@ -164,6 +164,9 @@ HAM10000_IMAGES = 10015
 HAM10000_PART_1_IMAGES = 5000  #: in HAM10000_images_part_1.zip; the rest are in part_2
 #: The ISIC 2018 Task 3 test set (the ``official`` split reports on it; nothing else touches it).
 ISIC2018_TEST_IMAGES = 1511
+#: Listed in some releases of the test set's ground truth (then 1,512 rows) and given score weight 0 by
+#: the official scorer (isic-challenge-scoring, ``load_csv.parse_truth_csv``): never scored here either.
+ISIC2018_UNSCORED = ("ISIC_0035068",)
 #: The top of the ISIC 2018 Task 3 leaderboard (balanced multiclass accuracy, a submission that
 #: used external data), with its source: the only published figure the official report shows.
 ISIC2018_TOP_BALANCED_ACCURACY = 0.885
