@@ -137,7 +137,10 @@ ABLATION_ROWS: dict[str, AblationRow] = {
 BEST_ABLATION = "cut240"
 
 # Choices of the command line and of config.json, each declared once.
-SPLITS: tuple[str, ...] = ("paper", "lesion", "official")
+#: data.splits: ``paper`` (the paper's 90/10, reported on its validation part), ``leaky`` (image-level
+#: 70/15/15, reported on its test part: the lesion split's sizes and selection with the paper's leak),
+#: ``lesion`` (lesion-grouped 70/15/15) and ``official`` (the ISIC 2018 Task 3 test set).
+SPLITS: tuple[str, ...] = ("paper", "leaky", "lesion", "official")
 PRECISIONS: tuple[str, ...] = ("float32", "mixed", "mixed_float16", "mixed_bfloat16", "auto")  #: train.precision
 ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
