@@ -80,13 +80,17 @@ Schedule = Annotated[
     str,
     choice_option(
         "--schedule",
-        tuple(config.SCHEDULES),
+        config.SCHEDULE_NAMES,
         "; ".join(
-            f"'{s.name}': epochs of {'one pass' if s.epoch_steps is None else f'{s.epoch_steps} batches'}, early stopping "
-            f"on {s.monitor} (patience {s.patience}{f', min_delta {s.min_delta:g}' if s.min_delta else ''}), "
-            f"at most {s.max_epochs} epochs"
-            for s in config.SCHEDULES.values()
-        ),
+            f"'{name}' ({next(iter(recipes.values())).follows.split(':')[0]}): "
+            + " / ".join(
+                f"{recipe}: batch {s.batch_size}, epochs of {s.epoch}, Adam {s.learning_rate:g}"
+                f"{', ReduceLROnPlateau' if s.reduce_lr else ''}, early stopping on {s.monitor} (patience {s.patience}), "
+                f"at most {s.max_epochs} epochs"
+                for recipe, s in recipes.items()
+            )
+            for name, recipes in config.SCHEDULES.items()
+        ) + " (README, Schedules).",
         rich_help_panel=TRAINING,
     ),
 ]

@@ -309,8 +309,8 @@ def load_test_set(root: Path | str, *, require_metadata: bool = False, strict: b
     data's). Every listed image found below ``root`` is kept, those without an age too (the
     metadata encoder gives them the training mean), so the evaluated set stays the whole test
     set, except the rows the official scorer gives weight 0 (``catalogue.ISIC2018_UNSCORED``),
-    which are left out and counted in ``dropped``; ``has_metadata`` is True when the CSV carries age, sex and site. ``require_metadata``
-    makes a CSV without them fatal, naming it. Raises ``DataError`` when there is no test set
+    which are left out and counted in ``dropped``; ``has_metadata`` is True when the CSV carries
+    age, sex and site. ``require_metadata`` makes a CSV without them fatal, naming it. Raises ``DataError`` when there is no test set
     or it cannot be used.
     """
     inspected = inspect_test_set(root, require_metadata=require_metadata, strict=strict)

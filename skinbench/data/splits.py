@@ -16,8 +16,9 @@
   split into train/validation, default 85/15, grouped by lesion and stratified as ``lesion``.
   No HAM10000 image is ever in ``test`` and no test image in train or validation.
 
-A split is a frame ``image_id, part`` in the dataset's row order; the same seed and frame
-give the same file byte for byte.
+A split is a frame ``image_id, lesion_id, part`` (``records.SPLIT_COLUMNS``) in the dataset's row
+order; the same seed and frame give the same file byte for byte. The file is the run folder's
+(``records.write_split`` / ``read_split``): the report reads each image's lesion from it.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ from sklearn.model_selection import train_test_split
 
 from skinbench.catalogue import SPLITS
 from skinbench.errors import DataError, SkinbenchError
-from skinbench.io import write_csv
+from skinbench.records import PARTS, read_split, write_split
 
 PROTOCOLS = SPLITS
-PARTS = ("train", "val", "test")
 DEFAULT_FRACTIONS = {"paper": (0.9, 0.1), "leaky": (0.7, 0.15, 0.15), "lesion": (0.7, 0.15, 0.15), "official": (0.85, 0.15)}
 #: The ``official`` protocol's frame column naming each row's subset: ``train`` (HAM10000) or ``test``.
 OFFICIAL_SUBSET = "subset"
@@ -64,7 +64,7 @@ def make_split(
         )
     make = {"paper": _paper, "leaky": _leaky, "lesion": _lesion, "official": _official}[protocol]
     part = make(frame, seed, fractions)
-    return pd.DataFrame({"image_id": frame["image_id"].to_numpy(), "part": part})
+    return pd.DataFrame({"image_id": frame["image_id"].to_numpy(), "lesion_id": frame["lesion_id"].to_numpy(), "part": part})
 
 
 def _paper(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> np.ndarray:
@@ -136,20 +136,13 @@ def _official(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> n
 
 
 def save_split(split: pd.DataFrame, path: Path) -> Path:
-    """Write a split atomically."""
-    return write_csv(Path(path), split[["image_id", "part"]])
+    """Write a split atomically (the run folder's file, ``records.write_split``)."""
+    return write_split(path, split)
 
 
 def load_split(path: Path) -> pd.DataFrame:
-    """Read a split file, checking its columns and part names."""
-    path = Path(path)
-    try:
-        split = pd.read_csv(path, dtype=str)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read split file {path}: {exc}; delete it to make a new split") from None
-    if list(split.columns) != ["image_id", "part"] or not split["part"].isin(PARTS).all():
-        raise DataError(f"{path} is not a split file (columns image_id,part; parts {', '.join(PARTS)}); delete it")
-    return split
+    """Read a split file, checking its columns and part names (``records.read_split``)."""
+    return read_split(path)
 
 
 def _check_protocol(protocol: str) -> None:

@@ -30,7 +30,17 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_ROWS, AUGMENTED, BACKBONE_NAMES, METADATA, RECIPES, display_name
+from skinbench.catalogue import (
+    ABLATION_BACKBONE,
+    ABLATION_ROWS,
+    AUGMENTED,
+    BACKBONE_NAMES,
+    METADATA,
+    PAPER_DEVICE,
+    PAPER_EPOCH_STEPS,
+    RECIPES,
+    display_name,
+)
 from skinbench.classes import CLASSES
 from skinbench.errors import RunError
 from skinbench.eval.paired import MCNEMAR_TEST, MIN_SEEDS_FOR_T, PairedResult, over_seeds, percentile_interval
@@ -320,7 +330,7 @@ def _mobile(cells: _Cells) -> list[Comparison]:
         measures.append(Measure("model.params", paper_a=params[0], paper_b=params[1], paper_source=params[2]))
         epoch = (paper_value(11, small, "epoch_s"), paper_value(11, large, "epoch_s")) if table == 11 else (None, None)
         measures.append(Measure("timing.epoch_s", paper_a=epoch[0], paper_b=epoch[1],
-                                paper_source="Table 11, 896-step epochs on a Titan V" if table == 11 else ""))
+                                paper_source=f"Table 11, epochs of {PAPER_EPOCH_STEPS} steps on a {PAPER_DEVICE}" if table == 11 else ""))
         measures.append(Measure("timing.latency_ms_b1"))
         label = f"{what} (a) − {large} + {RECIPES[METADATA].label} (b)"
         found += _comparison(cells, "mobile", label, _paired(a, irv2), measures)

@@ -25,10 +25,10 @@ from skinbench.catalogue import (
     AUGMENTED,
     BACKBONE_NAMES,
     BEST_ABLATION,
+    AUTHOR_METADATA_BATCH,
     HAM10000_IMAGES,
     METADATA,
     MOBILE_BACKBONES,
-    PAPER_BATCH_SIZE,
     PAPER_DEVICE,
     PAPER_EPOCH_IMAGES,
     PAPER_EPOCH_STEPS,
@@ -317,8 +317,8 @@ def best_mobilenetv3large_per_class(summary: Summary) -> Table:
     )
 
 
-#: The author's own training logs (not the paper): DenseNet201's seconds per 896-step epoch
-#: ranged this widely across his runs.
+#: The author's own training logs (not the paper): DenseNet201's seconds per epoch (one pass over
+#: the 8,962 training images) ranged this widely across his runs.
 AUTHOR_DENSENET201_EPOCH_S = (251, 1102)
 
 _APP_PARAMS, _APP_DEPTH = "Keras application: parameters (M)", "Keras application: depth"
@@ -368,13 +368,14 @@ def cost(summary: Summary) -> Table:
             "Times include validation on both sides: the paper's come from Keras's progress bar, which counts the "
             "validation at the end of each epoch; this run's are history.csv `seconds` + `val_seconds`, the median "
             "over the epochs that did not trace (timing.json `traced_epochs` left out).",
-            f"The paper's epoch is {PAPER_EPOCH_STEPS} steps at batch {PAPER_BATCH_SIZE} ({PAPER_EPOCH_IMAGES:,} "
-            f"images): {printed}. \"{_EPOCH_ROW}\" is compared only where this run's epochs are those "
-            f"{PAPER_EPOCH_STEPS} steps of {PAPER_BATCH_SIZE} (the `code` schedule); \"{_IMAGE_ROW}\" always: "
-            f"the paper's is its seconds / {PAPER_EPOCH_IMAGES:,} (derived, not printed), this run's the median "
-            "epoch time / timing.json `epoch_images` (the images one epoch trains on). With one-pass epochs (the "
-            "`paper` schedule) validation runs once per pass over the training set, in the author's runs once per "
-            "about 3.2 passes, so it weighs more in such a run's per-image time.",
+            f"The paper's epoch is one pass over the notebooks' {PAPER_EPOCH_IMAGES:,} training images, in "
+            f"{PAPER_EPOCH_STEPS} steps of {AUTHOR_METADATA_BATCH} (Keras 2's batches for fit(steps_per_epoch="
+            f"len(train_df) / 10) without a batch size): {printed}. \"{_EPOCH_ROW}\" is compared only where this "
+            f"run's epochs are those {PAPER_EPOCH_STEPS} steps of {AUTHOR_METADATA_BATCH} (the `code` schedule on "
+            f"the paper split of HAM10000); \"{_IMAGE_ROW}\" always: the paper's is its seconds / "
+            f"{PAPER_EPOCH_IMAGES:,} (derived, not printed), this run's the median epoch time / timing.json "
+            "`epoch_images` (the images one epoch trains on). A larger batch trains an image faster, so a run at "
+            f"batch 32 (the `paper` schedule) is not timed like the author's batches of {AUTHOR_METADATA_BATCH}.",
             f"Devices: the paper, an {PAPER_DEVICE}; this run, " + ("; ".join(devices) or "none finished") + " (env.json).",
             f"The author's own logs show {densenet} between {low:,} and {high:,} s per {PAPER_EPOCH_STEPS}-step epoch "
             f"across runs, not one stable {paper_value(11, densenet, 'epoch_s'):,.0f} s.",
@@ -417,9 +418,9 @@ def _over_seeds(summary: Summary, key: GroupKey | None, value: Callable[[CellRes
 
 
 def _paper_epochs(summary: Summary, key: GroupKey | None) -> bool:
-    """Whether every cell of the group trained epochs of the paper's steps and batch size."""
+    """Whether every cell of the group trained the author's epochs: his steps and batch size."""
     return key is not None and all(
-        r.cell.config.schedule.epoch_steps == PAPER_EPOCH_STEPS and r.cell.config.batch_size == PAPER_BATCH_SIZE
+        r.cell.config.schedule.epoch_steps == PAPER_EPOCH_STEPS and r.cell.config.batch_size == AUTHOR_METADATA_BATCH
         for r in summary.groups[key]
     )
 

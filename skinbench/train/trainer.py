@@ -1,8 +1,9 @@
 """Train one cell with Keras ``fit`` and write its results (METHOD.md, "Training recipes").
 
-Adam (learning rate 1e-3, epsilon 0.1); ReduceLROnPlateau on the validation loss (factor 0.2,
-patience 5, floor 1e-7); EarlyStopping by the paper text's rule or the code's; the weights of
-the best validation-accuracy epoch are evaluated. The cell resumes from its checkpoint
+The cell's schedule (``config.Schedule``, per recipe) sets Adam's learning rate (epsilon 0.1),
+whether ReduceLROnPlateau acts on the validation loss (factor 0.2, patience 5, floor 1e-7), the
+EarlyStopping rule and the epoch cap; the weights of the best validation-accuracy epoch are
+evaluated. The cell resumes from its checkpoint
 (``train.state``) and writes history.csv, predictions.csv, metrics.json, model.json and
 timing.json (``skinbench.records``) into its folder; the runner writes config.json, env.json
 and status.json.
@@ -20,7 +21,7 @@ import keras
 import numpy as np
 
 from skinbench.classes import CLASSES, NUM_CLASSES
-from skinbench.config import SCHEDULES, Settings
+from skinbench.config import Schedule, Settings
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import read_predictions, write_predictions
@@ -52,8 +53,10 @@ def jit_compile(jit: bool) -> bool:
     return jit or keras.backend.backend() == "jax"
 
 
-def compile_model(model: keras.Model, *, class_weights: np.ndarray | None, jit: bool) -> None:
-    """Adam and (class-weighted when ``class_weights`` is given) categorical cross-entropy."""
+def compile_model(
+    model: keras.Model, *, class_weights: np.ndarray | None, jit: bool, learning_rate: float = LEARNING_RATE
+) -> None:
+    """Adam at ``learning_rate`` and (class-weighted when ``class_weights`` is given) categorical cross-entropy."""
     if class_weights is None:
         loss = keras.losses.CategoricalCrossentropy()
     else:
@@ -61,7 +64,7 @@ def compile_model(model: keras.Model, *, class_weights: np.ndarray | None, jit: 
 
         loss = weighted_categorical_crossentropy(class_weights)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=ADAM_EPSILON),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, epsilon=ADAM_EPSILON),
         loss=loss,
         metrics=["accuracy"],
         jit_compile=jit_compile(jit),
@@ -99,13 +102,15 @@ def train_cell(
     *,
     seed: int,
     settings: Settings,
+    schedule: Schedule,
     stop: StopRequest,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     backbone: str | None = None,
 ) -> None:
     """Train (or resume) one cell and write its result files into ``folder``.
 
-    ``backbone`` picks the measured policy of ``--precision auto``.
+    ``schedule`` is the cell's (``Settings.schedule_for(recipe)``: its batch size and epoch cap
+    resolved). ``backbone`` picks the measured policy of ``--precision auto``.
 
     Raises ``CellFailed`` on a NaN loss and ``KeyboardInterrupt`` when ``stop`` was requested
     (after the epoch in progress is saved); the checkpoint stays for the next run either way.
@@ -115,19 +120,20 @@ def train_cell(
     keras.mixed_precision.set_global_policy(policy)
     try:
         scope, replicas = distribution()
-        if settings.batch_size % replicas:
+        if schedule.batch_size % replicas:
             raise RunError(
-                f"--batch-size {settings.batch_size} does not split evenly over {replicas} GPUs; use a multiple of {replicas}"
+                f"batch size {schedule.batch_size} does not split evenly over {replicas} GPUs; give --batch-size, "
+                f"a multiple of {replicas}"
             )
         with scope:
             model = build()
-            compile_model(model, class_weights=inputs.class_weights, jit=settings.jit)
+            compile_model(model, class_weights=inputs.class_weights, jit=settings.jit, learning_rate=schedule.learning_rate)
             checkpoint = Checkpoint(folder / CHECKPOINT_DIR)
             state = checkpoint.restore(model) or TrainingState()
         if not state.done:
-            _fit(model, inputs, checkpoint, state, settings=settings, stop=stop, callbacks=callbacks, replicas=replicas)
+            _fit(model, inputs, checkpoint, state, schedule=schedule, stop=stop, callbacks=callbacks, replicas=replicas)
         model.load_weights(checkpoint.best_weights())
-        _evaluate(model, inputs, folder, state, replicas, epoch_images(inputs, settings), policy)
+        _evaluate(model, inputs, folder, state, replicas, epoch_images(inputs), policy)
         if settings.keep_model:
             keep_model(model, inputs, folder, backbone=backbone)
     finally:
@@ -140,23 +146,24 @@ def _fit(
     checkpoint: Checkpoint,
     state: TrainingState,
     *,
-    settings: Settings,
+    schedule: Schedule,
     stop: StopRequest,
     callbacks: Sequence[keras.callbacks.Callback],
     replicas: int,
 ) -> None:
     from skinbench.train.progress import epoch_files
 
-    schedule = SCHEDULES[settings.schedule]
     validation = Validation(inputs.val, inputs.val_labels, replicas=replicas)
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(**REDUCE_LR)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=schedule.monitor, patience=schedule.patience, min_delta=schedule.min_delta
     )
+    # The schedule's learning-rate reduction (none in the author's augmented notebook).
+    stateful = {"reduce_lr": keras.callbacks.ReduceLROnPlateau(**REDUCE_LR)} if schedule.reduce_lr else {}
+    stateful["early_stopping"] = early_stopping
     recorder = EpochState(
         checkpoint,
         state,
-        stateful={"reduce_lr": reduce_lr, "early_stopping": early_stopping},
+        stateful=stateful,
         train_batches=inputs.train,
         stop=stop,
         validation=validation,
@@ -167,11 +174,11 @@ def _fit(
     # a NaN loss is caught at the epoch's end (EpochState).
     model.fit(
         inputs.train,
-        epochs=settings.max_epochs,
+        epochs=schedule.max_epochs,
         initial_epoch=state.epochs_done,
         shuffle=False,  # Batches orders each epoch by (seed, epoch); Keras' own shuffle would not resume
         # progress.json and the TensorBoard logs read the state the recorder has just saved.
-        callbacks=[validation, reduce_lr, early_stopping, recorder, *epoch_files(checkpoint.root.parent, state, settings.max_epochs), *callbacks],
+        callbacks=[validation, *stateful.values(), recorder, *epoch_files(checkpoint.root.parent, state, schedule.max_epochs), *callbacks],
         verbose=0,
     )
     if recorder.nan_epoch is not None:
@@ -211,9 +218,9 @@ class Validation(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.train_end
 
 
-def epoch_images(inputs: CellInputs, settings: Settings) -> int:
+def epoch_images(inputs: CellInputs) -> int:
     """Images one training epoch sees: its batches, all full (data.pipeline)."""
-    return len(inputs.train) * settings.batch_size
+    return len(inputs.train) * inputs.train.batch_size
 
 
 def _evaluate(

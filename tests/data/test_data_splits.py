@@ -13,6 +13,7 @@ from skinbench.data.ham10000 import read_metadata_csv
 from skinbench.data.splits import load_split, make_split, reported_part, save_split
 from skinbench.data.synthetic import synthetic_metadata
 from skinbench.errors import DataError, SkinbenchError
+from skinbench.records import RecordError
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_bad_arguments_and_files(frame: pd.DataFrame, tmp_path: Path) -> None:
         make_split(frame, "lesion", seed=0, fractions=(0.5, 0.5))
     bad = tmp_path / "split.csv"
     bad.write_text("image,fold\nISIC_1,0\n")
-    with pytest.raises(DataError, match="is not a split file"):
+    with pytest.raises(RecordError, match="is not a split file"):
         load_split(bad)
 
 
