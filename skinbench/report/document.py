@@ -96,7 +96,7 @@ def _protocol(summary: Summary) -> str:
         "Seeds": _distinct(c.seed for c in cells),
         "Epochs (maximum)": _distinct(c.epochs for c in configs),
         "Epochs run": _distinct(r.values.get("timing.epochs_run") for r in summary.cells),
-        "Schedule": _distinct(_schedule(c.schedule) for c in configs),
+        "Schedule": _listed(sorted({f"{c.recipe}: {_schedule(c.schedule)}" for c in configs})),
         "Deterministic kernels": _distinct("yes" if c.deterministic else "no" for c in configs),
         "Image size": _distinct(c.image_size for c in configs),
         "Batch size": _distinct(c.batch_size for c in configs),
@@ -107,7 +107,7 @@ def _protocol(summary: Summary) -> str:
         "Backend": _distinct(c.backend for c in configs),
         "Device": _distinct(e.device() for e in envs),
     }
-    return "## Protocol\n\n" + "\n".join(f"- {name}: {value}" for name, value in items.items()) + "\n"
+    return "## Protocol\n\n" + "\n".join(f"- {name}:{'' if value.startswith(chr(10)) else ' '}{value}" for name, value in items.items()) + "\n"
 
 
 def _definitions(summary: Summary) -> str:
@@ -230,7 +230,13 @@ def _dataset(data: DataInfo | None, summary: Summary) -> str:
 def _schedule(schedule: ScheduleRecord) -> str:
     epoch = "one pass over the training part" if schedule.epoch_steps is None else f"{schedule.epoch_steps} batches"
     delta = f", min_delta {schedule.min_delta:g}" if schedule.min_delta else ""
-    return f"{schedule.name}: epoch = {epoch}; early stopping on {schedule.monitor}, patience {schedule.patience}{delta}"
+    weights = {None: "unweighted loss"}.get(schedule.class_weights, f"class weights {schedule.class_weights}")
+    augmented = f"; augmented to {schedule.augment_per_class:,} images per class" if schedule.augment_per_class else ""
+    return (
+        f"{schedule.name} ({schedule.follows}): epoch = {epoch}; Adam {schedule.learning_rate:g}"
+        f"{', ReduceLROnPlateau' if schedule.reduce_lr else ', no learning-rate reduction'}; {weights}{augmented}; "
+        f"early stopping on {schedule.monitor}, patience {schedule.patience}{delta}"
+    )
 
 
 def _distinct(values: Iterable[Any]) -> str:
@@ -240,6 +246,13 @@ def _distinct(values: Iterable[Any]) -> str:
         key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)),
     )
     return ", ".join(_plain(v) for v in found) or DASH
+
+
+def _listed(texts: list[str]) -> str:
+    """One text as it is, several as a nested list (each may hold commas), none as a dash."""
+    if len(texts) <= 1:
+        return texts[0] if texts else DASH
+    return "".join(f"\n  - {text}" for text in texts)
 
 
 def _plain(value: Any) -> str:
