@@ -7,13 +7,18 @@ variation of the images themselves from their difference:
 - ``align`` matches the cells' predictions by image id (predictions.csv ``image``) and checks
   that both hold the same images with the same labels.
 - ``paired_bootstrap`` resamples the shared images once per resample, for both cells, and
-  gives the per-resample difference ``a - b`` of each metric. The metrics are
+  gives the per-resample difference ``a - b`` of each metric. Given each image's lesion
+  (``clusters``), it resamples lesions, each with all its images (``eval.metrics.resample_counts``):
+  images of one lesion are not independent. The metrics are
   ``eval.metrics.resampled_metrics``' (so a class with no image in a resample is left out of
   that resample's macro means, for both cells alike) plus the spread of the per-class F1 and
   recall across the classes present (``SPREAD_METRICS``). The 95% interval is the 2.5th and
   97.5th percentiles of those differences (``percentile_interval``).
-- ``mcnemar`` is McNemar's exact test on correctness: a two-sided binomial test
-  (``scipy.stats.binomtest``, p = 0.5) of the images only one cell gets right.
+- ``mcnemar`` tests correctness: McNemar's exact test, a two-sided binomial test
+  (``scipy.stats.binomtest``, p = 0.5) of the images only one cell gets right, when every image is
+  its own lesion; with lesions of several images, McNemar's test for clustered pairs (Durkalski et
+  al. 2003): the per-lesion differences of discordant images, (sum d)^2 / sum d^2, against
+  chi-square with 1 degree of freedom.
 - ``over_seeds`` summarises one comparison repeated over seeds: the mean difference, its
   sample standard deviation, and from three seeds on a t interval of the mean
   (``scipy.stats.t``), which, unlike the bootstrap, covers retraining and a new split.
@@ -28,9 +33,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from skinbench.errors import RunError
-from skinbench.eval.metrics import BOOTSTRAP_METRICS, compute_metrics, resampled_metrics
+from skinbench.eval.metrics import BOOTSTRAP_METRICS, compute_metrics, resample_counts, resampled_metrics
 
 #: The metrics a paired comparison reports, in order.
 PAIRED_METRICS = ("balanced_accuracy", "accuracy", "macro_f1")
@@ -39,8 +45,13 @@ PAIRED_METRICS = ("balanced_accuracy", "accuracy", "macro_f1")
 SPREAD_METRICS = ("f1_spread", "recall_spread")
 #: Every metric ``point_values`` and ``resampled_values`` give.
 METRICS = (*BOOTSTRAP_METRICS, *SPREAD_METRICS)
-#: What ``mcnemar`` runs, as the report and ``skinbench compare`` name it.
+#: What ``mcnemar`` runs, as the report and ``skinbench compare`` name it: on images that are each their own
+#: lesion, and on images grouped in lesions.
 MCNEMAR_TEST = "McNemar's exact test: two-sided binomial test of the discordant images (scipy.stats.binomtest, p = 0.5)"
+CLUSTERED_MCNEMAR_TEST = (
+    "McNemar's test for clustered pairs (Durkalski, Palesch, Lipsitz & Rust 2003, Stat Med 22:2417-2428): "
+    "(sum over lesions of d)^2 / sum of d^2, d = a's minus b's discordant images of the lesion, against chi-square(1)"
+)
 LEVEL = 0.95
 
 Probs = np.ndarray | Sequence[np.ndarray]  # one cell's (N, K) probabilities, or several cells' (a group mean)
@@ -85,17 +96,6 @@ def align(predictions: Sequence[tuple[Sequence[str], Sequence[int], np.ndarray]]
     return Aligned(ids0, y0, tuple(aligned))
 
 
-def resample_counts(n_images: int, n: int, seed: int | np.random.SeedSequence | np.random.Generator = 0) -> np.ndarray:
-    """``(n, n_images)``: how many times each image is drawn in each of ``n`` bootstrap resamples.
-
-    Draws as ``eval.metrics.bootstrap`` does: ``default_rng(seed).integers(0, n_images, (n, n_images))``.
-    """
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_images, size=(n, n_images))
-    flat = (np.arange(n)[:, None] * n_images + draws).ravel()
-    return np.bincount(flat, minlength=n * n_images).reshape(n, n_images)
-
-
 def point_values(y_true: np.ndarray, probs: Probs) -> dict[str, float]:
     """Every metric of METRICS on all the images (a group: the mean over its cells)."""
     per_cell = []
@@ -123,11 +123,12 @@ def resampled_values(counts: np.ndarray, y_true: np.ndarray, probs: Probs) -> di
 
 def paired_bootstrap(
     y_true: np.ndarray, probs_a: Probs, probs_b: Probs, n: int = 1000,
-    seed: int | np.random.SeedSequence | np.random.Generator = 0,
+    seed: int | np.random.SeedSequence | np.random.Generator = 0, clusters: Sequence | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per-resample difference ``a - b`` of every metric of METRICS, resampling the shared images once for both."""
+    """Per-resample difference ``a - b`` of every metric of METRICS, resampling the shared images (or their
+    ``clusters``, each image's lesion) once for both."""
     y_true = np.asarray(y_true, dtype=np.int64)
-    counts = resample_counts(len(y_true), n, seed)
+    counts = resample_counts(len(y_true), n, seed, clusters)
     a, b = resampled_values(counts, y_true, probs_a), resampled_values(counts, y_true, probs_b)
     return {m: a[m] - b[m] for m in METRICS}
 
@@ -146,7 +147,7 @@ def percentile_interval(samples: np.ndarray | Sequence[np.ndarray], level: float
 
 @dataclass(frozen=True)
 class McNemar:
-    """McNemar's exact test on two cells' correctness over the same images."""
+    """McNemar's test on two cells' correctness over the same images (exact, or for clustered pairs)."""
 
     a_only: int  # images only cell a classifies correctly (b in McNemar's table)
     b_only: int  # images only cell b classifies correctly (c)
@@ -154,16 +155,28 @@ class McNemar:
     test: str = MCNEMAR_TEST
 
 
-def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
-    """Exact two-sided McNemar test: binomtest(a_only, a_only + b_only, 0.5); p = 1 with no discordant image."""
-    from scipy.stats import binomtest
+def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool], clusters: Sequence | None = None) -> McNemar:
+    """Two-sided McNemar test of correctness; p = 1 with no discordant image.
+
+    Every image its own lesion (``clusters`` None or all distinct): the exact test,
+    binomtest(a_only, a_only + b_only, 0.5). Lesions of several images: Durkalski et al.'s test for
+    clustered matched pairs, which is the (uncorrected) McNemar chi-square when no lesion has two images.
+    """
+    from scipy.stats import binomtest, chi2
 
     correct_a, correct_b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
     if correct_a.shape != correct_b.shape:
         raise ValueError(f"correctness of {correct_a.shape} and {correct_b.shape} images")
-    a_only, b_only = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
-    p_value = 1.0 if a_only + b_only == 0 else float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
-    return McNemar(a_only, b_only, p_value)
+    only_a, only_b = correct_a & ~correct_b, ~correct_a & correct_b
+    a_only, b_only = int(only_a.sum()), int(only_b.sum())
+    codes = None if clusters is None else pd.factorize(np.asarray(clusters), sort=False)[0]
+    if codes is None or codes.max(initial=-1) + 1 == len(codes):
+        p_value = 1.0 if a_only + b_only == 0 else float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
+        return McNemar(a_only, b_only, p_value)
+    per_lesion = np.bincount(codes, weights=only_a.astype(float)) - np.bincount(codes, weights=only_b.astype(float))
+    squares = float((per_lesion**2).sum())
+    p_value = 1.0 if squares == 0 else float(chi2.sf(per_lesion.sum() ** 2 / squares, df=1))
+    return McNemar(a_only, b_only, p_value, CLUSTERED_MCNEMAR_TEST)
 
 
 @dataclass(frozen=True)
@@ -181,18 +194,23 @@ class PairedResult:
 
 def compare_paired(
     y_true: np.ndarray, probs_a: Probs, probs_b: Probs, *, n: int = 1000,
-    seed: int | np.random.SeedSequence | np.random.Generator = 0, level: float = LEVEL,
+    seed: int | np.random.SeedSequence | np.random.Generator = 0, level: float = LEVEL, clusters: Sequence | None = None,
 ) -> PairedResult:
-    """The paired comparison of ``a`` and ``b`` on the same images (``n`` 0: no bootstrap, no interval)."""
+    """The paired comparison of ``a`` and ``b`` on the same images (``n`` 0: no bootstrap, no interval).
+
+    ``clusters``: each image's lesion; the bootstrap then resamples lesions and the test of
+    correctness is the clustered one (``mcnemar``).
+    """
     y_true = np.asarray(y_true, dtype=np.int64)
     a, b = point_values(y_true, probs_a), point_values(y_true, probs_b)
     difference = {m: a[m] - b[m] for m in METRICS}
-    samples = paired_bootstrap(y_true, probs_a, probs_b, n, seed) if n else None
+    samples = paired_bootstrap(y_true, probs_a, probs_b, n, seed, clusters) if n else None
     interval = {m: percentile_interval(samples[m], level) if samples else (None, None) for m in METRICS}
     single = not _is_group(probs_a) and not _is_group(probs_b)
     test = None
     if single:
-        test = mcnemar(np.asarray(probs_a).argmax(axis=1) == y_true, np.asarray(probs_b).argmax(axis=1) == y_true)
+        correct_a, correct_b = np.asarray(probs_a).argmax(axis=1) == y_true, np.asarray(probs_b).argmax(axis=1) == y_true
+        test = mcnemar(correct_a, correct_b, clusters)
     return PairedResult(len(y_true), a, b, difference, samples, interval, test)
 
 

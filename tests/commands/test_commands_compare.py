@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from skinbench.cli import app
 from skinbench.eval.metrics import compute_metrics
+from skinbench.eval.paired import mcnemar
 from skinbench.eval.predictions import read_predictions
+from skinbench.records import read_split
 
 FIXTURES = Path(__file__).resolve().parents[1] / "report" / "fixtures"
 SHARDS = [str(FIXTURES / "shard-a"), str(FIXTURES / "shard-b")]
@@ -56,7 +58,11 @@ def test_recipes_pair_by_backbone_and_the_csv_holds_the_paired_numbers(tmp_path:
     only_a, only_b = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
     accuracy = frame.set_index("metric").loc["accuracy"]
     assert (accuracy["a_only_correct"], accuracy["b_only_correct"]) == (only_a, only_b)
-    assert accuracy["mcnemar_p"] == pytest.approx(stats.binomtest(only_a, only_a + only_b).pvalue, rel=1e-5)
+    # the fixture's lesions have up to two images: the test of correctness is the clustered one
+    lesions = read_split(FIXTURES / "shard-a" / "split-paper-s0.csv").set_index("image_id")["lesion_id"][ids_a]
+    assert lesions.duplicated().any() and accuracy["mcnemar_test"] == "clustered"
+    assert accuracy["mcnemar_p"] == pytest.approx(mcnemar(correct_a, correct_b, lesions.to_numpy()).p_value, rel=1e-5)
+    assert accuracy["mcnemar_p"] != pytest.approx(stats.binomtest(only_a, only_a + only_b).pvalue, rel=1e-3)
     assert "no partner: densenet201-metadata-paper-s1" in result.output  # no augmented cell at seed 1
 
 

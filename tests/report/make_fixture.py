@@ -140,6 +140,8 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     middle = f"ablation-{ablation}" if ablation else recipe
     cell_id = f"{backbone}-{middle}-{split}-s{seed}"
     folder = run / cell_id
+    if not (run / split_file(split, seed)).exists():  # the run folder's split of this seed, as the runner writes it
+        write_split(run / split_file(split, seed), parts)
     row = ABLATION_ROWS.get(ablation or "")
     CellConfig(
         cell_id=cell_id, backbone=backbone, recipe=recipe, ablation=ablation, seed=seed, split=split, image_size=64,
