@@ -22,6 +22,8 @@ variation of the images themselves from their difference:
 - ``over_seeds`` summarises one comparison repeated over seeds: the mean difference, its
   sample standard deviation, and from three seeds on a t interval of the mean
   (``scipy.stats.t``), which, unlike the bootstrap, covers retraining and a new split.
+  ``welch_interval`` does the same for two groups trained apart (the leak's splits): Welch's t
+  interval of the difference of their means over seeds, from three seeds a side.
 
 A side of a comparison may be several cells (a group mean, e.g. every deep backbone): its
 value is the unweighted mean of its cells' values, in every resample alike. Keras-free.
@@ -243,6 +245,24 @@ def over_seeds(differences: Sequence[float | None], level: float = LEVEL) -> See
         return SeedSummary(mean, std, int(values.size), mean, mean)
     low, high = stats.t.interval(level, df=values.size - 1, loc=mean, scale=std / np.sqrt(values.size))
     return SeedSummary(mean, std, int(values.size), float(low), float(high))
+
+
+def welch_interval(
+    values_a: Sequence[float], values_b: Sequence[float], level: float = LEVEL
+) -> tuple[float | None, float | None]:
+    """Welch's t interval of mean(a) - mean(b) over seeds (``scipy.stats.ttest_ind(equal_var=False)``), for
+    two groups of cells trained apart: it covers retraining and a new split, which a bootstrap of the images
+    does not. None below MIN_SEEDS_FOR_T values a side."""
+    from scipy import stats
+
+    a = np.array([v for v in values_a if v is not None and not np.isnan(v)], dtype=np.float64)
+    b = np.array([v for v in values_b if v is not None and not np.isnan(v)], dtype=np.float64)
+    if min(a.size, b.size) < MIN_SEEDS_FOR_T:
+        return None, None
+    if a.std() == 0 and b.std() == 0:  # no spread on either side: the interval is the difference itself
+        return float(a.mean() - b.mean()), float(a.mean() - b.mean())
+    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+    return float(interval.low), float(interval.high)
 
 
 def unpaired_interval(

@@ -154,12 +154,14 @@ def test_leak_table_is_paper_split_minus_lesion_split_with_an_unpaired_interval(
     summary = summarise(load_results([*SHARDS, EXTRA]), 1000)
     frame = leak_frame(summary).set_index("metric")
     assert set(frame["model"]) == {"DenseNet201 + Metadata and WeightLoss"}
-    assert set(frame["cells_other"]) == {"densenet201-metadata-lesion-s{0,1}"}
+    assert set(frame["cells_b"]) == {"densenet201-metadata-lesion-s{0,1}"}
+    assert set(zip(frame["a_split"], frame["b_split"])) == {("paper", "lesion")}
+    assert set(frame["interval"]) == {"unpaired bootstrap: images only"}  # two seeds a side: no Welch interval
     for metric, row in frame.iterrows():
         paper = np.mean([r.values[metric] for r in summary.cells if r.cell.cell_id.startswith("densenet201-metadata-paper")])
         lesion = np.mean([r.values[metric] for r in summary.cells if r.cell.cell_id.startswith("densenet201-metadata-lesion")])
         assert row.difference == pytest.approx(paper - lesion)
-        assert 0 < row.ci_low < row.difference < row.ci_high  # make_fixture.LESION_PENALTY makes the leak plain
+        assert 0 < row.ci_low < row.difference < row.ci_high  # make_fixture.PENALTY makes the leak plain
     text, table = leak_section(summary)
     assert table is not None and "unpaired" in text
     assert leak_section(summarise(load_results(SHARDS), 0)) == ("", None)
@@ -171,7 +173,7 @@ def test_report_places_claims_and_leak_after_the_tables_and_writes_their_csvs(tm
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     table11 = headings.index(next(h for h in headings if h.startswith("## Table 11.")))
     assert headings[table11 + 1] == "## The paper's claims, tested"
-    assert headings[table11 + 2] == "## The leak, measured: the paper split against the lesion split"
+    assert headings[table11 + 2] == "## The leak, measured: the paper split against the leaky, lesion and official splits"
     assert text.index("## The leak") < text.index("## Cells")
     assert "- MobileNetV3Large [:240] (a) − plain MobileNetV3Large (b) [paper split]: a = " in text
     assert (tmp_path / "claims.csv").exists() and (tmp_path / "leak.csv").exists()
