@@ -247,6 +247,47 @@ def over_seeds(differences: Sequence[float | None], level: float = LEVEL) -> See
     return SeedSummary(mean, std, int(values.size), float(low), float(high))
 
 
+def t_sides(differences: Sequence[float | None], threshold: float = 0.0) -> tuple[float, float] | None:
+    """One-sided p-values of the mean difference over seeds against ``threshold``, from Student's t
+    (``scipy.stats.ttest_1samp``): (p that it lies above, p that it lies below). None below MIN_SEEDS_FOR_T seeds."""
+    from scipy import stats
+
+    values = np.array([d for d in differences if d is not None and not np.isnan(d)], dtype=np.float64)
+    if values.size < MIN_SEEDS_FOR_T:
+        return None
+    if values.std() == 0:  # every seed the same difference: certain on its side, undecided on the threshold
+        above, below = values[0] > threshold, values[0] < threshold
+        return (0.0 if above else 1.0), (0.0 if below else 1.0)
+    return (float(stats.ttest_1samp(values, threshold, alternative="greater").pvalue),
+            float(stats.ttest_1samp(values, threshold, alternative="less").pvalue))
+
+
+def bootstrap_sides(samples: np.ndarray | Sequence[np.ndarray], threshold: float = 0.0) -> tuple[float, float] | None:
+    """One-sided bootstrap p-values against ``threshold`` (several seeds' samples averaged resample by resample, as
+    ``percentile_interval``): ((1 + #resamples at or below) / (B + 1), (1 + #at or above) / (B + 1)), the test
+    that the percentile interval inverts (Davison & Hinkley 1997, section 4.4). None without samples."""
+    means = _side_mean(np.atleast_2d(np.asarray(samples, dtype=np.float64)))
+    means = means[~np.isnan(means)]
+    if not means.size:
+        return None
+    total = means.size + 1
+    return float((1 + (means <= threshold).sum()) / total), float((1 + (means >= threshold).sum()) / total)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (Holm 1979, Scand J Statist 6:65-70): the i-th
+    smallest times (m - i + 1), made non-decreasing in that order, at most 1. It controls the chance of any
+    false rejection in the family, whatever the dependence between its tests."""
+    m = len(p_values)
+    order = np.argsort(p_values, kind="stable")
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[index])))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
 def welch_interval(
     values_a: Sequence[float], values_b: Sequence[float], level: float = LEVEL
 ) -> tuple[float | None, float | None]:

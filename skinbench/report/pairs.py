@@ -210,7 +210,7 @@ def compare(results: Results, pattern_a: str, pattern_b: str, *, bootstrap: int 
             }
             if metric == CORRECTNESS_METRIC:  # the test is about correctness, so it belongs to accuracy alone
                 row |= {"a_only_correct": result.mcnemar.a_only, "b_only_correct": result.mcnemar.b_only,
-                        "mcnemar_p": result.mcnemar.p_value, "mcnemar_test": _test_name(result.mcnemar.test)}
+                        "mcnemar_p": result.mcnemar.p_value, "mcnemar_test": test_name(result.mcnemar.test)}
             rows.append(row)
     for members in groups.values():
         if len(members) < 2:
@@ -238,7 +238,7 @@ def _over_seeds_row(members: list[tuple[CellFolder, CellFolder, PairedResult]], 
     }
 
 
-def _test_name(test: str) -> str:
+def test_name(test: str) -> str:
     """A test of correctness as the compare table names it: exact or clustered."""
     return "clustered" if test == CLUSTERED_MCNEMAR_TEST else "exact"
 

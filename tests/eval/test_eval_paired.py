@@ -191,3 +191,27 @@ def test_the_paired_bootstrap_resamples_lesions_with_all_their_images() -> None:
     expected = resampled_values(counts, y_true, a)["accuracy"] - resampled_values(counts, y_true, b)["accuracy"]
     np.testing.assert_allclose(result.samples["accuracy"], expected)
     assert result.mcnemar.test == CLUSTERED_MCNEMAR_TEST
+
+
+def test_holm_on_a_worked_example() -> None:
+    """Holm 1979: sorted p (0.01, 0.02, 0.03, 0.04) times (4, 3, 2, 1) = (0.04, 0.06, 0.06, 0.04) -> running max."""
+    from skinbench.eval.paired import holm
+
+    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # 2 x 0.5 caps at 1, and the larger p cannot fall below it
+    assert holm([]) == []
+
+
+def test_t_sides_are_one_sided_t_tests_and_bootstrap_sides_count_resamples() -> None:
+    from scipy import stats
+
+    from skinbench.eval.paired import bootstrap_sides, t_sides
+
+    diffs = [0.04, 0.06, 0.05, 0.03]
+    above, below = t_sides(diffs, -0.05)
+    assert above == pytest.approx(stats.ttest_1samp(diffs, -0.05, alternative="greater").pvalue)
+    assert above + below == pytest.approx(1.0) and t_sides(diffs[:2]) is None
+    samples = np.array([-0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert bootstrap_sides(samples) == pytest.approx(((1 + 3) / 10, (1 + 7) / 10))
+    # two seeds: resample r of each averaged first
+    assert bootstrap_sides([samples, samples + 1.0]) == pytest.approx(((1 + 0) / 10, (1 + 9) / 10))

@@ -23,7 +23,7 @@ from skinbench.paper import paper_value
 from skinbench.records import CellConfig, Timing, read_history
 from skinbench.report.runs import load_results
 from skinbench.report.summary import Summary, summarise
-from skinbench.report.tables import ablation, backbone_size, best_mobilenetv3large, cost
+from skinbench.report.tables import accuracy_table, ablation, backbone_size, best_mobilenetv3large, cost, per_class_table
 
 SHARDS = [FIXTURES / "shard-a", FIXTURES / "shard-b"]
 DENSENET = display_name("densenet201")
@@ -131,3 +131,20 @@ def test_table9_says_what_the_plain_row_is(summary: Summary) -> None:
     (note,) = [note for note in table.notes if note.startswith(f"{plain.paper_name} [{plain.key}]")]
     assert "1000-way logits" in note and f"Layer[:{plain.cut}]" in note and "Dense(7, softmax)" in note
     assert "no soft attention, no metadata and no skinbench head" in note
+
+
+def test_the_papers_augmented_rows_are_shown_without_a_difference(summary: Summary) -> None:
+    """Table 4's 0.91 for DenseNet201 (and Tables 6 and 7's augmented rows) come from another test set than
+    the paper split's validation part: the paper's value stands beside this run's, with no run - paper."""
+    table4 = accuracy_table(summary, 4, "augmented")
+    row = table4.frame.set_index("row").loc[DENSENET]
+    assert row["run"] > 0 and row["paper"] == 0.91 and math.isnan(row["difference"])
+    assert any("single-image lesions" in note for note in table4.notes)
+    metadata = accuracy_table(summary, 5, "metadata").frame.set_index("row").loc[DENSENET]
+    assert metadata["difference"] == pytest.approx(metadata["run"] - 0.89)  # Table 5 is like with like
+    for number, metric in ((6, "f1"), (7, "recall")):
+        frame = per_class_table(summary, number, metric).frame
+        augmented = frame[frame["row"] == f"{DENSENET} + Augmented Data"]
+        assert augmented["paper"].notna().all() and augmented["difference"].isna().all()
+        with_metadata = frame[frame["row"] == f"{DENSENET} + Metadata and WeightLoss"]
+        assert with_metadata["difference"].notna().all()
