@@ -164,6 +164,12 @@ def _warnings(summary: Summary) -> str:
             "(validation accuracy) all select on. The lesion split avoids both: grouped by lesion_id, it selects "
             "on its validation part and reports on a test part that no selection sees."
         )
+    if any(k.split == "leaky" for k in keys):
+        lines.append(
+            "The leaky split's scores are optimistic by lesion leakage: it splits image by image, so images of one "
+            "lesion fall on both sides, as in the paper split. It is there to measure the leak (leaky − lesion in "
+            "the leak table), not to report a model's skill."
+        )
     one_by_one = sorted({k.ablation for k in keys if k.ablation in ABLATION_ROWS and ABLATION_ROWS[k.ablation].one_by_one})
     if one_by_one:
         lines.append(

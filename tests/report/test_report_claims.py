@@ -110,6 +110,10 @@ def test_each_comparison_names_its_cells_and_quotes_the_paper(claims: pd.DataFra
     assert pd.isna(balance.paper_value)  # the augmented row was measured on another test set: no difference
     (augmented,) = _rows(claims, "augmented_accuracy").itertuples(index=False)
     assert (augmented.paper_a, augmented.paper_b) == (0.91, 0.89) and pd.isna(augmented.paper_value)
+    (comparison,) = [c for c in comparisons(summarise(load_results([*SHARDS, EXTRA]), 0)) if c.claim == "augmented_accuracy"]
+    assert comparison.notes == (
+        "a trained on 1,257 images per epoch, class weights none; b on 1,257 images per epoch, class weights "
+        "balanced: the verdict compares recipes that differ in the images seen and the loss, not augmentation alone",)
     (spread,) = _rows(claims, "balance", "Spread of per-class recall").itertuples(index=False)
     assert spread.direction == "< 0"
     assert spread.paper_a == pytest.approx(np.std([0.85, 0.75, 0.78, 0.83, 0.63, 0.96, 1]))  # Table 7, derived
