@@ -19,7 +19,8 @@ method (``eval.paired.holm``), which holds the chance of any false verdict in th
 - *supported*: the Holm-adjusted p is below 0.05 and the estimate lies on the paper's side;
 - *contradicted*: the adjusted p is below 0.05 and it lies on the other side;
 - *not resolved at this sample size*: otherwise (or there is no test). For a family of one row
-  this is exactly the 95% interval lying on one side of the threshold.
+  this is the 95% interval lying on one side of the threshold (exactly for the t test, up to
+  one resample for the bootstrap).
 
 A balance verdict (a smaller spread of per-class scores, ``Measure.holds``) is supported only
 when the spread falls and the mean per-class measure does not fall by more than
