@@ -503,7 +503,7 @@ def _row(summary: Summary, comparison: Comparison, measure: Measure, results: li
         "value_a": _mean([r.a[metric] for r in results]), "value_b": _mean([r.b[metric] for r in results]),
         "value": seeds.mean, "seed_sd": seeds.std, "ci_low": low, "ci_high": high, "interval": interval,
         "bootstrap_low": boot_low, "bootstrap_high": boot_high, "direction": measure.side, "threshold": measure.threshold,
-        "holds": None if measure.holds is None else f"{MEASURES[measure.holds]} > -{MEAN_HOLDS_MARGIN:g}",
+        "holds": None if measure.holds is None else f"{MEASURES[measure.holds]}: a − b > -{MEAN_HOLDS_MARGIN:g}",
         "p_support": p_support, "p_contra": p_contra,
         "p_value": None if p_support is None else min(1.0, 2 * min(p_support, p_contra)),
         "mcnemar_p": "; ".join(f"{t.p_value:.3g}" for t in tests) if correctness else None,
@@ -568,7 +568,7 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
         records = [
             {
                 "Comparison": r.comparison,
-                "Measure": r.measure + ("" if r.kind == "ratio" else f" (paper: {r.direction})"),
+                "Measure": r.measure + _side_text(r),
                 "This run": _value_text(r),
                 "95% interval": _interval_text(r),
                 "p (Holm)": _p_text(r),
@@ -623,6 +623,13 @@ def _value_text(row) -> str:
         return DASH if pd.isna(row.value) else f"{row.value:.3f}"
     sd = None if pd.isna(row.seed_sd) else row.seed_sd
     return run_text(None if pd.isna(row.value) else row.value, sd, int(row.n_seeds), "+.3f")
+
+
+def _side_text(row) -> str:
+    """The paper's side of a difference, with the measure it also needs to hold (a balance row)."""
+    if row.kind == "ratio":
+        return ""
+    return f" (paper: {row.direction}" + ("" if pd.isna(row.holds) else f"; and {row.holds}") + ")"
 
 
 def _p_text(row) -> str:

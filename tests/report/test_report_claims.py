@@ -220,7 +220,7 @@ def test_a_balance_verdict_needs_the_mean_not_to_fall(tmp_path: Path, metadata_r
     (spread,) = _rows(claims, "balance", "Spread of per-class recall").itertuples(index=False)
     (mean,) = _rows(claims, "balance", "Balanced accuracy").itertuples(index=False)
     assert spread.value < -0.05 and spread.interval == "t over 3 seeds" and spread.ci_high < 0  # the spread fell
-    assert spread.holds == "Balanced accuracy (mean per-class recall) > -0.02"
+    assert spread.holds == "Balanced accuracy (mean per-class recall): a − b > -0.02"
     assert (mean.value < -0.02) == (expected == NOT_RESOLVED)
     assert spread.verdict == expected
 
