@@ -218,7 +218,7 @@ def run(
 ) -> None:
     """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume.
 
-    Defaults: each backbone's native image size, the schedule's epoch cap (150 under paper), batch 32, ImageNet weights;
+    Defaults: each backbone's native image size, the schedule's epoch cap and batch (150 and 32 under paper), ImageNet weights;
     the smoke matrix: 64 px, 2 epochs, batch 16, random weights (BatchNorm momentum 0.9), a 1000-image synthetic set;
     the demo matrix: the same for 5 epochs.
     """
