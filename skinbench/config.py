@@ -180,7 +180,7 @@ class Profile:
 SMOKE = Profile(Settings(image_size=64, epochs=2, batch_size=16, weights="none", bn_momentum=0.9),
                 Synthetic(count=1000, size=(128, 96)))
 #: The demo profile: the smoke settings for long enough that its models learn (the ``demo``
-#: matrix, run under several seeds and both the paper and the lesion split). The same
+#: matrix, run under several seeds and the paper, lesion and leaky splits). The same
 #: synthetic set, so the smoke ablation can share a run folder with it.
 DEMO = Profile(replace(SMOKE.settings, epochs=5), SMOKE.synthetic)
 #: The smoke ablation trains for one epoch, by default only the rows at SMOKE_ABLATION_CUTS
