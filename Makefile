@@ -1,19 +1,26 @@
 # skinbench: every target does its own set-up on a fresh machine.
+# GPU=1 (or GPU=jax) installs JAX with CUDA 12, the backend recommended on a GPU; GPU=tensorflow
+# installs TensorFlow's CUDA libraries. Without GPU the install is the CPU one.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 RESULTS ?= results
+GPU    ?=
+GPU_EXTRA   = $(if $(filter tensorflow,$(GPU)),gpu-tensorflow,$(if $(GPU),gpu))
+GPU_BACKEND = $(if $(filter tensorflow,$(GPU)),tensorflow,jax)
+EXTRAS = dev$(if $(GPU_EXTRA),+$(GPU_EXTRA))
+STAMP  = $(VENV)/.installed-$(EXTRAS)
+comma := ,
 
 .PHONY: install test test-all demo reproduce bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$(subst +,$(comma),$*)]'
+	touch $@
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -32,12 +39,14 @@ demo: install
 	$(BIN)/skinbench report $(RESULTS)/demo
 	$(BIN)/python benchmarks/demo_check.py $(RESULTS)/demo results/demo-reference
 
-# Without DATA=, HAM10000 and the ISIC 2018 Task 3 test set are fetched into data/ first
-# (resumable; a complete data/ downloads nothing).
-reproduce: install
+# On a GPU: the GPU install (GPU=1 unless given) and its backend. Without DATA=, HAM10000 and
+# the ISIC 2018 Task 3 test set are fetched into data/ first (resumable; a complete data/
+# downloads nothing).
+reproduce:
+	$(MAKE) install GPU=$(or $(GPU),1)
 	$(if $(DATA),,$(BIN)/skinbench data fetch data --with-test)
-	$(BIN)/skinbench run --matrix full --data-dir $(or $(DATA),data) --out $(RESULTS)/full
-	$(BIN)/skinbench ablate mobilenetv3 --data-dir $(or $(DATA),data) --out $(RESULTS)/full
+	KERAS_BACKEND=$(GPU_BACKEND) $(BIN)/skinbench run --matrix full --data-dir $(or $(DATA),data) --out $(RESULTS)/full
+	KERAS_BACKEND=$(GPU_BACKEND) $(BIN)/skinbench ablate mobilenetv3 --data-dir $(or $(DATA),data) --out $(RESULTS)/full
 	$(BIN)/skinbench report $(RESULTS)/full
 
 bench: install

@@ -60,7 +60,7 @@ def main() -> None:
         data = tmp_path / "data"
         subprocess.run([sys.executable, "-m", "skinbench", "data", "synth", str(data), "--count", str(options.count),
                         "--size", "128x96"], check=True, env=env, capture_output=True)
-        common = ["run", "--backbones", options.backbone, "--recipes", "metadata", "--epochs", "1", "--data-dir", str(data),
+        common = ["run", "--allow-cpu", "--backbones", options.backbone, "--recipes", "metadata", "--epochs", "1", "--data-dir", str(data),
                   "--image-size", str(options.image_size), "--batch-size", "16", "--weights", "none", "--quiet"]
         runs = [run_once([*common, "--out", str(tmp_path / name)], env) for name in ("first", "second")]
 

@@ -50,7 +50,7 @@ def main() -> None:
         data = tmp_path / "data"
         skinbench(["data", "synth", str(data), "--count", str(options.count), "--size", "128x96"], env)
         shared = ["--image-size", str(options.image_size), "--batch-size", str(options.batch_size), "--precision", "float32"]
-        skinbench(["run", "--backbones", options.backbone, "--recipes", "metadata", "--epochs", str(options.epochs),
+        skinbench(["run", "--allow-cpu", "--backbones", options.backbone, "--recipes", "metadata", "--epochs", str(options.epochs),
                    "--data-dir", str(data), "--weights", "none", "--quiet", "--out", str(tmp_path / "run"), *shared], env)
         timing = Timing.read(tmp_path / "run" / f"{options.backbone}-metadata-paper-s0")
         bench = pd.read_csv(io.StringIO(skinbench(

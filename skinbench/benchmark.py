@@ -103,6 +103,8 @@ class BenchRow:
     latency_ms_b1_stateless_min: float
     latency_ms_b1_stateless_max: float
     shortest_repeat_s: float  #: the shortest timed repeat of any figure of the row
+    peak_memory_gib: float | None  #: the GPU's peak allocated memory while this row was measured (None on a CPU)
+    peak_memory_upper_bound: bool  #: JAX keeps one peak per process: the row's own is at most peak_memory_gib
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -176,7 +178,7 @@ def bench_backbone(
     """
     from skinbench.models.accounting import summarize
     from skinbench.models.backbones import get_backbone
-    from skinbench.train.env import accelerator_name
+    from skinbench.train.env import PeakMemory, accelerator_name
     from skinbench.train.precision import precision_policy
     from skinbench.train.trainer import compile_model, jit_compile
 
@@ -188,6 +190,7 @@ def bench_backbone(
     timing = {"min_calls": steps, "min_seconds": min_seconds, "repeats": repeats}
     with exclusive(lock):
         keras.mixed_precision.set_global_policy(policy)
+        memory = PeakMemory()
         try:
             from skinbench.models.build import build_model
 
@@ -206,20 +209,21 @@ def bench_backbone(
             stateless_compile_s = first_call_seconds(stateless_calls, predict, on_device, 1)
             stateless_b1 = repeated_figure(lambda n: stateless_calls(predict, on_device, n), **timing)
             params = summarize(model)["params"]
+            peak = memory.result()
         finally:
             keras.mixed_precision.set_global_policy("float32")
     return _row(
         spec.name, recipe, size, batch_size, precision, policy, int(params),
         compile_s=compile_s, predict_compile_s=predict_compile_s, stateless_compile_s=stateless_compile_s,
         train=train, latency_b1=latency_b1, latency_b32=latency_b32, stateless_b1=stateless_b1,
-        stateless_fn=stateless_fn, device=accelerator_name(),
+        stateless_fn=stateless_fn, device=accelerator_name(), peak_memory=peak,
     )
 
 
 def _row(
     backbone: str, recipe: str, size: int, batch_size: int, precision: str, policy: str, params: int, *,
     compile_s: float, predict_compile_s: float, stateless_compile_s: float, train: Figure, latency_b1: Figure,
-    latency_b32: Figure, stateless_b1: Figure, stateless_fn: str, device: str,
+    latency_b32: Figure, stateless_b1: Figure, stateless_fn: str, device: str, peak_memory: tuple[float | None, bool],
 ) -> BenchRow:
     """The row of one measurement: rates and milliseconds from each figure's seconds per call."""
     figures = (train, latency_b1, latency_b32, stateless_b1)
@@ -263,6 +267,8 @@ def _row(
         latency_ms_b1_stateless_min=ms(stateless_b1.min_s, 1),
         latency_ms_b1_stateless_max=ms(stateless_b1.max_s, 1),
         shortest_repeat_s=round(min(f.shortest_repeat_s for f in figures), 3),
+        peak_memory_gib=peak_memory[0],
+        peak_memory_upper_bound=peak_memory[1],
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from skinbench.errors import RunError
+from skinbench.errors import ModelError, RunError
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,13 @@ class Backbone:
     native_size: int  #: the input side length of its ImageNet weights
     min_size: int = 32  #: the smallest input Keras builds it at
     mobile: bool = False  #: one of the paper's mobile models (Table 8)
+
+    def check_size(self, image_size: int | None) -> int:
+        """The input side length to build at (native when None); too small is a ModelError."""
+        size = self.native_size if image_size is None else int(image_size)
+        if size < self.min_size:
+            raise ModelError(f"{self.display} needs images of at least {self.min_size} pixels, got --image-size {size}")
+        return size
 
 
 #: The eleven backbones (paper Table 3's ten and VGG16), in the tables' order.

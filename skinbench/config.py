@@ -138,6 +138,9 @@ class Settings:
     schedule: str = "paper"  #: a key of SCHEDULES
     deterministic: bool = False  #: deterministic kernels (train.determinism)
     bn_momentum: float | None = None  #: every BatchNormalization layer's momentum; None: the backbone's own
+    #: micro-batches per batch (Keras' gradient_accumulation_steps); None: 1, and after an out-of-memory
+    #: error the cell is retried once with micro-batches (train.trainer.retry_accumulation)
+    gradient_accumulation: int | None = None
     keep_model: bool = True  #: write model.keras and inference.json when a cell finishes
 
     def schedule_for(self, recipe: str) -> Schedule:
@@ -170,6 +173,21 @@ class Profile:
 
     settings: Settings = field(default_factory=Settings)
     synthetic: Synthetic = field(default_factory=Synthetic)
+    cpu: bool = False  #: sized for a CPU (the smoke and demo profiles): runs without a GPU unasked
+
+    def cpu_sized(self, settings: Settings) -> bool:
+        """Whether ``settings`` stay within this CPU profile's size (image size and epochs no larger),
+        so a run of them needs no GPU and no ``--allow-cpu``."""
+        own = self.settings
+        return (
+            self.cpu
+            and settings.image_size is not None
+            and own.image_size is not None
+            and settings.image_size <= own.image_size
+            and settings.epochs is not None
+            and own.epochs is not None
+            and settings.epochs <= own.epochs
+        )
 
 
 #: The smoke profile: small images and few epochs, over a thousand small synthetic
@@ -178,14 +196,14 @@ class Profile:
 #: evaluation uses are still near their initial values after a few hundred steps, and every
 #: model predicts about one class.
 SMOKE = Profile(Settings(image_size=64, epochs=2, batch_size=16, weights="none", bn_momentum=0.9),
-                Synthetic(count=1000, size=(128, 96)))
+                Synthetic(count=1000, size=(128, 96)), cpu=True)
 #: The demo profile: the smoke settings for long enough that its models learn (the ``demo``
 #: matrix, run under several seeds and the paper, lesion and leaky splits). The same
 #: synthetic set, so the smoke ablation can share a run folder with it.
-DEMO = Profile(replace(SMOKE.settings, epochs=5), SMOKE.synthetic)
+DEMO = Profile(replace(SMOKE.settings, epochs=5), SMOKE.synthetic, cpu=True)
 #: The smoke ablation trains for one epoch, by default only the rows at SMOKE_ABLATION_CUTS
 #: ([:230] with and without metadata: a 1x1 cut and an image-only model).
-SMOKE_ABLATION = Profile(replace(SMOKE.settings, epochs=1), SMOKE.synthetic)
+SMOKE_ABLATION = Profile(replace(SMOKE.settings, epochs=1), SMOKE.synthetic, cpu=True)
 SMOKE_ABLATION_CUTS = [230]
 BENCHMARK = Profile()
 
@@ -310,3 +328,14 @@ def shard(cells: Sequence[Cell], k: int, n: int) -> list[Cell]:
     """Part K of N (1-based): every N-th cell in id order, so parts are disjoint and balanced."""
     ordered = sorted(cells, key=lambda c: c.cell_id)
     return [cell for index, cell in enumerate(ordered) if index % n == k - 1]
+
+
+def check_cuts(cuts: Sequence[int]) -> list[int]:
+    """``--cuts`` as layer numbers of paper Table 9 (RunError naming any other)."""
+    unknown = [n for n in cuts if n not in catalogue.ABLATION_CUTS]
+    if unknown:
+        raise RunError(
+            f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are "
+            f"{', '.join(map(str, catalogue.ABLATION_CUTS))}"
+        )
+    return list(cuts)

@@ -3,12 +3,15 @@
 A run folder (``--out``) holds ``data.json``, one split CSV per (protocol, seed) and one folder
 per cell. Each JSON file of a cell is a frozen dataclass below with ``write(folder)`` (atomic,
 through ``skinbench.io``) and ``read(folder)``; the file names and the CSV columns are here
-too. Every JSON file carries ``format_version``. Reading checks it and the keys, so a file that
-is missing, truncated, of an unknown version or with other keys is a ``RecordError`` naming
-the file and what to do, never a ``KeyError``. Files without ``format_version`` come from
-skinbench 0.1.0, before the records were versioned (format 1), and are refused the same way.
-docs/architecture.md and results/README.md list the same keys
-(tests/test_records.py compares them with the dataclasses).
+too. Every JSON file carries ``format_version``. Reading checks it, the keys and each value's
+type, so a file that is missing, truncated, of an unknown version, with other keys or a value
+of the wrong type is a ``RecordError`` naming the file (and the key) and what to do, never a
+``KeyError`` or ``TypeError``. Files without ``format_version`` come from skinbench 0.1.0, before
+the records were versioned (format 1), and are refused the same way. Since format 4,
+metrics.json records the SHA-256 of the predictions.csv it was computed from, and
+``cell_damage`` checks a finished cell's files against each other (the report, ``skinbench
+status`` and ``skinbench run`` call it). docs/architecture.md and results/README.md list the
+same keys (tests/test_records.py compares them with the dataclasses).
 
 Leaf module: it imports neither Keras nor any other skinbench layer but ``errors`` and ``io``.
 """
@@ -17,9 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import types
 import typing
+import zipfile
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 
 import pandas as pd
 
@@ -30,13 +36,18 @@ from skinbench.io import read_json, write_csv, write_json
 #: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``;
 #: 3: config.json's ``bn_momentum``; 4: config.json's ``schedule`` per recipe (``follows``,
 #: ``learning_rate``, ``reduce_lr``, ``class_weights``, ``augment_per_class``; ``epoch_steps`` from the
-#: training part) and the split files' ``lesion_id``).
+#: training part) and ``gradient_accumulation``, the split files' ``lesion_id``, timing.json's
+#: ``gradient_accumulation``, ``micro_batch_size``, ``peak_memory_gib`` and
+#: ``peak_memory_upper_bound``, job.json's ``require_gpu``, metrics.json's
+#: ``predictions_sha256``, and history.csv's ``val_loss`` unweighted for every recipe).
 FORMAT_VERSION = 4
 VERSION_KEY = "format_version"
 
 #: A cell's states: ``finished`` and ``failed`` are written to status.json; a cell folder without
-#: status.json is ``pending`` (not started, running or killed).
-FINISHED, FAILED, PENDING = "finished", "failed", "pending"
+#: status.json is ``pending`` (not started, running or killed). ``damaged`` is no status.json
+#: value: the report and ``skinbench status`` call a finished cell so when ``cell_damage`` finds
+#: one of its files missing, unreadable or changed.
+FINISHED, FAILED, PENDING, DAMAGED = "finished", "failed", "pending", "damaged"
 STATUSES = (FINISHED, FAILED)
 
 # Files and folders of a run folder that are not JSON records.
@@ -50,6 +61,7 @@ TENSORBOARD_DIR = "tensorboard"  #: TensorBoard event files, train/ and validati
 JOBS_DIR = "jobs"  #: (run folder) the scripts, pickles and logs of --executor local|slurm jobs, one folder per job
 CHECKPOINT_DIR = "checkpoint"  #: resume state while a cell runs (train.state); removed when it finishes
 DATA_LOCK_FILE = ".data.json.lock"  #: runs and shards take turns on it to merge their splits into data.json
+CELL_LOCK_FILE = ".cell.lock"  #: (cell folder) held by the one process that trains or repairs the cell (train.celllock)
 #: history.csv: one row per epoch. ``seconds`` is the training pass, ``val_seconds`` the validation after it.
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "val_seconds")
 
@@ -91,6 +103,11 @@ class RecordError(RunError):
     """A run-folder file is missing, unreadable, of an unknown version or has other keys."""
 
 
+#: What an error about a damaged file of a cell tells the user to do: ``skinbench run`` checks a
+#: finished cell's files and repairs them (train.repair).
+REPAIR = "run the same skinbench run command again to repair the cell"
+
+
 R = TypeVar("R", bound="Record")
 
 
@@ -99,6 +116,8 @@ class Record:
     """Base of the JSON records: a file name and the dataclass's fields as its keys."""
 
     FILE: ClassVar[str]
+    #: What an error about the file tells the user to do.
+    REMEDY: ClassVar[str] = REPAIR
 
     def write(self, folder: Path) -> Path:
         """Write ``folder/FILE`` atomically, with ``format_version``."""
@@ -118,13 +137,13 @@ class Record:
         """Read the record from ``path``; RecordError naming the file when it cannot be used."""
         path = Path(path)
         if not path.exists():
-            raise RecordError(f"{path}: missing; rerun the cell (same command) or remove its folder")
+            raise RecordError(f"{path}: missing; {cls.REMEDY}")
         try:
             data = read_json(path)
         except (OSError, ValueError) as exc:
-            raise RecordError(f"{path}: cannot read ({exc}); the file is truncated or not JSON: rerun the cell or remove its folder") from None
+            raise RecordError(f"{path}: cannot read ({exc}); the file is truncated or not JSON: {cls.REMEDY}") from None
         if not isinstance(data, dict):
-            raise RecordError(f"{path}: expected a JSON object")
+            raise RecordError(f"{path}: expected a JSON object; {cls.REMEDY}")
         return cls.from_json(data, path)
 
     @classmethod
@@ -148,11 +167,12 @@ class Record:
                 f"{path}: run-folder format {version!r}, but this skinbench reads format {FORMAT_VERSION}; "
                 + ("upgrade skinbench to read it" if newer else "rerun the cell with this skinbench into a new --out")
             )
-        return _build(cls, data, path)
+        return _build(cls, data, path, cls.REMEDY)
 
 
-def _build(cls: type, data: dict[str, Any], path: Path | str) -> Any:
-    """A dataclass from a dict whose keys must be its fields; nested dataclasses and tuples converted."""
+def _build(cls: type, data: dict[str, Any], path: Path | str, remedy: str) -> Any:
+    """A dataclass from a dict whose keys must be its fields and values their types; nested
+    dataclasses and tuples converted. ``remedy`` ends the error about a value of the wrong type."""
     names = {f.name for f in dataclasses.fields(cls)}
     missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
     if missing or unknown:
@@ -167,12 +187,56 @@ def _build(cls: type, data: dict[str, Any], path: Path | str) -> Any:
         value, hint = data[name], hints[name]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
-                raise RecordError(f"{path}: {name} must be an object")
-            value = _build(hint, value, f"{path} ({name})")
-        elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            value = tuple(value)
+                raise RecordError(f"{path}: {name} must be an object; {remedy}")
+            value = _build(hint, value, f"{path} ({name})", remedy)
+        else:
+            problem = _type_problem(value, hint, name)
+            if problem:
+                raise RecordError(f"{path}: {problem}; the file is damaged or was not written by skinbench: {remedy}")
+            if typing.get_origin(hint) is tuple:
+                value = tuple(value)
         values[name] = value
     return cls(**values)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", type(None): "null"}
+
+
+def _type_problem(value: Any, hint: Any, key: str) -> str | None:
+    """None when ``value`` (as read from JSON) has the type ``hint``, else what is wrong with it, naming ``key``.
+
+    Handles the hints the records use: str, int, float (an integer is a number), bool, None,
+    ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[K, V]``, a TypedDict and Any.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        problems = [_type_problem(value, arg, key) for arg in args]
+        if None in problems:
+            return None
+        specific = [p for arg, p in zip(args, problems) if arg is not type(None)]
+        return specific[0] if len(specific) == 1 else f"{key} has the wrong type ({value!r})"
+    if typing.is_typeddict(hint):
+        if not isinstance(value, dict):
+            return f"{key} must be an object, not {value!r}"
+        fields = typing.get_type_hints(hint)
+        missing = sorted(set(fields) - set(value))
+        if missing:
+            return f"{key} lacks {', '.join(missing)}"
+        return next((p for name, sub in fields.items() if (p := _type_problem(value[name], sub, f"{key}.{name}"))), None)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            return f"{key} must be a list, not {value!r}"
+        return next((p for i, item in enumerate(value) if (p := _type_problem(item, args[0], f"{key}[{i}]"))), None)
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"{key} must be an object, not {value!r}"
+        return next((p for k, item in value.items() if (p := _type_problem(item, args[1], f"{key}.{k}"))), None)
+    kinds = (int, float) if hint is float else hint
+    if isinstance(value, kinds) and not (isinstance(value, bool) and hint in (int, float)):
+        return None
+    return f"{key} must be {_TYPE_NAMES.get(hint, hint.__name__)}, not {value!r}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,14 +289,25 @@ class CellConfig(Record):
     jit: bool
     deterministic: bool
     bn_momentum: float | None  #: every BatchNormalization layer's momentum; None: the backbone's own
+    #: micro-batches per batch as asked (None: automatic, 1, and a retry with micro-batches after
+    #: an out-of-memory error; timing.json says what ran)
+    gradient_accumulation: int | None
     schedule: ScheduleRecord
     dataset: DatasetRecord
     backend: str
 
     def differences(self, other: CellConfig) -> list[str]:
-        """``key: old -> new`` for every top-level key whose value differs."""
+        """``key: old -> new`` for every top-level key whose value differs.
+
+        The dataset's ``root`` is where the data was read, not what it is: the same data (the
+        same fingerprint) copied or unpacked elsewhere is no difference.
+        """
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return [f"{key}: {mine[key]!r} -> {theirs[key]!r}" for key in mine if mine[key] != theirs[key]]
+
+        def compared(config: dict[str, Any], key: str) -> Any:
+            return {**config[key], "root": None} if key == "dataset" else config[key]
+
+        return [f"{key}: {mine[key]!r} -> {theirs[key]!r}" for key in mine if compared(mine, key) != compared(theirs, key)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,42 +412,62 @@ class Timing(Record):
     dtype_policy: str  #: the Keras dtype policy that ran (train.precision)
     replicas: int
     traced_epochs: tuple[int, ...]
+    gradient_accumulation: int  #: micro-batches per batch that ran (1: none; config.json says whether it was asked for)
+    micro_batch_size: int  #: samples per training step (batch_size / gradient_accumulation)
+    peak_memory_gib: float | None  #: the GPU's peak allocated memory during the cell (None on a CPU)
+    #: True when the backend (JAX) keeps one peak per process and this cell did not raise it: the
+    #: cell's own peak is at most peak_memory_gib
+    peak_memory_upper_bound: bool
     #: cells the executor ran at once on this cell's device (its GPU, else the machine's CPU): 1 alone,
-    #: so a time per epoch is compared only with one measured under the same sharing; None in files
-    #: written before it was recorded
+    #: so a time per epoch is compared only with one measured under the same sharing
     gpu_sharing: int | None = None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path | str = "") -> Timing:
-        return super().from_json({"gpu_sharing": None, **data}, path)  # absent from earlier files
 
 
 @dataclasses.dataclass(frozen=True)
 class CellMetrics(Record):
-    """metrics.json: ``eval.metrics.compute_metrics`` of predictions.csv, and the part it covers.
+    """metrics.json: ``eval.metrics.compute_metrics`` of predictions.csv, the part it covers, and
+    what predictions.csv held when the metrics were computed from it.
 
     ``values`` (accuracy, balanced accuracy, macro/weighted means, per class, confusion
-    matrix...) is stored at the top level of the file beside ``part`` and ``n_images``.
+    matrix...) is stored at the top level of the file beside ``part``, ``n_images`` (the rows of
+    predictions.csv) and ``predictions_sha256``. Written after predictions.csv, beside it, the
+    record takes that file's SHA-256 when none is given, so every metrics.json names the
+    predictions it was computed from and ``cell_damage`` finds a predictions.csv cut or changed
+    since.
     """
 
     FILE: ClassVar[str] = "metrics.json"
 
     part: str  #: the reported part: val (paper split) or test
-    n_images: int
+    n_images: int  #: rows of predictions.csv
     values: dict[str, Any]
+    predictions_sha256: str = ""  #: SHA-256 of predictions.csv as written ("": read from the file beside it when written)
 
     def write_path(self, path: Path) -> Path:
-        return write_json(Path(path), {VERSION_KEY: FORMAT_VERSION, **self.values, "part": self.part, "n_images": self.n_images})
+        path = Path(path)
+        digest = self.predictions_sha256 or file_sha256(path.parent / PREDICTIONS_FILE)
+        return write_json(path, {
+            VERSION_KEY: FORMAT_VERSION, **self.values, "part": self.part, "n_images": self.n_images, "predictions_sha256": digest,
+        })
 
     @classmethod
     def from_json(cls, data: dict[str, Any], path: Path | str = "") -> CellMetrics:
         data = dict(data)
         version = data.pop(VERSION_KEY, 1)
-        missing = [key for key in ("part", "n_images", "accuracy", "balanced_accuracy") if key not in data]
-        if missing:
-            raise RecordError(f"{path}: lacks {', '.join(missing)}; rerun the cell or remove its folder")
-        base = super().from_json({VERSION_KEY: version, "part": data.pop("part"), "n_images": data.pop("n_images"), "values": {}}, path)
+        fields = ("part", "n_images", "predictions_sha256")
+        missing = [key for key in (*fields, "accuracy", "balanced_accuracy") if key not in data]
+        if missing and version == FORMAT_VERSION:
+            raise RecordError(f"{path}: lacks {', '.join(missing)}; {cls.REMEDY}")
+        base = super().from_json({VERSION_KEY: version, **{key: data.pop(key, None) for key in fields}, "values": {}}, path)
         return dataclasses.replace(base, values=data)
+
+
+class EncoderRecord(TypedDict):
+    """inference.json's ``metadata_encoder``: ``data.metadata.MetadataEncoder`` fitted on the cell's training part."""
+
+    age_mean: float
+    age_sd: float
+    vocabularies: dict[str, list[str]]  #: sex and localization -> the values seen in training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -392,7 +487,7 @@ class InferenceInfo(Record):
     image_size: int
     resize_rule: str
     classes: tuple[str, ...]  #: the order of the model's outputs (skinbench.classes.CLASSES)
-    metadata_encoder: dict[str, Any] | None  #: None: an image-only model
+    metadata_encoder: EncoderRecord | None  #: None: an image-only model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -400,6 +495,7 @@ class ExportReport(Record):
     """An exported model's measurements (``skinbench export``), kept beside the file as ``<file>.json``."""
 
     FILE: ClassVar[str] = "export.json"
+    REMEDY: ClassVar[str] = "export the cell in that format again (skinbench export ... --overwrite)"
 
     cell_id: str
     format: str  #: tflite, tflite-fp16, tflite-int8 or saved_model
@@ -424,6 +520,7 @@ class LesionAttention(Record):
     in ``<cell>/explain/``. Each figure is a mean over images of the share of alpha inside the lesion."""
 
     FILE: ClassVar[str] = "lesion_attention.json"
+    REMEDY: ClassVar[str] = "run skinbench explain --per-class on the cell again"
 
     n_images: int
     trained: float  #: the cell's model
@@ -438,6 +535,7 @@ class DataInfo(Record):
     """data.json (run folder): the dataset, its class counts, dropped rows and each split's sizes."""
 
     FILE: ClassVar[str] = "data.json"
+    REMEDY: ClassVar[str] = "delete it and run the same skinbench run command again: it writes data.json anew (each cell's config.json still names its data)"
 
     name: str
     synthetic: bool
@@ -480,6 +578,7 @@ class CellJob(Record):
     settings: dict[str, Any]  #: config.Settings, field by field
     gpu: str | None  #: the GPU the local executor gave the job (CUDA_VISIBLE_DEVICES); None: the scheduler's
     gpu_sharing: int  #: cells the executor runs at once on that GPU (Timing.gpu_sharing)
+    require_gpu: bool  #: the job fails its cell when it finds no GPU (no --allow-cpu, larger than smoke and demo)
     submitted_at: str
 
 
@@ -542,6 +641,84 @@ def read_history(folder: Path) -> pd.DataFrame | None:
     if missing:
         raise RecordError(f"{path}: lacks the column(s) {', '.join(missing)}")
     return frame
+
+
+def kept_model_problem(folder: Path) -> str | None:
+    """What is wrong with a cell's kept model (inference.json and the model file it names), None when it looks whole.
+
+    Cheap enough for every finished cell of a run: it reads inference.json, the model file's
+    size and its zip directory (a .keras file is a zip archive), not the weights.
+    """
+    folder = Path(folder)
+    try:
+        info = InferenceInfo.read(folder)
+    except RecordError as exc:
+        return str(exc)
+    path = folder / info.model_file
+    if not path.is_file():
+        return f"{path}: missing, though {folder / InferenceInfo.FILE} names it"
+    size = path.stat().st_size
+    if size != info.model_bytes:
+        return f"{path}: {size:,} bytes, but {InferenceInfo.FILE} records {info.model_bytes:,}: the file is truncated or was replaced"
+    if not zipfile.is_zipfile(path):
+        return f"{path}: not a Keras archive (a .keras file is a zip archive): the file is damaged"
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cell_damage(folder: Path, *, kept_model: bool = True) -> dict[str, str]:
+    """What is wrong with a finished cell's result files: file name -> one line naming it and the
+    remedy; empty when they are whole.
+
+    It reads every record the report reads (metrics.json, timing.json, model.json, env.json,
+    history.csv), checks predictions.csv against the row count and SHA-256 metrics.json recorded
+    and, with ``kept_model``, the kept model (``kept_model_problem``) when the cell kept one.
+    """
+    folder = Path(folder)
+    problems: dict[str, str] = {}
+    read = {}
+    for record in (CellMetrics, Timing, ModelSummary, Environment):
+        try:
+            read[record] = record.read(folder)
+        except RecordError as exc:
+            problems[record.FILE] = str(exc)
+    try:
+        if read_history(folder) is None:
+            problems[HISTORY_FILE] = f"{folder / HISTORY_FILE}: missing; {REPAIR}"
+    except RecordError as exc:
+        problems[HISTORY_FILE] = f"{exc}; {REPAIR}"
+    if CellMetrics in read:
+        predictions = _predictions_problem(folder, read[CellMetrics])
+        if predictions:
+            problems[PREDICTIONS_FILE] = f"{predictions}; {REPAIR}"
+    if kept_model and ((folder / InferenceInfo.FILE).exists() or (folder / MODEL_FILE).exists()):
+        model = kept_model_problem(folder)
+        if model:
+            problems[MODEL_FILE] = model if model.endswith(REPAIR) else f"{model}; {REPAIR}"
+    return problems
+
+
+def _predictions_problem(folder: Path, metrics: CellMetrics) -> str | None:
+    """None when predictions.csv is the file metrics.json was computed from, else what differs."""
+    path = folder / PREDICTIONS_FILE
+    if not path.is_file():
+        return f"{path}: missing, though the cell finished"
+    if file_sha256(path) == metrics.predictions_sha256:
+        return None
+    with open(path, "rb") as handle:
+        rows = max(sum(1 for line in handle if line.strip()) - 1, 0)  # less the header
+    return (
+        f"{path}: changed since the cell wrote it ({rows} rows where {CellMetrics.FILE} counts {metrics.n_images}"
+        f"{', and other bytes' if rows == metrics.n_images else ''})"
+    )
 
 
 def status_of(folder: Path) -> str:

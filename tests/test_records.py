@@ -43,10 +43,10 @@ CONFIG = CellConfig(
     cell_id="resnet50-metadata-paper-s0", backbone="resnet50", recipe="metadata", ablation=None, seed=0,
     split="paper", image_size=64, epochs=2, batch_size=16, weights="none", attention="paper", metadata=True,
     cut=None, extra_dense=0, precision="float32", jit=False,
-    deterministic=False, bn_momentum=0.9, schedule=ScheduleRecord("code", "x@abc: a.ipynb", 90, 1e-3, True, "balanced", None, "val_loss", 35, 0.001),
+    deterministic=False, bn_momentum=0.9, gradient_accumulation=None, schedule=ScheduleRecord("code", "x@abc: a.ipynb", 90, 1e-3, True, "balanced", None, "val_loss", 35, 0.001),
     dataset=DatasetRecord("synthetic", True, "/tmp/x", 300, "abc"), backend="tensorflow",
 )
-TIMING = Timing(1.5, 1.0, 200.0, 0.3, 2.0, 0.5, 2, 2, 200, 200, "mixed_bfloat16", 1, (1,))
+TIMING = Timing(1.5, 1.0, 200.0, 0.3, 2.0, 0.5, 2, 2, 200, 200, "mixed_bfloat16", 1, (1,), 1, 16, 3.5, False)
 EXAMPLES: list[Record] = [
     CONFIG,
     CellStatus(FAILED, "MemoryError: x", "2026-01-01T00:00:00+00:00", "Traceback ..."),
@@ -54,9 +54,10 @@ EXAMPLES: list[Record] = [
                 CpuRecord("x86", 2, 4, 4), 24.0, "Linux", "node"),
     ModelSummary(10, 8, 2, 5, 0.1, 100, 200),
     TIMING,
-    CellMetrics("val", 3, {"accuracy": 0.5, "balanced_accuracy": 0.4}),
+    CellMetrics("val", 3, {"accuracy": 0.5, "balanced_accuracy": 0.4}, "0" * 64),
     DataInfo("synthetic", True, "/tmp/x", "ham10000", True, "abc", 300, {"mel": 300}, {}, [], {"paper-s0": {"val": {"mel": 30}}}),
-    InferenceInfo("model.keras", 1234, "resnet50", 64, "crop", ("akiec", "bcc"), {"age_mean": 50.0}),
+    InferenceInfo("model.keras", 1234, "resnet50", 64, "crop", ("akiec", "bcc"),
+                  {"age_mean": 50.0, "age_sd": 15.0, "vocabularies": {"sex": ["female", "male"]}}),
     ExportReport("c", "tflite-int8", "model-tflite-int8.tflite", 0.2, "CPU x", {"median": 1.0, "q1": 0.9, "q3": 1.1, "runs": 50},
                  {"median": 0.5, "q1": 0.4, "q3": 0.6, "runs": 50}, 2, 30, 0.9, 10, 1.0, 0.002, 0.0, 0.0),
     LesionAttention(14, 0.4, 0.3, 0.25, 11, {"mel": {"n_images": 2, "trained": 0.4, "randomised": 0.3, "area": 0.25}}),
@@ -175,3 +176,43 @@ def test_docs_list_every_key(doc: str, record: type) -> None:
 @pytest.mark.parametrize("doc", ["docs/architecture.md", "results/README.md"])
 def test_docs_list_the_history_columns(doc: str) -> None:
     assert _documented_keys(ROOT / doc, "history.csv") == set(HISTORY_COLUMNS)
+
+
+INFERENCE = EXAMPLES[7]
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda d: d["metadata_encoder"].update(age_sd="x"), "metadata_encoder.age_sd must be a number, not 'x'"),
+        (lambda d: d["metadata_encoder"].pop("age_sd"), "metadata_encoder lacks age_sd"),
+        (lambda d: d["metadata_encoder"]["vocabularies"].update(sex="female"), "metadata_encoder.vocabularies.sex must be a list"),
+        (lambda d: d.update(image_size="64"), "image_size must be an integer, not '64'"),
+        (lambda d: d.update(image_size=True), "image_size must be an integer, not True"),
+        (lambda d: d.update(classes=["akiec", 3]), r"classes\[1\] must be a string, not 3"),
+        (lambda d: d.update(metadata_encoder=[]), "metadata_encoder must be an object"),
+    ],
+    ids=["text-for-number", "missing-key", "text-for-list", "text-for-integer", "bool-for-integer", "number-in-list", "list-for-object"],
+)
+def test_wrong_types_are_named_with_the_file_and_key(tmp_path: Path, change, fragment: str) -> None:
+    assert INFERENCE.FILE == "inference.json"
+    data = json.loads(INFERENCE.write(tmp_path).read_text())
+    change(data)
+    (tmp_path / "inference.json").write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=re.escape(str(tmp_path / "inference.json")) + ": " + fragment) as error:
+        InferenceInfo.read(tmp_path)
+    assert "\n" not in str(error.value) and "run the same skinbench run command again" in str(error.value)
+
+
+def test_a_number_may_be_written_as_an_integer(tmp_path: Path) -> None:
+    data = json.loads(INFERENCE.write(tmp_path).read_text())
+    data["metadata_encoder"]["age_mean"] = 50
+    (tmp_path / "inference.json").write_text(json.dumps(data))
+    assert InferenceInfo.read(tmp_path).metadata_encoder["age_mean"] == 50
+
+
+def test_the_same_data_elsewhere_is_no_difference() -> None:
+    moved = dataclasses.replace(CONFIG, dataset=dataclasses.replace(CONFIG.dataset, root="/elsewhere"))
+    assert CONFIG.differences(moved) == []
+    other = dataclasses.replace(CONFIG, dataset=dataclasses.replace(CONFIG.dataset, root="/elsewhere", fingerprint="def"))
+    assert [d.split(":")[0] for d in CONFIG.differences(other)] == ["dataset"]

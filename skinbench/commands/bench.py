@@ -81,6 +81,9 @@ def bench(
         _emit(pd.DataFrame(rows), out, fmt)
         return
     names = benchmark.resolve_backbones(backbones)
+    from skinbench.train.device import device_line
+
+    err_console.print(device_line(precision=precision, jit=jit), highlight=False, soft_wrap=True)
     # Not given: the library's defaults (train.timing.MIN_FIGURE_SECONDS, FIGURE_REPEATS).
     timing = {key: value for key, value in (("min_seconds", min_seconds), ("repeats", repeats)) if value is not None}
     rows: list[dict] = []

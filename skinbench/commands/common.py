@@ -6,6 +6,7 @@ import functools
 from typing import Callable, NoReturn, TypeVar
 
 import typer
+from rich.markup import escape
 
 from skinbench.console import err_console
 from skinbench.errors import SkinbenchError
@@ -37,5 +38,5 @@ def guarded(func: F) -> F:
 
 def exit_with(error: SkinbenchError) -> NoReturn:
     """Print ``error`` as one red line on stderr and exit with its code (what every user error does)."""
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     raise typer.Exit(error.exit_code) from None

@@ -24,8 +24,11 @@ def export(
     out: Annotated[
         Optional[Path], typer.Option("--out", help="The file to write (default: CELL_DIR/export/model-<format>.tflite).")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an earlier export of the same format there (nothing else is ever replaced).")
+    ] = False,
 ) -> None:
     """Export, then measure with LiteRT: batch-1 latency (1 and all threads), size, agreement with Keras (beside it as <file>.json)."""
     from skinbench.deploy.export import export_cell
 
-    export_cell(cell_dir, fmt, out, log=lambda text: console.print(text, highlight=False, soft_wrap=True))
+    export_cell(cell_dir, fmt, out, overwrite=overwrite, log=lambda text: console.print(text, highlight=False, soft_wrap=True))

@@ -122,6 +122,17 @@ BnMomentum = Annotated[
         "caught up.",
     ),
 ]
+GradientAccumulation = Annotated[
+    Optional[int],
+    typer.Option(
+        "--gradient-accumulation",
+        min=1,
+        rich_help_panel=TRAINING,
+        help="Micro-batches per batch: the optimizer steps once per batch on their mean gradient, for a GPU too small "
+        "for the batch (BatchNorm then sees each micro-batch's statistics). Default: 1, and a cell that runs out of "
+        "device memory is retried once with 4.",
+    ),
+]
 Shard = Annotated[
     Optional[str],
     typer.Option(
@@ -146,6 +157,23 @@ Jobs = Annotated[
         "--jobs",
         rich_help_panel=EXECUTION,
         help="--executor local: cells at once (default: one per GPU, 1 without a GPU); more than GPUs share them.",
+    ),
+]
+AllowCpu = Annotated[
+    bool,
+    typer.Option(
+        "--allow-cpu",
+        rich_help_panel=EXECUTION,
+        help="Train on the CPU even when no GPU is visible and the plan is larger than the smoke and demo matrices "
+        "(without it such a run stops at once, saying why no GPU was found).",
+    ),
+]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        rich_help_panel=OUTPUT,
+        help="Print the plan (cells, image size, epoch cap, estimated GPU time, disk) and exit without training.",
     ),
 ]
 SLURM = "SLURM (--executor slurm)"
@@ -197,6 +225,7 @@ def run(
     schedule: Schedule = "paper",
     deterministic: Deterministic = False,
     bn_momentum: BnMomentum = None,
+    gradient_accumulation: GradientAccumulation = None,
     seeds: Seeds = None,
     seed: Seed = 0,
     precision: Precision = None,
@@ -212,8 +241,10 @@ def run(
     mem: Mem = None,
     array_parallelism: ArrayParallelism = None,
     slurm_option: SlurmOption = None,
+    allow_cpu: AllowCpu = False,
     out: Out = None,
     keep_models: KeepModels = True,
+    dry_run: DryRun = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume.
@@ -233,18 +264,21 @@ def run(
     settings = _settings(
         spec.profile, image_size=image_size, epochs=epochs, batch_size=batch_size, weights=weights,
         precision=precision, jit=jit, schedule=schedule, attention=attention, deterministic=deterministic,
-        bn_momentum=bn_momentum, keep_model=keep_models,
+        bn_momentum=bn_momentum, gradient_accumulation=gradient_accumulation, keep_model=keep_models,
     )
     part, execution = _execution(
         shard, dataset, data_dir, executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit,
         gpus_per_cell=gpus_per_cell, cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism,
         slurm_options=slurm_option,
     )
+    _check_sizes({cell.backbone for cell in cells}, settings)
+    require_gpu = _require_gpu(execution, allow_cpu=allow_cpu, cpu_sized=spec.profile.cpu_sized(settings), dry_run=dry_run)
     # Every option is checked: now the heavy imports.
     from skinbench.train.runner import matrix_plans
 
     plans = _shard(matrix_plans(cells, settings), part)
-    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet, strict, execution)
+    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet, strict, execution,
+           require_gpu=require_gpu, dry_run=dry_run)
 
 
 @ablate_app.command("mobilenetv3")
@@ -264,6 +298,7 @@ def ablate_mobilenetv3(
     schedule: Schedule = "paper",
     deterministic: Deterministic = False,
     bn_momentum: BnMomentum = None,
+    gradient_accumulation: GradientAccumulation = None,
     seeds: Seeds = None,
     seed: Seed = 0,
     precision: Precision = None,
@@ -279,8 +314,10 @@ def ablate_mobilenetv3(
     mem: Mem = None,
     array_parallelism: ArrayParallelism = None,
     slurm_option: SlurmOption = None,
+    allow_cpu: AllowCpu = False,
     out: Out = None,
     keep_models: KeepModels = True,
+    dry_run: DryRun = False,
     quiet: Quiet = False,
 ) -> None:
     """Paper Table 9: MobileNetV3Large cut at each layer of the table, with the metadata recipe.
@@ -291,7 +328,7 @@ def ablate_mobilenetv3(
     settings = _settings(
         profile, image_size=image_size, epochs=epochs, batch_size=batch_size, weights=weights, precision=precision,
         jit=jit, schedule=schedule, attention=attention, deterministic=deterministic, bn_momentum=bn_momentum,
-        keep_model=keep_models,
+        gradient_accumulation=gradient_accumulation, keep_model=keep_models,
     )
     chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
     chosen_seeds = config.parse_seeds(seeds, seed)
@@ -300,12 +337,15 @@ def ablate_mobilenetv3(
         gpus_per_cell=gpus_per_cell, cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism,
         slurm_options=slurm_option,
     )
-    # Every option is checked (the cuts against Table 9 by ablation_plans): now the heavy imports.
+    _check_sizes({catalogue.ABLATION_BACKBONE}, settings)
+    require_gpu = _require_gpu(execution, allow_cpu=allow_cpu, cpu_sized=profile.cpu_sized(settings), dry_run=dry_run)
+    # Every option is checked: now the heavy imports.
     from skinbench.train.runner import ablation_plans
 
     plans = ablation_plans(chosen, split=split, seeds=chosen_seeds, attention=settings.attention)
     plans = _shard(plans, part)
-    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet, strict, execution)
+    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet, strict, execution,
+           require_gpu=require_gpu, dry_run=dry_run)
 
 
 def _shard(plans: list, parts: tuple[int, int] | None) -> list:
@@ -320,9 +360,10 @@ def _parse_cuts(text: str | None) -> list[int] | None:
     if text is None:
         return None
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        cuts = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
+    return config.check_cuts(cuts)
 
 
 def _settings(
@@ -338,6 +379,7 @@ def _settings(
     attention: str,
     deterministic: bool,
     bn_momentum: float | None,
+    gradient_accumulation: int | None,
     keep_model: bool,
 ) -> Settings:
     """The profile's settings with every option given on the command line applied.
@@ -347,6 +389,11 @@ def _settings(
     """
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
         raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
+    settings = profile.settings.override(schedule=schedule, batch_size=batch_size)
+    batches = sorted({settings.schedule_for(recipe).batch_size for recipe in catalogue.RECIPES})
+    if gradient_accumulation and any(batch % gradient_accumulation for batch in batches):
+        raise RunError(f"--gradient-accumulation {gradient_accumulation} does not divide the batch of "
+                       f"{' or '.join(map(str, batches))} into equal micro-batches; use a divisor of --batch-size")
     return profile.settings.override(
         image_size=config.parse_image_size(image_size),
         epochs=epochs,
@@ -358,6 +405,7 @@ def _settings(
         attention=attention,
         deterministic=deterministic or None,
         bn_momentum=bn_momentum,
+        gradient_accumulation=gradient_accumulation,
         keep_model=keep_model,
     )
 
@@ -376,6 +424,37 @@ def _execution(
 def _check_data(dataset: str, data_dir: Path | None) -> None:
     if dataset == "synthetic" and data_dir is not None:
         raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
+    if dataset == "ham10000":
+        from skinbench.data.ham10000 import check_data_dir
+
+        check_data_dir(data_dir)
+
+
+def _check_sizes(backbones: set[str], settings: Settings) -> None:
+    """--image-size against each backbone's smallest input (backbones registered by a plugin are
+    checked when their model is built)."""
+    for name in sorted(backbones & set(catalogue.BACKBONES)):
+        catalogue.BACKBONES[name].check_size(settings.image_size)
+
+
+def _require_gpu(execution: Execution, *, allow_cpu: bool, cpu_sized: bool, dry_run: bool) -> bool:
+    """Whether the cells need a GPU; refused here, before any heavy import, when none is visible.
+
+    A SLURM submission is not checked here (a login node has no GPU): its jobs check, and a job
+    given no GPU (``--gpus-per-cell 0``) needs ``--allow-cpu``.
+    """
+    from skinbench.train.device import require_gpu
+
+    needed = not (allow_cpu or cpu_sized)
+    if dry_run:
+        return needed
+    if execution.executor == catalogue.SLURM:
+        if needed and execution.gpus_per_cell == 0:
+            raise RunError("--gpus-per-cell 0 gives the jobs no GPU, and this plan is larger than the smoke and demo "
+                           "matrices: add --allow-cpu to train it on CPUs")
+        return needed
+    require_gpu(allow_cpu=allow_cpu, cpu_sized=cpu_sized)
+    return needed
 
 
 def _start(
@@ -388,14 +467,26 @@ def _start(
     quiet: bool,
     strict: bool,
     execution: Execution,
+    *,
+    require_gpu: bool,
+    dry_run: bool,
 ) -> None:
     from skinbench.console import err_console
+    from skinbench.train.device import device_line
     from skinbench.train.rundata import DataSource
     from skinbench.train.runner import run_cells
 
     source = DataSource(dataset, data_dir, profile.synthetic, strict)
-    summary = run_cells(plans, settings, source, out, quiet=quiet, execution=execution)
+    if dry_run:
+        from skinbench.commands.plan import print_plan
+
+        print_plan(plans, settings, source, out)
+        return
+    if execution.executor != catalogue.SLURM:  # a SLURM job says its own device in its log
+        err_console.print(device_line(precision=settings.precision, jit=settings.jit), highlight=False, soft_wrap=True)
+    summary = run_cells(plans, settings, source, out, quiet=quiet, execution=execution, require_gpu=require_gpu)
     running = f", {len(summary.running)} still running in earlier jobs" if summary.running else ""
+    running += f", {len(summary.repaired)} repaired (evaluated again)" if summary.repaired else ""
     if summary.followed:
         err_console.print(
             f"{len(summary.finished)} cell(s) trained, {len(summary.skipped)} already finished{running}; "

@@ -18,7 +18,7 @@ def status(
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until every cell has finished or failed (Ctrl-C stops).")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.5, help="Seconds between refreshes with --watch.")] = 5.0,
 ) -> None:
-    """Each cell's state (pending, running, finished, failed), epoch, best validation accuracy, pace, time left and where it runs."""
+    """Each cell's state (pending, running, finished, damaged, failed), epoch, best validation accuracy, pace, time left and where it runs."""
     from skinbench.train.status import run_status
 
     if not watch:

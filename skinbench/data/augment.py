@@ -35,7 +35,7 @@ from skinbench.data._workers import DEFAULT_WORKERS, build_atomically, run_chunk
 from skinbench.data.cache import ImageCache
 from skinbench.catalogue import HAM10000_IMAGES, PAPER_AUGMENTED_IMAGES
 from skinbench.errors import DataError
-from skinbench.io import read_json, write_json
+from skinbench.io import allocate_memmap, read_json, write_json
 
 AUGMENT_VERSION = 1
 ROTATION = 180.0
@@ -185,7 +185,7 @@ def _build(folder: Path, cache: ImageCache, rows: np.ndarray, labels: np.ndarray
 
     def fill(tmp: Path) -> None:
         out_path = tmp / "images.npy"
-        out = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=(len(source_rows), *cache.images.shape[1:]))
+        out = allocate_memmap(out_path, (len(source_rows), *cache.images.shape[1:]), np.uint8, "the offline-augmented training set")
         for block in np.array_split(np.arange(len(rows)), math.ceil(len(rows) / 1024)):
             out[block] = cache.images[rows[block]]
         out.flush()

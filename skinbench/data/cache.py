@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -35,7 +36,7 @@ from skinbench.console import err_console
 from skinbench.data._workers import DEFAULT_WORKERS, build_atomically, run_chunks, split_even
 from skinbench.data.ham10000 import EXAMPLES, Dataset
 from skinbench.errors import DataError
-from skinbench.io import read_json, write_csv, write_json
+from skinbench.io import allocate_memmap, read_json, write_csv, write_json
 from skinbench.paths import cache_root
 
 CACHE_VERSION = 1
@@ -76,11 +77,46 @@ class ImageCache:
         return frame[~frame["image_id"].isin(self.failed)].reset_index(drop=True)
 
 
+#: Pillow's modes of a 16-bit greyscale PNG ("I" in older Pillow): values 0..65535.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
 def load_image(path: str | Path, size: int, rule: str = "crop") -> np.ndarray:
-    """Decode one image fully and resize it to ``(size, size, 3)`` uint8 RGB by ``rule``."""
-    with Image.open(path) as image:
-        image = image.convert("RGB")
+    """Decode one image fully and resize it to ``(size, size, 3)`` uint8 RGB by ``rule``.
+
+    A 16-bit greyscale PNG is scaled to 8 bits (0..65535 to 0..255; Pillow's own conversion
+    would clip it at 255). An image of more pixels than Pillow decodes safely
+    (``PIL.Image.MAX_IMAGE_PIXELS``, a guard against decompression bombs) is refused with a
+    ``DataError`` before it is decoded; callers name it and leave it out.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _check_pixels refuses it
+            with Image.open(path) as image:
+                _check_pixels(image)
+                image = _to_rgb(image)
+    except Image.DecompressionBombError as exc:  # over twice the limit: Pillow refuses it while reading the header
+        raise DataError(f"{str(exc).split(' exceeds')[0]}: {_TOO_LARGE}") from None
     return np.asarray(fit(image, size, rule))
+
+
+_TOO_LARGE = "more pixels than Pillow decodes safely (PIL.Image.MAX_IMAGE_PIXELS): a decompression bomb, or an image far larger than a photograph"
+
+
+def _check_pixels(image: Image.Image) -> None:
+    """DataError when ``image`` has more pixels than Pillow's decompression-bomb limit (Pillow only warns below twice it)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = image.size
+    if limit is not None and width * height > limit:
+        raise DataError(f"{width:,} x {height:,} pixels, {_TOO_LARGE}")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """``image`` as 8-bit RGB; a 16-bit greyscale image is scaled, not clipped."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        grey = np.asarray(image).astype(np.float64) / 257.0  # 65535 / 257 = 255
+        image = Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8))  # mode L
+    return image.convert("RGB")
 
 
 def fit(image: Image.Image, size: int, rule: str = "crop") -> Image.Image:
@@ -120,12 +156,12 @@ def build_cache(
         _build(folder, dataset, size, rule, workers, progress)
         cache = _open(folder, dataset)
         _prune(folder, dataset.root, size, rule)
-        if cache.failed and not strict:
-            err_console.print(
-                f"[yellow]warning:[/] {len(cache.failed)} image(s) could not be read and are left out: "
-                + ", ".join(f"{i} ({r})" for i, r in list(cache.failed.items())[:EXAMPLES]),
-                highlight=False,
-            )
+    if cache.failed and not strict:  # said on every use: a cache is shared by every copy of the same data
+        err_console.print(
+            f"[yellow]warning:[/] {len(cache.failed)} image(s) could not be read and are left out: "
+            + ", ".join(f"{i} ({r})" for i, r in list(cache.failed.items())[:EXAMPLES]),
+            highlight=False,
+        )
     if cache.failed and strict:
         names = ", ".join(f"{i} ({r})" for i, r in list(cache.failed.items())[:EXAMPLES])
         raise DataError(f"{len(cache.failed)} image(s) in {dataset.root} cannot be read: {names}; "
@@ -177,7 +213,7 @@ def _build(folder: Path, dataset: Dataset, size: int, rule: str, workers: int, p
 
     def fill(tmp: Path) -> None:
         array_path = tmp / "images.npy"
-        np.lib.format.open_memmap(array_path, mode="w+", dtype=np.uint8, shape=(len(frame), size, size, 3)).flush()
+        allocate_memmap(array_path, (len(frame), size, size, 3), np.uint8, f"the {size}px image cache of {dataset.root}").flush()
         paths = frame["path"].tolist()
         ranges = split_even(len(paths), math.ceil(len(paths) / CHUNK))
         results = run_chunks(

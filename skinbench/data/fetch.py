@@ -13,11 +13,14 @@ are published, what it is, and how it is installed below the target folder DIR:
 What happens to each file is kept in ``DIR/skinbench-fetch.json`` (its SHA-256 and size, and
 whether it is installed), so a second run on a complete folder downloads nothing. A download
 goes to ``<name>.part`` and continues from the byte reached with an HTTP Range request after
-a dropped connection or a Ctrl-C. A file is checked against its published MD5 or SHA-256, or,
-where none is published, against the SHA-256 recorded at its first complete download, before
-anything is extracted; one that fails is moved aside to ``<name>.corrupt`` and named. Archive
-members with an absolute path, a ``..`` component or a link leading outside their folder are
-refused before anything is written. The free disk space is checked before the first byte.
+a dropped connection, a stall (fewer than STALL_BYTES in STALL_SECONDS) or a Ctrl-C. A file is
+checked against its published MD5 or SHA-256, or, where none is published, against the
+SHA-256 recorded once its first download was installed, before anything is extracted; one
+that fails, and a zip that cannot be read whole, is moved aside to ``<name>.corrupt`` and
+named. Archive members with an absolute path, a ``..`` component or a link leading outside
+their folder are refused before anything is written; an extraction that stops (a damaged
+member, a full disk) removes its scratch folder. The free disk space is checked before the
+first byte.
 
 HTTP is ``requests``'; this module adds only what it lacks: resuming, checking, unpacking.
 """
@@ -35,9 +38,10 @@ import shutil
 import stat
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
@@ -60,6 +64,9 @@ CHUNK_BYTES = 1 << 20
 RETRIES = 3
 #: (connect, read) seconds.
 TIMEOUT = (20, 120)
+#: The stall limit: a download that receives fewer than STALL_BYTES in STALL_SECONDS is treated as a
+#: dropped connection (a server sending a byte now and then never reaches the read timeout).
+STALL_BYTES, STALL_SECONDS = 64 * 1024, 60.0
 USER_AGENT = "skinbench-data-fetch"
 
 
@@ -320,7 +327,11 @@ def _from_dir(todo: list[Entry], source: Source, folder: Path, target: Path, rec
         path = found[entry.name]
         digest = verify(entry, path, record, result, move_aside=False)
         record.update(entry.name, size=path.stat().st_size, sha256=digest, origin=str(path), installed=False)
-        install(entry, path, target, record, copy=True)
+        try:
+            install(entry, path, target, record, copy=True)
+        except DamagedArchive as damaged:
+            raise DataError(f"{damaged}; nothing was extracted: download {entry.name} again, replace {path} and run the same command") from None
+        remember_digest(entry, digest, record, result)
         result.installed.append(entry.name)
 
 
@@ -374,7 +385,16 @@ def _download_all(
             checked = dataclasses.replace(entry, size=plan.size, md5=plan.md5)
             digest = verify(checked, path, record, result, move_aside=True)
             record.update(entry.name, size=path.stat().st_size, sha256=digest, origin=plan.urls[0], installed=False)
-            install(entry, path, target, record, copy=False)
+            try:
+                install(entry, path, target, record, copy=False)
+            except DamagedArchive as damaged:
+                aside = path.with_name(path.name + ".corrupt")
+                os.replace(path, aside)
+                raise DataError(
+                    f"{damaged}; it was moved aside to {aside} and nothing was extracted: run the same command again to "
+                    "download it anew"
+                ) from None
+            remember_digest(checked, digest, record, result)
             result.installed.append(entry.name)
 
 
@@ -481,6 +501,7 @@ def download(session, urls: Iterable[str], path: Path, *, size: int | None, bars
     if size is not None and partial.exists() and partial.stat().st_size > size:
         partial.unlink()
     drops = restarts = 0
+    stalled = False
     url_index = 0
     while True:
         have = partial.stat().st_size if partial.exists() else 0
@@ -504,10 +525,13 @@ def download(session, urls: Iterable[str], path: Path, *, size: int | None, bars
             if restarts <= 2:
                 continue
         drops += 1
+        stalled = outcome == "stalled"
         if drops > RETRIES or not got:
             kept = partial.stat().st_size if partial.exists() else 0
+            what = (f"stalled (fewer than {_bytes(STALL_BYTES)} arrived in {STALL_SECONDS:g} s, the stall limit)" if stalled
+                    else "dropped")
             raise DataError(
-                f"the connection dropped while downloading {name} from {url} after {_bytes(kept)}"
+                f"the connection {what} while downloading {name} from {url} after {_bytes(kept)}"
                 f"{f' of {_bytes(size)}' if size else ''}; the part downloaded is kept in {partial}: "
                 "run the same command again to continue from there"
             )
@@ -521,8 +545,12 @@ class _Refused(Exception):
 
 
 def _get(session, url: str, partial: Path, have: int, bars, name: str) -> tuple[str, int]:
-    """One request, appending what arrives to ``partial``: (``complete``, ``dropped`` or ``restart``, bytes received)."""
+    """One request, appending what arrives to ``partial``: (``complete``, ``dropped``, ``stalled`` or ``restart``, bytes received).
+
+    ``stalled``: fewer than STALL_BYTES arrived in STALL_SECONDS.
+    """
     import requests
+    import urllib3
 
     headers = {"Range": f"bytes={have}-"} if have else {}
     got = 0
@@ -550,16 +578,29 @@ def _get(session, url: str, partial: Path, have: int, bars, name: str) -> tuple[
         expected = ((have if resumed else 0) + int(length)) if length and length.isdigit() else None
         try:
             with open(partial, "ab" if resumed else "wb") as handle:
-                for chunk in response.iter_content(CHUNK_BYTES):
+                window_start, window_bytes = time.monotonic(), 0
+                for chunk in _arriving(response):
                     handle.write(chunk)
                     got += len(chunk)
                     if bars is not None:
                         bars.advance(name, len(chunk))
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout):
+                    window_bytes += len(chunk)
+                    if time.monotonic() - window_start >= STALL_SECONDS:
+                        if window_bytes < STALL_BYTES:
+                            return "stalled", got
+                        window_start, window_bytes = time.monotonic(), 0
+        except (requests.RequestException, urllib3.exceptions.HTTPError):  # the connection broke or timed out while reading
             return "dropped", got
     if expected is not None and partial.stat().st_size < expected:
         return "dropped", got
     return "complete", got
+
+
+def _arriving(response) -> Iterator[bytes]:
+    """The body as it arrives: each read returns what one receive brought (up to CHUNK_BYTES), so a
+    server sending a byte now and then is seen doing so (a plain read waits for the whole chunk)."""
+    while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):
+        yield chunk
 
 
 def _range_start(response) -> int | None:
@@ -586,6 +627,8 @@ def verify(entry: Entry, path: Path, record: Record, result: FetchResult, *, mov
     """Check ``path`` against the published size and checksum, else the recorded SHA-256; its SHA-256.
 
     A file that fails is moved aside (``move_aside``: a download of ours) and named in the error.
+    A file without a published checksum has its SHA-256 recorded only once it is installed
+    (``remember_digest``): a damaged first download is never taken as the reference.
     """
     size = path.stat().st_size
     md5, sha256 = file_hashes(path)
@@ -608,14 +651,19 @@ def verify(entry: Entry, path: Path, record: Record, result: FetchResult, *, mov
                 + (f"it was moved aside to {where} and nothing was extracted: run the same command again to download it anew"
                    if move_aside else f"nothing was extracted: download {entry.name} again, replace {where} and run the same command")
             )
-    if not (entry.md5 or entry.sha256 or recorded):
-        record.update(entry.name, recorded_sha256=sha256)
-        result.recorded[entry.name] = sha256
-        console.print(
-            f"{entry.name}: no published checksum; its SHA-256 {sha256} is recorded in {record.path} "
-            "and checked from now on", highlight=False, soft_wrap=True,
-        )
     return sha256
+
+
+def remember_digest(entry: Entry, sha256: str, record: Record, result: FetchResult) -> None:
+    """Record the SHA-256 of an installed file that has no published checksum (checked on later downloads)."""
+    if entry.md5 or entry.sha256 or record.get(entry.name).get("recorded_sha256"):
+        return
+    record.update(entry.name, recorded_sha256=sha256)
+    result.recorded[entry.name] = sha256
+    console.print(
+        f"{entry.name}: no published checksum; its SHA-256 {sha256} is recorded in {record.path} "
+        "and checked from now on", highlight=False, soft_wrap=True,
+    )
 
 
 def free_space(path: Path) -> int:
@@ -698,18 +746,24 @@ def unsafe_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+class DamagedArchive(DataError):
+    """A zip archive that cannot be read whole: not a zip (e.g. truncated), or a member failing its CRC."""
+
+
 def extract_zip(archive: Path, folder: Path, target: Path) -> list[str]:
     """Extract ``archive`` into ``folder`` (inside ``target``), refusing unsafe members before writing anything.
 
     Members go to a temporary folder in ``target/downloads`` first, then their top-level entries
-    are moved into ``folder``, so a crash never leaves a half-extracted folder that looks whole.
-    When every member sits in one top folder named like ``folder``, that level is dropped.
-    Returns the top-level names moved into ``folder``.
+    are moved into ``folder``, so a crash never leaves a half-extracted folder that looks whole;
+    the temporary folder is removed whatever stops the extraction (a damaged member, a full
+    disk, Ctrl-C). When every member sits in one top folder named like ``folder``, that level is
+    dropped. Returns the top-level names moved into ``folder``. ``DamagedArchive`` when the
+    archive or a member cannot be read.
     """
     try:
         zipped = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{archive} is not a readable zip archive ({exc}); delete it and run the same command again") from None
+        raise DamagedArchive(f"{archive} is not a readable zip archive ({exc})") from None
     with zipped:
         members = [m for m in zipped.infolist() if not m.filename.replace("\\", "/").startswith("__MACOSX/")]
         for member in members:
@@ -734,32 +788,43 @@ def extract_zip(archive: Path, folder: Path, target: Path) -> list[str]:
         scratch = target / DOWNLOADS / f".{archive.name}.extracting"
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
-        base = scratch.resolve()
-        for member, name in zip(members, names):
-            parts = name.parts[1:] if strip else name.parts
-            if not parts:
-                continue
-            destination = scratch.joinpath(*parts)
-            if base not in destination.resolve().parents and destination.resolve() != base:
-                raise DataError(f"{archive.name}: member {member.filename!r} resolves outside {folder}; nothing was extracted")
-            if member.is_dir():
-                destination.mkdir(parents=True, exist_ok=True)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _extract_members(zipped, members, names, strip, scratch, archive, folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            moved = []
+            for child in sorted(scratch.iterdir()):
+                destination = folder / child.name
+                if destination.is_dir() and not destination.is_symlink():
+                    shutil.rmtree(destination)
+                elif destination.exists() or destination.is_symlink():
+                    destination.unlink()
+                os.replace(child, destination)
+                moved.append(child.name)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return moved
+
+
+def _extract_members(zipped: zipfile.ZipFile, members: list[zipfile.ZipInfo], names: list[PurePosixPath], strip: bool,
+                     scratch: Path, archive: Path, folder: Path) -> None:
+    """Write the members into ``scratch``; DamagedArchive naming the first that cannot be read."""
+    base = scratch.resolve()
+    for member, name in zip(members, names):
+        parts = name.parts[1:] if strip else name.parts
+        if not parts:
+            continue
+        destination = scratch.joinpath(*parts)
+        if base not in destination.resolve().parents and destination.resolve() != base:
+            raise DataError(f"{archive.name}: member {member.filename!r} resolves outside {folder}; nothing was extracted")
+        if member.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
             with zipped.open(member) as source_file, open(destination, "wb") as out:
                 shutil.copyfileobj(source_file, out, 1 << 20)
-    folder.mkdir(parents=True, exist_ok=True)
-    moved = []
-    for child in sorted(scratch.iterdir()):
-        destination = folder / child.name
-        if destination.is_dir() and not destination.is_symlink():
-            shutil.rmtree(destination)
-        elif destination.exists() or destination.is_symlink():
-            destination.unlink()
-        os.replace(child, destination)
-        moved.append(child.name)
-    scratch.rmdir()
-    return moved
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:  # a bad CRC, a broken stream
+            raise DamagedArchive(f"{archive} is damaged: its member {member.filename!r} cannot be read ({exc})") from None
 
 
 def _check_images(entry: Entry, folder: Path) -> None:

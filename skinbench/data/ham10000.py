@@ -23,7 +23,6 @@ are counted in ``Dataset.dropped``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import pandas as pd
 
 from skinbench.catalogue import ISIC2018_TEST_IMAGES, ISIC2018_UNSCORED
 from skinbench.classes import CLASS_NAMES, CLASSES, FROM_ISIC, ISIC_COLUMNS
+from skinbench.data.fingerprint import fingerprint
 from skinbench.errors import DataError
 
 METADATA_CSV = "HAM10000_metadata.csv"
@@ -80,6 +80,25 @@ class Dataset:
     @property
     def fatal_problems(self) -> list[Problem]:
         return [p for p in self.problems if p.fatal]
+
+
+def check_data_dir(data_dir: Path | None) -> Path:
+    """``--data-dir`` as a folder that exists; a DataError saying how to get the data otherwise.
+
+    Light (no image is read), so the command line answers a missing folder at once.
+    """
+    if data_dir is None:
+        raise DataError(
+            "no HAM10000 folder given: pass --data-dir FOLDER holding either HAM10000_metadata.csv and the "
+            "images (Dataverse/Kaggle layout; both recipes) or the ISIC 2018 Task 3 training images and "
+            f"ground-truth CSV (augmented recipe only); 'skinbench data fetch FOLDER' downloads them, or "
+            f"{DOWNLOAD_HINT}; or run on generated data with --dataset synthetic"
+        )
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; pass the folder that holds {METADATA_CSV}, or get the data with "
+                        f"'skinbench data fetch {root}'")
+    return root
 
 
 def load_dataset(root: Path | str, *, strict: bool = False, require_metadata: bool = False) -> Dataset:
@@ -134,7 +153,8 @@ def inspect_dataset(root: Path | str, *, strict: bool = False, require_metadata:
         table, age_problems = _check_ages(table, sources[0], strict, dropped)
         problems += age_problems
 
-    images = _index_images(root)
+    images, link_problems = _index_images(root)
+    problems += link_problems
     table = table.assign(path=table["image_id"].map(images))
     missing = table[table["path"].isna()]
     if len(missing):
@@ -157,7 +177,7 @@ def inspect_dataset(root: Path | str, *, strict: bool = False, require_metadata:
         has_metadata=has_metadata,
         problems=problems,
         dropped=dropped,
-        fingerprint=_fingerprint(sources, frame["path"]),
+        fingerprint=fingerprint(sources, frame["image_id"], frame["path"]),
         listed=listed,
     )
 
@@ -380,7 +400,8 @@ def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict
     if unscored.any():  # the official scorer gives it weight 0, so it is no part of the scored test set
         dropped[UNSCORED_REASON] = int(unscored.sum())
         table = table[~unscored]
-    images = _index_images(root)
+    images, link_problems = _index_images(root)
+    problems += link_problems
     table = table.assign(path=table["image_id"].map(images))
     missing = table[table["path"].isna()]
     if len(missing):
@@ -402,7 +423,7 @@ def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict
         has_metadata=has_metadata,
         problems=problems,
         dropped=dropped,
-        fingerprint=_fingerprint([csv_path], frame["path"]),
+        fingerprint=fingerprint([csv_path], frame["image_id"], frame["path"]),
         listed=listed,
     )
 
@@ -471,24 +492,27 @@ def _check_ages(
     return table[keep].assign(age=age[keep].astype("float64")), problems
 
 
-def _index_images(root: Path) -> dict[str, str]:
-    """Map file stem -> path for every image below ``root`` (first in sorted order wins)."""
+def _index_images(root: Path) -> tuple[dict[str, str], list[Problem]]:
+    """Map file stem -> path for every image file below ``root`` (first in sorted order wins), and a
+    problem naming the image names that are links leading to no file (dangling, a loop, a folder)."""
     images: dict[str, str] = {}
+    broken: list[str] = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
         for name in sorted(files):
             stem, suffix = os.path.splitext(name)
-            if suffix.lower() in IMAGE_SUFFIXES and stem not in images:
-                images[stem] = os.path.join(folder, name)
-    return images
-
-
-def _fingerprint(sources: list[Path], paths: pd.Series) -> str:
-    """Hash of the CSV bytes plus each image's path, size and modification time."""
-    digest = hashlib.sha256()
-    for source in sources:
-        digest.update(source.read_bytes())
-    for path in paths:
-        stat = os.stat(path)
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:20]
+            if suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path):  # follows links: False for a dangling one, a loop or a link to a folder
+                broken.append(path)
+            elif stem not in images:
+                images[stem] = path
+    if not broken:
+        return images, []
+    return images, [Problem(
+        "broken links",
+        f"{len(broken):,} image name(s) below {root} are links that lead to no file (dangling, or a loop; first: "
+        f"{', '.join(broken[:EXAMPLES])}); they are left out, like missing images. Replace them with the image files",
+        examples=tuple(broken[:EXAMPLES]),
+    )]

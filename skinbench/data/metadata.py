@@ -9,12 +9,11 @@ such rows) is encoded as the training mean, 0.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from skinbench.data.ham10000 import UNKNOWN
+from skinbench.records import EncoderRecord
 
 CATEGORICAL = ("sex", "localization")
 OUT_OF_VOCABULARY = "<other>"
@@ -60,12 +59,13 @@ class MetadataEncoder:
             blocks.append(np.eye(len(vocabulary) + 1)[codes])
         return np.concatenate(blocks, axis=1).astype(np.float32)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EncoderRecord:
+        """The fitted encoder as inference.json keeps it (records.EncoderRecord)."""
         self._check_fitted()
         return {"age_mean": self.age_mean, "age_sd": self.age_sd, "vocabularies": self.vocabularies}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MetadataEncoder:
+    def from_dict(cls, data: EncoderRecord) -> MetadataEncoder:
         encoder = cls()
         encoder.age_mean = float(data["age_mean"])
         encoder.age_sd = float(data["age_sd"])

@@ -83,6 +83,20 @@ class Batches(keras.utils.PyDataset):
     def n_samples(self) -> int:
         return len(self.rows)
 
+    def micro_batches(self, k: int) -> "Batches":
+        """The same stream in batches ``k`` times smaller (gradient accumulation over ``k`` of them).
+
+        Micro-batch ``j`` of an epoch holds the samples of part ``j % k`` of batch ``j // k``, so
+        ``k`` consecutive micro-batches are one batch of this stream, and a training epoch has
+        ``k`` times the steps.
+        """
+        if k < 1 or self.batch_size % k:
+            raise ValueError(f"Batches: a batch of {self.batch_size} does not split into {k} micro-batches")
+        return Batches(
+            self.images, self.rows, self.labels, self.metadata, batch_size=self.batch_size // k, shuffle=self.shuffle,
+            seed=self.seed, steps=self.steps * k if self.shuffle else None, num_classes=len(self._one_hot),
+        )
+
     def __len__(self) -> int:
         return self.steps if self.shuffle else math.ceil(self.n_samples / self.batch_size)
 

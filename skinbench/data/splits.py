@@ -23,6 +23,7 @@ order; the same seed and frame give the same file byte for byte. The file is the
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -45,6 +46,22 @@ def reported_part(protocol: str) -> str:
     ``leaky``, ``lesion`` and ``official`` (the ISIC 2018 Task 3 test set)."""
     _check_protocol(protocol)
     return "val" if protocol == "paper" else "test"
+
+
+def expected_sizes(protocol: str, n_images: int, *, test_images: int = 0) -> dict[str, int]:
+    """Images per part of a split of ``n_images`` before it is drawn (the estimate of ``train.plan``).
+
+    Exact for ``paper`` (``train_test_split`` rounds the validation part up); for the grouped
+    protocols the parts follow the fractions to within a lesion. ``official``'s test part is
+    the separate test set of ``test_images``.
+    """
+    _check_protocol(protocol)
+    fractions = DEFAULT_FRACTIONS[protocol]
+    others = [math.ceil(f * n_images) for f in fractions[1:]]
+    sizes = dict(zip(PARTS, [n_images - sum(others), *others]))
+    if protocol == "official":
+        sizes["test"] = test_images
+    return sizes
 
 
 def make_split(

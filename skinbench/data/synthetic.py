@@ -402,6 +402,17 @@ def generate(
     return out_dir
 
 
+def synthetic_folder(count: int, size: tuple[int, int], seed: int) -> Path:
+    """Where the synthetic set of ``(count, size, seed)`` is (or will be) in the cache."""
+    width, height = size
+    return cache_root() / "synthetic" / f"ham10000-n{count}-{width}x{height}-s{seed}-v{GENERATOR_VERSION}"
+
+
+def synthetic_exists(count: int, size: tuple[int, int], seed: int) -> bool:
+    """Whether that set has been generated."""
+    return (synthetic_folder(count, size, seed) / METADATA_CSV).is_file()
+
+
 def ensure_synthetic(
     count: int = DEFAULT_COUNT,
     size: tuple[int, int] = DEFAULT_SIZE,
@@ -412,7 +423,7 @@ def ensure_synthetic(
 ) -> Path:
     """The synthetic set for ``(count, size, seed)`` in the cache, generated on first use."""
     width, height = _check_arguments(count, size)
-    folder = cache_root() / "synthetic" / f"ham10000-n{count}-{width}x{height}-s{seed}-v{GENERATOR_VERSION}"
+    folder = synthetic_folder(count, (width, height), seed)
     if not (folder / METADATA_CSV).is_file():
         build_atomically(folder, lambda tmp: _write(tmp, count, (width, height), seed, workers, progress), METADATA_CSV)
     elif not (folder / PARAMETERS_FILE).is_file():  # generated before the file was written

@@ -13,7 +13,6 @@ the report's deployment table finds it.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -50,14 +49,22 @@ def report_path(path: Path) -> Path:
     return Path(f"{path}.json")
 
 
-def export_cell(folder: Path, fmt: str, out: Path | None = None, *, log: Callable[[str], None] = print) -> ExportReport:
-    """Export ``folder``'s kept model as ``fmt``, measure it, and write the file and its report."""
+def export_cell(
+    folder: Path, fmt: str, out: Path | None = None, *, overwrite: bool = False, log: Callable[[str], None] = print
+) -> ExportReport:
+    """Export ``folder``'s kept model as ``fmt``, measure it, and write the file and its report.
+
+    It writes only the exported file (or SavedModel folder) and its ``<file>.json``. Where
+    either exists already it is replaced only with ``overwrite``, and only when it is an
+    earlier export of the same format (``check_target``).
+    """
     if fmt not in EXPORT_FORMATS:
         raise RunError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
     if keras.backend.backend() != "tensorflow":
         raise RunError(f"export converts through TensorFlow: run it with KERAS_BACKEND=tensorflow (now {keras.backend.backend()})")
-    kept = load_cell(folder)
     path = Path(out) if out is not None else default_path(folder, fmt)
+    check_target(path, fmt, overwrite=overwrite)
+    kept = load_cell(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     reported = _reported_part(kept)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=path.parent) as tmp:
@@ -67,9 +74,10 @@ def export_cell(folder: Path, fmt: str, out: Path | None = None, *, log: Callabl
         except Exception as exc:
             raise RunError(f"{kept.folder}: the model cannot be exported as a SavedModel ({_first_line(exc)})") from None
         if fmt == "saved_model":
+            check_target(path, fmt, overwrite=overwrite)  # unchanged while the model was exported
             if path.exists():
-                shutil.rmtree(path)
-            shutil.move(str(saved), path)
+                os.replace(path, Path(tmp) / "earlier")  # removed with the temporary folder
+            os.replace(saved, path)
             predict = _saved_model_predictor(path)
             latency = None
         else:
@@ -83,6 +91,52 @@ def export_cell(folder: Path, fmt: str, out: Path | None = None, *, log: Callabl
     record.write_path(report_path(path))
     log(_summary(record, path))
     return record
+
+
+def check_target(path: Path, fmt: str, *, overwrite: bool) -> None:
+    """RunError unless the export may write ``path`` and its ``<file>.json``: each absent, or with
+    ``overwrite`` an earlier export of ``fmt`` (never a folder or file holding anything else)."""
+    for target in (path, report_path(path)):
+        if not (target.exists() or target.is_symlink()):
+            continue
+        if not overwrite:
+            raise RunError(f"{target} exists; pass --overwrite to replace an earlier export there, or choose another --out")
+        problem = _not_an_export(target, path, fmt)
+        if problem:
+            raise RunError(
+                f"{target}: {problem}; export replaces only an earlier export of the same format: choose another --out"
+            )
+
+
+#: What Keras's ``model.export`` (TensorFlow's SavedModel writer) puts in a SavedModel folder.
+SAVED_MODEL_PARTS = frozenset({"saved_model.pb", "variables", "assets", "fingerprint.pb"})
+#: The FlatBuffer identifier at bytes 4-8 of every TFLite file.
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def _not_an_export(target: Path, path: Path, fmt: str) -> str | None:
+    """None when ``target`` is ``path`` or its record from an earlier ``fmt`` export, else what it is instead."""
+    if target.is_symlink():
+        return "a link, not an earlier export"
+    if target == report_path(path):
+        try:
+            record = ExportReport.read_path(target)
+        except RunError:  # a damaged record of ours, beside the export it describes, is replaced with it
+            export_problem = _not_an_export(path, path, fmt) if path.exists() else "no export beside it"
+            return None if export_problem is None else f"not the record of an earlier {fmt} export"
+        return None if (record.format, record.file) == (fmt, path.name) else f"the record of a {record.format} export of {record.file}"
+    if fmt == "saved_model":
+        if not target.is_dir():
+            return "a file, not an earlier SavedModel export"
+        others = sorted(p.name for p in target.iterdir() if p.name not in SAVED_MODEL_PARTS)
+        if others or not (target / "saved_model.pb").is_file():
+            return f"a folder holding {', '.join(others[:5]) or 'no saved_model.pb'}, not only an earlier SavedModel export"
+        return None
+    if not target.is_file():
+        return "a folder, not an earlier TFLite export"
+    with open(target, "rb") as handle:
+        head = handle.read(8)
+    return None if head[4:8] == TFLITE_IDENTIFIER else "not a TFLite file"
 
 
 def _convert(saved: Path, fmt: str, kept: KeptModel) -> bytes:

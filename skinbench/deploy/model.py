@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from skinbench.errors import RunError
-from skinbench.records import CellConfig, InferenceInfo, RecordError
+from skinbench.errors import DataError, RunError
+from skinbench.records import REPAIR, CellConfig, InferenceInfo, RecordError, kept_model_problem
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,31 @@ def load_cell(folder: Path) -> KeptModel:
         info = InferenceInfo.read(folder)
     except RecordError as exc:
         raise RunError(str(exc)) from None
+    problem = kept_model_problem(folder)
+    if problem:
+        raise RunError(f"{problem}; {REPAIR}")
     path = folder / info.model_file
-    if not path.exists():
-        raise RunError(f"{path}: missing, though {folder / InferenceInfo.FILE} names it; train the cell again")
     import skinbench.models.build  # noqa: F401  (registers SoftAttention and the preprocessing layer)
 
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # a corrupt or foreign file: one line naming it
-        raise RunError(f"{path}: cannot be loaded ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    except Exception as exc:  # a corrupt or foreign file: one line naming it and what is wrong
+        raise RunError(
+            f"{path}: {_why_unloadable(path, exc)}; delete it and run the same skinbench run command again to train the cell again"
+        ) from None
     return KeptModel(folder, model, info)
+
+
+def _why_unloadable(path: Path, exc: Exception) -> str:
+    """What is wrong with a model file Keras cannot load: a damaged zip member, else Keras's own error."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except Exception as error:  # zipfile.BadZipFile, zlib.error, OSError...: the archive itself is broken
+        return f"not a readable Keras archive ({type(error).__name__}: {error}): the file is damaged"
+    if damaged is not None:
+        return f"its part {damaged} fails its checksum (CRC): the file is damaged"
+    return f"cannot be loaded ({type(exc).__name__}: {str(exc).strip().split(chr(10))[0]})"
 
 
 def cell_dataset(kept: KeptModel) -> tuple[CellConfig, pd.DataFrame, dict[str, Path]]:
@@ -74,7 +90,7 @@ def load_images(kept: KeptModel, paths: list[Path]) -> tuple[np.ndarray, list[Pa
         try:
             images.append(load_image(path, kept.info.image_size, kept.info.resize_rule))
             usable.append(path)
-        except (OSError, ValueError, SyntaxError) as exc:
+        except (OSError, ValueError, SyntaxError, DataError) as exc:  # DataError: load_image refuses it (a decompression bomb)
             failed[path] = f"{type(exc).__name__}: {exc}"
     size = kept.info.image_size
     return np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8), usable, failed

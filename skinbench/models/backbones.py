@@ -177,11 +177,8 @@ class BackboneSpec:
         return {column: float(table.loc[self.display, column]) for column in columns}
 
     def check_size(self, image_size: int | None) -> int:
-        """The input side length to build at (native when None); too small is a ModelError."""
-        size = self.native_size if image_size is None else int(image_size)
-        if size < self.min_size:
-            raise ModelError(f"{self.display} needs images of at least {self.min_size} pixels, got --image-size {size}")
-        return size
+        """The input side length to build at (``catalogue.Backbone.check_size``)."""
+        return self.info.check_size(image_size)
 
 
 def resolve_weights(weights: str | Path | None) -> str | None:

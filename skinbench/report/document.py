@@ -11,7 +11,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from skinbench.catalogue import ABLATION_ROWS
-from skinbench.records import FAILED, FINISHED, PENDING, DataInfo, ScheduleRecord
+from skinbench.records import DAMAGED, FAILED, FINISHED, PENDING, DataInfo, ScheduleRecord
 from skinbench.report.plots import Figures
 from skinbench.report.render import DASH, interval_text, run_text, table_markdown
 from skinbench.report.summary import Summary
@@ -41,7 +41,7 @@ def _header(summary: Summary) -> str:
     results = summary.results
     title = "# skinbench report" + (": SYNTHETIC DATA, not HAM10000" if results.synthetic else "")
     counts = pd.Series([c.status for c in results.cells]).value_counts()
-    state = ", ".join(f"{counts[s]} {s}" for s in (FINISHED, FAILED, PENDING) if s in counts) or "no cells"
+    state = ", ".join(f"{counts[s]} {s}" for s in (FINISHED, DAMAGED, FAILED, PENDING) if s in counts) or "no cells"
     lines = [title, ""]
     if results.synthetic:
         lines += ["> Built from synthetic images: these numbers test the pipeline and say nothing about skin lesions.", ""]
@@ -193,8 +193,13 @@ def _warnings(summary: Summary) -> str:
                 f"{result.metrics['accuracy']:.4f}; the report uses predictions.csv."
             )
     lines += _sharing_warning(summary)
+    lines += _accumulation_warning(summary)
     if summary.unfinished:
-        lines.append(f"{len(summary.unfinished)} cell(s) did not finish; their values show {DASH} (listed below).")
+        damaged = sum(c.status == DAMAGED for c in summary.unfinished)
+        lines.append(
+            f"{len(summary.unfinished)} cell(s) did not finish{f' ({damaged} finished, then damaged)' if damaged else ''}; "
+            f"their values show {DASH} (listed below)."
+        )
     return "## Warnings\n\n" + "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
 
 
@@ -214,6 +219,22 @@ def _sharing_warning(summary: Summary) -> list[str]:
     ]
 
 
+def _accumulation_warning(summary: Summary) -> list[str]:
+    """A line naming the cells that trained in micro-batches (gradient accumulation)."""
+    accumulated = [
+        f"{r.cell.cell_id} ({int(r.values['timing.gradient_accumulation'])} x {int(r.values['timing.micro_batch_size'])})"
+        for r in summary.cells if (r.values.get("timing.gradient_accumulation") or 1) > 1
+    ]
+    if not accumulated:
+        return []
+    return [
+        f"{len(accumulated)} cell(s) trained with gradient accumulation, micro-batches that add up to their batch "
+        f"(asked for with --gradient-accumulation, or a retry after the device ran out of memory; config.json says "
+        f"which): {', '.join(accumulated)}. BatchNormalization normalised each micro-batch with its own statistics "
+        "and updated its moving averages once per micro-batch, so these cells do not train exactly as the others."
+    ]
+
+
 def _absent_classes(metrics: dict[str, Any]) -> list[str]:
     """The classes with no true image among a cell's evaluated images."""
     return [name for name, values in metrics["per_class"].items() if values["support"] == 0]
@@ -225,7 +246,8 @@ def _unfinished(summary: Summary) -> str:
     frame = pd.DataFrame(
         [{"Cell": c.cell_id, "Status": c.status, "Error": _one_line(c.error)} for c in summary.unfinished]
     )
-    return "## Failed and pending cells\n\n" + frame.to_markdown(index=False, disable_numparse=True) + "\n"
+    title = "Failed, damaged and pending cells" if any(c.status == DAMAGED for c in summary.unfinished) else "Failed and pending cells"
+    return f"## {title}\n\n" + frame.to_markdown(index=False, disable_numparse=True) + "\n"
 
 
 def _dataset(data: DataInfo | None, summary: Summary) -> str:

@@ -2,7 +2,10 @@
 
 A cell folder is a sub-folder holding ``config.json``. Its state comes from ``status.json``:
 ``finished``, ``failed`` (with its error) or, with no status yet, ``pending`` (running,
-interrupted or not started). Several run folders (shards of one matrix) merge into one list.
+interrupted or not started); a finished cell whose files are not whole (``records.cell_damage``:
+a record unreadable, predictions.csv changed since metrics.json was written) is ``damaged``,
+with the problem as its error, and left out of the numbers. Several run folders (shards of one
+matrix) merge into one list.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 from skinbench.errors import RunError
 from skinbench.eval.predictions import read_predictions
 from skinbench.records import (
+    DAMAGED,
     FAILED,
     FINISHED,
     PENDING,
@@ -30,6 +34,7 @@ from skinbench.records import (
     ModelSummary,
     RecordError,
     Timing,
+    cell_damage,
     read_history,
     read_split,
     split_file,
@@ -171,6 +176,10 @@ def _read_cell(path: Path) -> CellFolder:
         return CellFolder(path, config, FAILED, str(exc))
     if status is None:
         return CellFolder(path, config, PENDING)
+    if status.status == FINISHED:
+        damage = cell_damage(path, kept_model=False)  # the report reads no model
+        if damage:
+            return CellFolder(path, config, DAMAGED, next(iter(damage.values())))
     return CellFolder(path, config, status.status, status.error)
 
 
@@ -183,7 +192,7 @@ def _merge(seen: CellFolder | None, cell: CellFolder) -> CellFolder:
             f"cell {cell.cell_id} finished in both {seen.path.parent} and {cell.path.parent}; "
             "keep one copy and run the report again"
         )
-    order = {FINISHED: 0, FAILED: 1, PENDING: 2}
+    order = {FINISHED: 0, DAMAGED: 1, FAILED: 2, PENDING: 3}
     return min(seen, cell, key=lambda c: order[c.status])
 
 

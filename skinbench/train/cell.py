@@ -32,10 +32,13 @@ from skinbench.records import (
     CellJob,
     CellStatus,
     DatasetRecord,
+    RecordError,
     ScheduleRecord,
     Timing,
+    status_of,
 )
 from skinbench.train import env
+from skinbench.train.celllock import cell_lock, try_lock
 from skinbench.train.progress import RunProgress, Where, now_iso, progress_record, set_phase
 from skinbench.train.rundata import DataSource, RunData
 from skinbench.train.state import Checkpoint, StopRequest, TrainingState
@@ -82,6 +85,7 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: i
         jit=settings.jit,
         deterministic=settings.deterministic,
         bn_momentum=settings.bn_momentum,
+        gradient_accumulation=settings.gradient_accumulation,
         schedule=ScheduleRecord(
             name=schedule.name,
             follows=schedule.follows,
@@ -210,9 +214,33 @@ def run_job(out: Path, cell_id: str, *, job_id: str | None = None) -> str:
     """Train one cell of ``out`` from its folder alone (the entry of every executor job).
 
     Reads config.json and job.json, opens the prepared data and trains the cell as an inline
-    run does; ``finished`` or ``failed: <error>`` (status.json says the same).
+    run does; ``finished`` or ``failed: <error>`` (status.json says the same). While another
+    process holds the cell's lock (``train.celllock``) the job waits, and a cell that process
+    finished is not trained again.
     """
-    out = Path(out)
+    folder = Path(out) / cell_id
+    lock = cell_lock(folder)
+    if not try_lock(lock):
+        RunProgress(1).log(f"{cell_id}: another process is training it (it holds {lock.lock_file}); this job waits for it")
+        lock.acquire()
+    try:
+        if _finished(folder):
+            RunProgress(1).log(f"{cell_id}: finished by another process")
+            return FINISHED
+        return _run_job(Path(out), cell_id, job_id=job_id)
+    finally:
+        lock.release()
+
+
+def _finished(folder: Path) -> bool:
+    try:
+        return status_of(folder) == FINISHED
+    except RecordError:  # a damaged status.json: the cell trains again
+        return False
+
+
+def _run_job(out: Path, cell_id: str, *, job_id: str | None) -> str:
+    """``run_job`` once this process holds the cell's lock."""
     folder = out / cell_id
     config = CellConfig.read(folder)
     job = CellJob.read(folder)
@@ -221,6 +249,9 @@ def run_job(out: Path, cell_id: str, *, job_id: str | None = None) -> str:
     try:
         settings = Settings(**job.settings)
         from skinbench.train import compile_cache, determinism
+        from skinbench.train.device import require_gpu
+
+        require_gpu(allow_cpu=not job.require_gpu, cpu_sized=False)
 
         if settings.deterministic:
             determinism.enable()

@@ -75,6 +75,67 @@ def compute_capability() -> tuple[int, int] | None:
     return tuple(found) if found else None
 
 
+class PeakMemory:
+    """The device memory a piece of work peaked at: start it before, ``result()`` after.
+
+    TensorFlow and PyTorch reset their peak counter at the start, so the figure is the work's
+    own. JAX keeps one peak per process and cannot reset it: when the work does not raise the
+    process's peak, its own peak is at most that figure, and ``result`` says it is a bound.
+    """
+
+    def __init__(self) -> None:
+        self.resettable = _reset_peak()
+        self.before = _peak_bytes()
+
+    def result(self) -> tuple[float | None, bool]:
+        """(peak GiB or None without a GPU, whether it is only an upper bound of this work's peak)."""
+        peak = _peak_bytes()
+        if peak is None:
+            return None, False
+        bound = not self.resettable and self.before is not None and peak <= self.before
+        return round(peak / 2**30, 3), bound
+
+
+def _peak_bytes() -> int | None:
+    """The first GPU's peak allocated bytes as the active backend counts them; None on a CPU."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            return None
+        return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+    if backend == "jax":
+        import jax
+
+        devices = [d for d in jax.local_devices() if d.platform == "gpu"]
+        stats = devices[0].memory_stats() if devices else None
+        return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
+    if backend == "torch":
+        import torch
+
+        return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset the backend's peak counter where it can be; whether it was."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.reset_memory_stats("GPU:0")
+            return True
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+            return True
+    return False
+
+
 def _nvidia_memory_gib() -> list[float]:
     """Total memory of each NVIDIA GPU from nvidia-smi (empty when it is not there)."""
     if not shutil.which("nvidia-smi"):

@@ -52,16 +52,9 @@ class DataSource:
             return ensure_synthetic(count=synthetic.count, size=synthetic.size, seed=synthetic.seed, progress=progress)
         if self.name != "ham10000":
             raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {self.name!r}")
-        if self.data_dir is None:
-            from skinbench.data.ham10000 import DOWNLOAD_HINT
+        from skinbench.data.ham10000 import check_data_dir
 
-            raise DataError(
-                "no HAM10000 folder given: pass --data-dir FOLDER holding either HAM10000_metadata.csv and the "
-                "images (Dataverse/Kaggle layout; both recipes) or the ISIC 2018 Task 3 training images and "
-                f"ground-truth CSV (augmented recipe only); {DOWNLOAD_HINT}; "
-                "or run on generated data with --dataset synthetic"
-            )
-        return self.data_dir
+        return check_data_dir(self.data_dir)
 
 
 class RunData:

@@ -7,8 +7,10 @@ each job running ``train.cell.run_job`` from the run folder alone. Each cell fol
 progress.json when the cell starts, the trainer's result files, and status.json last; a cell
 is finished only when status.json says so. A cell that fails (NaN loss, out of memory,
 unreadable data...) gets status ``failed`` with its error and the run goes on; running the
-same command again retries it, resuming from its checkpoint. The first Ctrl-C stops the run
-once the epoch in progress is saved; a second stops at once.
+same command again retries it, resuming from its checkpoint. A finished cell whose files were
+damaged since is repaired (``train.repair``). A cell another process trains (it holds the
+cell's lock, ``train.celllock``) is left for last, then waited for. The first Ctrl-C stops the
+run once the epoch in progress is saved; a second stops at once.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_CUTS, ABLATION_ROWS, METADATA, RECIPES
-from skinbench.config import Cell, Settings, check_split
+from filelock import FileLock
+
+from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_ROWS, METADATA, RECIPES
+from skinbench.config import Cell, Settings, check_cuts, check_split
 from skinbench.errors import RunError
 from skinbench.io import exclusive
 from skinbench.records import (
     CHECKPOINT_DIR,
+    DAMAGED,
     DATA_LOCK_FILE,
     FAILED,
     FINISHED,
@@ -36,10 +41,12 @@ from skinbench.records import (
     status_of,
 )
 from skinbench.train.cell import CellPlan, cell_config, error_text, run_cell, stop_on_ctrl_c
+from skinbench.train.celllock import cell_lock, try_lock, wait_for_lock
 from skinbench.train.executors import Execution
-from skinbench.train.progress import Where, make_progress, now_iso
+from skinbench.train.progress import RunProgress, Where, make_progress, now_iso
+from skinbench.train.repair import repair_cells, triage
 from skinbench.train.rundata import DataSource, RunData
-from skinbench.train.state import Checkpoint
+from skinbench.train.state import Checkpoint, StopRequest
 
 @dataclass
 class RunSummary:
@@ -52,6 +59,7 @@ class RunSummary:
     array_job_id: str | None = None
     followed: bool = True  #: False: submitted to SLURM without --wait (the cells have not run yet)
     running: dict[str, str] = field(default_factory=dict)  #: cells not submitted because an earlier job still runs them
+    repaired: list[str] = field(default_factory=list)  #: finished cells whose damaged files were written anew from the kept model
 
 
 def run_cells(
@@ -62,11 +70,13 @@ def run_cells(
     *,
     quiet: bool = False,
     execution: Execution | None = None,
+    require_gpu: bool = False,
 ) -> RunSummary:
     """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed.
 
     ``execution`` (default inline) says where the cells train (``train.executors``); the data
-    is prepared here first either way, and jobs only read it.
+    is prepared here first either way, and jobs only read it. ``require_gpu``: each job fails
+    its cell when it finds no GPU (the command checked this machine; a SLURM job checks its node).
     """
     from skinbench.models.backbones import get_backbone
     from skinbench.train import compile_cache, determinism
@@ -84,29 +94,37 @@ def run_cells(
     out.mkdir(parents=True, exist_ok=True)  # once the data is usable: a mistake leaves no empty folder
     _check_dataset(out, data)
     configs = {p.cell.cell_id: cell_config(p, settings, data, sizes[p.cell.cell_id]) for p in plans}
+    states = {p.cell.cell_id: triage(out / p.cell.cell_id) for p in plans}
     for plan in plans:
-        _check_config(out / plan.cell.cell_id, configs[plan.cell.cell_id])
+        if CellConfig.FILE not in states[plan.cell.cell_id][1]:  # an unreadable one is damaged: the cell trains again
+            _check_config(out / plan.cell.cell_id, configs[plan.cell.cell_id])
     summary = RunSummary(out)
-    todo = []
+    todo, damaged = [], {}
     for plan in plans:
-        if status_of(out / plan.cell.cell_id) == FINISHED:
+        state, problems = states[plan.cell.cell_id]
+        if state == FINISHED:
             summary.skipped.append(plan.cell.cell_id)
             Checkpoint(out / plan.cell.cell_id / CHECKPOINT_DIR).remove()  # left by a kill after status.json
+        elif state == DAMAGED:
+            damaged[plan.cell.cell_id] = (plan, problems)
         else:
             todo.append(plan)
     data.prepare(
         (configs[p.cell.cell_id].image_size, p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented,
          configs[p.cell.cell_id].schedule.augment_per_class)
-        for p in todo
+        for p in [*todo, *(plan for plan, _ in damaged.values())]
     )
     write_data_json(out, data.describe(sorted({(p.cell.split, p.cell.seed) for p in plans})))
+    if damaged:
+        summary.repaired, retrain = repair_cells(damaged, configs, settings, data, out, log=_log)
+        todo += retrain
     for plan in todo:  # every cell to run has its config.json before any trains
         configs[plan.cell.cell_id].write(out / plan.cell.cell_id)
     summary.executor = execution.executor
     if execution.inline:
         _train(todo, configs, settings, data, summary, quiet=quiet)
     else:
-        _run_as_jobs(todo, configs, settings, data, summary, execution, quiet=quiet)
+        _run_as_jobs(todo, configs, settings, data, summary, execution, quiet=quiet, require_gpu=require_gpu)
     if summary.failed:
         submitted = "" if summary.followed else f"; the {len(summary.submitted)} others were submitted (job ids in {out}/jobs.json)"
         raise RunError(
@@ -123,19 +141,53 @@ def _train(
     with make_progress(len(todo), quiet=quiet) as progress, stop_on_ctrl_c(progress) as stop:
         if summary.skipped:
             progress.log(f"{len(summary.skipped)} finished cell(s) in {summary.out} kept; {len(todo)} to run")
+        busy = []
         for plan in todo:
-            cell_id = plan.cell.cell_id
-            progress.start_cell(cell_id)
-            error = run_cell(plan, configs[cell_id], settings, data, summary.out / cell_id, stop, progress, Where.here())
-            if error is None:
-                summary.finished.append(cell_id)
-                metrics = CellMetrics.read(summary.out / cell_id)
-                progress.end_cell(f"{FINISHED}, balanced accuracy {metrics.values['balanced_accuracy']:.3f} on {metrics.part}")
+            lock = cell_lock(summary.out / plan.cell.cell_id)
+            if try_lock(lock):
+                _train_locked(plan, lock, configs, settings, data, summary, progress, stop)
             else:
-                summary.failed[cell_id] = error
-                progress.end_cell(f"FAILED: {error}")
-            if stop.requested:
-                raise KeyboardInterrupt
+                progress.log(f"{plan.cell.cell_id}: another process is training it (it holds {lock.lock_file}); "
+                             "going on with the other cells, then waiting for it")
+                busy.append(plan)
+        for plan in busy:
+            progress.log(f"{plan.cell.cell_id}: waiting for the other process to finish it")
+            lock = cell_lock(summary.out / plan.cell.cell_id)
+            wait_for_lock(lock, lambda: stop.requested)
+            _train_locked(plan, lock, configs, settings, data, summary, progress, stop)
+
+
+def _train_locked(
+    plan: CellPlan,
+    lock: FileLock,
+    configs: dict[str, CellConfig],
+    settings: Settings,
+    data: RunData,
+    summary: RunSummary,
+    progress: RunProgress,
+    stop: StopRequest,
+) -> None:
+    """Train one cell whose ``lock`` this process holds (released at the end), unless another
+    process finished it meanwhile; KeyboardInterrupt after a Ctrl-C."""
+    cell_id = plan.cell.cell_id
+    try:
+        if status_of(summary.out / cell_id) == FINISHED:
+            progress.log(f"{cell_id}: finished by another process")
+            summary.skipped.append(cell_id)
+            return
+        progress.start_cell(cell_id)
+        error = run_cell(plan, configs[cell_id], settings, data, summary.out / cell_id, stop, progress, Where.here())
+    finally:
+        lock.release()
+    if error is None:
+        summary.finished.append(cell_id)
+        metrics = CellMetrics.read(summary.out / cell_id)
+        progress.end_cell(f"{FINISHED}, balanced accuracy {metrics.values['balanced_accuracy']:.3f} on {metrics.part}")
+    else:
+        summary.failed[cell_id] = error
+        progress.end_cell(f"FAILED: {error}")
+    if stop.requested:
+        raise KeyboardInterrupt
 
 
 def _run_as_jobs(
@@ -147,6 +199,7 @@ def _run_as_jobs(
     execution: Execution,
     *,
     quiet: bool,
+    require_gpu: bool,
 ) -> None:
     """Submit the cells to ``execution``'s executor, each as a job that reads the run folder.
 
@@ -192,6 +245,7 @@ def _run_as_jobs(
             settings=dataclasses.asdict(settings),
             gpu=None,
             gpu_sharing=1,
+            require_gpu=require_gpu,
             submitted_at=now_iso(),
         )
         if execution.executor == "local":
@@ -224,6 +278,13 @@ def _check_inputs(plan: CellPlan, config: CellConfig, data: RunData, folder: Pat
         CellStatus.now(FAILED, error, traceback.format_exc()).write(folder)
         return error
     return None
+
+
+def _log(message: str) -> None:
+    """A line on stderr, as the progress view prints them (before it starts)."""
+    from skinbench.console import err_console
+
+    err_console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def _cache_root() -> Path:
@@ -274,11 +335,7 @@ def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], atte
     check_split(split)
     rows = list(ABLATION_ROWS.values())
     if cuts is not None:
-        unknown = [n for n in cuts if n not in ABLATION_CUTS]
-        if unknown:
-            raise RunError(
-                f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are {', '.join(map(str, ABLATION_CUTS))}"
-            )
+        cuts = check_cuts(cuts)
         rows = [row for row in rows if row.attention and row.cut in cuts]
     plans = [
         CellPlan(

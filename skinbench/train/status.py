@@ -4,8 +4,10 @@ A cell is ``finished`` or ``failed`` by its status.json; ``running`` while its p
 (rewritten after every epoch, ``train.progress``) says it works and no status.json is there;
 ``pending`` otherwise: not started yet (config.json only, maybe queued as a job of
 jobs.json), requeued after a preemption, or stopped (its process on this machine is gone;
-the same command resumes it from its last saved epoch). Nothing here needs the machine the
-cell runs on, so it works while the jobs run elsewhere.
+the same command resumes it from its last saved epoch). A finished cell whose files are not
+whole (``records.cell_damage``) is ``damaged``, the problem in its note; the same run command
+repairs it. Nothing here needs the machine the cell runs on, so it works while the jobs run
+elsewhere.
 
 Per cell: epoch k of at most n, the best validation accuracy so far, the time per epoch
 (training and validation, the median of the epochs that did not compile), the training time
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from skinbench.errors import RunError
 from skinbench.records import (
+    DAMAGED,
     FAILED,
     FINISHED,
     PENDING,
@@ -34,11 +37,14 @@ from skinbench.records import (
     JobIds,
     RecordError,
     Timing,
+    cell_damage,
     read_history,
 )
 
 RUNNING = "running"
-STATES = (FINISHED, FAILED, RUNNING, PENDING)
+STATES = (FINISHED, DAMAGED, FAILED, RUNNING, PENDING)
+#: States that change only when a command runs the cell again.
+SETTLED = (FINISHED, DAMAGED, FAILED)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class CellState:
     """One cell's line of ``skinbench status``."""
 
     cell_id: str
-    state: str  #: finished, failed, running or pending
+    state: str  #: finished, damaged, failed, running or pending
     epochs_done: int | None = None
     max_epochs: int | None = None
     best_val_accuracy: float | None = None
@@ -57,7 +63,7 @@ class CellState:
     gpu: str | None = None
     gpu_sharing: int | None = None
     job_id: str | None = None
-    note: str = ""  #: the error of a failed cell; why a pending cell waits
+    note: str = ""  #: the error of a failed cell; what is wrong with a damaged one; why a pending cell waits
 
 
 @dataclass
@@ -71,14 +77,14 @@ class RunStatus:
     @property
     def done(self) -> bool:
         """No cell left running or pending."""
-        return all(cell.state in (FINISHED, FAILED) for cell in self.cells)
+        return all(cell.state in SETTLED for cell in self.cells)
 
     @property
     def epochs(self) -> tuple[int, int]:
         """Epochs done, and the most there can be, over the cells."""
         done = sum(cell.epochs_done or 0 for cell in self.cells)
         most = sum(
-            cell.epochs_done or 0 if cell.state in (FINISHED, FAILED) else cell.max_epochs or 0 for cell in self.cells
+            cell.epochs_done or 0 if cell.state in SETTLED else cell.max_epochs or 0 for cell in self.cells
         )
         return done, most
 
@@ -151,11 +157,11 @@ def cell_state(folder: Path, queued_as: str | None = None, *, now: dt.datetime) 
 
 
 def _finished(folder: Path, config: CellConfig, where: dict) -> CellState:
-    try:
-        history = read_history(folder)
-        timing = Timing.read_if_present(folder)
-    except RecordError as exc:
-        return CellState(folder.name, FINISHED, None, config.epochs, **where, note=str(exc))
+    damage = cell_damage(folder)
+    if damage:
+        return CellState(folder.name, DAMAGED, None, config.epochs, **where, note=next(iter(damage.values())))
+    history = read_history(folder)
+    timing = Timing.read_if_present(folder)
     epochs = best = epoch_s = elapsed = None
     if history is not None and len(history):
         seconds = (history["seconds"] + history["val_seconds"]).tolist()
@@ -244,7 +250,7 @@ def rows(status: RunStatus) -> list[dict[str, str]]:
 
 def totals(status: RunStatus) -> str:
     """The line under the table."""
-    counts = ", ".join(f"{status.count(state)} {state}" for state in STATES)
+    counts = ", ".join(f"{status.count(state)} {state}" for state in STATES if state != DAMAGED or status.count(DAMAGED))
     done, most = status.epochs
     left = status.left_s
     unknown = sum(1 for c in status.cells if c.state in (RUNNING, PENDING) and c.left_s is None)

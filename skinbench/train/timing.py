@@ -65,8 +65,13 @@ def summarize(
     eval_s: float,
     latency_ms: dict,
     replicas: int,
+    micro_batch_size: int,
+    peak_memory: tuple[float | None, bool],
 ) -> Timing:
-    """timing.json from the training state and the evaluation's measurements."""
+    """timing.json from the training state and the evaluation's measurements.
+
+    ``peak_memory``: ``env.PeakMemory.result()`` (GiB or None, whether it is only an upper bound).
+    """
     history = state.history
     rest = [row["seconds"] for row in history if row["epoch"] not in state.traced_epochs]
     epoch_s = statistics.median(rest) if rest else None
@@ -84,6 +89,10 @@ def summarize(
         dtype_policy=dtype_policy,
         replicas=replicas,
         traced_epochs=tuple(state.traced_epochs),
+        gradient_accumulation=state.accumulation,
+        micro_batch_size=micro_batch_size,
+        peak_memory_gib=peak_memory[0],
+        peak_memory_upper_bound=peak_memory[1],
     )
 
 
@@ -189,39 +198,14 @@ def predict_on_batch_calls(model: keras.Model, batch: dict, calls: int) -> None:
 
 
 def stateless_predictor(model: keras.Model, *, jit: bool) -> tuple[Callable[[dict], object], str]:
-    """A compiled inference function of ``model`` (outputs left on the device) and what it is.
+    """A compiled inference function of ``model`` over its current weights (outputs left on the
+    device) and what it is (``train.predictor.Predictor``): what a GPU needs for one prediction,
+    without ``predict_on_batch``'s per-call handling of the model's variables. Time it with
+    :func:`block_until_ready` on its outputs."""
+    from skinbench.train.predictor import Predictor
 
-    What a GPU needs for one prediction, without ``predict_on_batch``'s per-call handling of
-    the model's variables (collecting them into a state, writing them back, converting the
-    outputs to NumPy):
-
-    * JAX: ``jax.jit`` over ``model.stateless_call(trainable, non_trainable, inputs,
-      training=False)``, the variables' current values passed as arguments;
-    * TensorFlow: ``tf.function(jit_compile=jit)`` of ``model(inputs, training=False)``;
-    * any other backend: the plain eager call ``model(inputs, training=False)``, said so in
-      the description (nothing is compiled there).
-
-    Time it with :func:`block_until_ready` on its outputs.
-    """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        trainable = [v.value for v in model.trainable_variables]
-        non_trainable = [v.value for v in model.non_trainable_variables]
-
-        @jax.jit
-        def infer(trainable, non_trainable, inputs):
-            outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=False)
-            return outputs
-
-        return (lambda inputs: infer(trainable, non_trainable, inputs)), "jax.jit(stateless_call)"
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        function = tf.function(lambda inputs: model(inputs, training=False), jit_compile=jit)
-        return function, f"tf.function(jit_compile={jit})"
-    return (lambda inputs: model(inputs, training=False)), f"eager model call ({backend}: not compiled)"
+    predictor = Predictor(model, jit=jit)
+    return predictor.bind(), predictor.description
 
 
 def stateless_calls(predict: Callable[[dict], object], batch: dict, calls: int) -> None:

@@ -78,7 +78,9 @@ def test_bench_writes_one_row_per_precision_with_its_settings(tmp_path: Path) ->
     assert isinstance(row.latency_ms_b1_stateless, float) and 0 < row.latency_ms_b1_stateless < math.inf
     assert row.stateless_compile_s > 0 and row.predict_compile_s > 0
     assert row.policy == "float32"
-    pd.testing.assert_frame_equal(pd.DataFrame(json.loads(out.with_suffix(".json").read_text())), frame, check_dtype=False)
+    assert pd.isna(row.peak_memory_gib) or row.peak_memory_gib > 0  # none on a CPU
+    written = pd.DataFrame(json.loads(out.with_suffix(".json").read_text())).astype({"peak_memory_gib": float})
+    pd.testing.assert_frame_equal(written, frame, check_dtype=False)
 
 
 def test_each_repeat_lasts_the_minimum_after_a_calibration() -> None:
@@ -116,8 +118,9 @@ def test_a_row_gives_each_figures_median_and_spread() -> None:
     row = benchmark._row(
         "mobilenetv3small", "metadata", 32, 4, "float32", "float32", 10, compile_s=1.0, predict_compile_s=0.5,
         stateless_compile_s=0.25, train=train, latency_b1=b1, latency_b32=b32, stateless_b1=stateless,
-        stateless_fn="f", device="d",
+        stateless_fn="f", device="d", peak_memory=(3.5, True),
     )
+    assert (row.peak_memory_gib, row.peak_memory_upper_bound) == (3.5, True)
     assert (row.train_images_per_s, row.train_images_per_s_min, row.train_images_per_s_max) == (20.0, 10.0, 40.0)
     assert (row.train_step_ms, row.train_steps, row.repeats) == (200.0, 30, 3)
     assert (row.latency_ms_b1, row.latency_ms_b1_min, row.latency_ms_b1_max) == (3.0, 2.0, 4.0)

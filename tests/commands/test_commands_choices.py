@@ -147,8 +147,8 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict:
     runner.matrix_plans, runner.ablation_plans = matrix_plans, ablation_plans
     monkeypatch.setitem(sys.modules, "skinbench.train.runner", runner)
 
-    def start(plans, settings, profile, dataset, data_dir, out, quiet, strict, *execution):
-        seen.update(plans=plans, settings=settings, dataset=dataset)
+    def start(plans, settings, profile, dataset, data_dir, out, quiet, strict, *execution, **options):
+        seen.update(plans=plans, settings=settings, dataset=dataset, **options)
 
     monkeypatch.setattr(run, "_start", start)
     return seen
@@ -179,7 +179,7 @@ def test_run_defaults_are_the_catalogues(captured: dict) -> None:
 
 
 def test_bn_momentum_is_the_backbones_own_unless_given(captured: dict) -> None:
-    assert CliRunner().invoke(app, ["run", "--backbones", "resnet50", "--data-dir", "."]).exit_code == 0
+    assert CliRunner().invoke(app, ["run", "--backbones", "resnet50", "--data-dir", ".", "--allow-cpu"]).exit_code == 0
     assert captured["settings"].bn_momentum is None
     result = CliRunner().invoke(app, ["run", "--matrix", "demo", "--dataset", "synthetic", "--bn-momentum", "0.5"])
     assert result.exit_code == 0, result.output

@@ -3,7 +3,8 @@
 ``FileServer`` serves bytes on 127.0.0.1 only: plain files under ``/files/<name>``, and a
 Harvard-Dataverse-like API (``/api/datasets/:persistentId/`` listing, ``/api/access/datafile/<id>``)
 for the files registered with ``dataverse=True``. It honours ``Range: bytes=N-``, counts the
-body bytes it sends and every request it gets, and can drop a connection mid-file once.
+body bytes it sends and every request it gets, can drop a connection mid-file once, and can
+trickle a file one byte at a time (a server that never quite stops sending).
 
 ``build_archives`` makes the real file names and layouts from synthetic images: the two
 image zips, the tab-separated ``HAM10000_metadata`` (served without an extension), the test
@@ -48,6 +49,7 @@ class FileServer:
     sent: dict[str, int] = field(default_factory=dict)  #: body bytes sent per file name
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  #: (method, path, Range header)
     drop_after: dict[str, int] = field(default_factory=dict)  #: name -> bytes to send before dropping (once)
+    trickle: dict[str, float] = field(default_factory=dict)  #: name -> seconds between single bytes
 
     def __post_init__(self) -> None:
         owner = self
@@ -149,6 +151,9 @@ class FileServer:
         if head:
             return
         limit = self.drop_after.pop(name, None)
+        if name in self.trickle:
+            self._trickle(handler, body[start:], self.trickle[name])
+            return
         position = start
         while position < len(body):
             if limit is not None and position - start >= limit:
@@ -163,12 +168,36 @@ class FileServer:
             position += len(chunk)
 
 
+    @staticmethod
+    def _trickle(handler: BaseHTTPRequestHandler, body: bytes, seconds: float) -> None:
+        """Send ``body`` a byte at a time, ``seconds`` apart, until done or the client goes away."""
+        import time
+
+        for index in range(len(body)):
+            try:
+                handler.wfile.write(body[index:index + 1])
+                handler.wfile.flush()
+            except OSError:  # the client gave up
+                return
+            time.sleep(seconds)
+
+
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def with_bad_crc(archive: bytes, member: str) -> bytes:
+    """``archive`` with one byte of ``member``'s stored data changed: the zip reads, the member fails its CRC."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        info = zipped.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data = bytearray(archive)
+    data[start + info.compress_size // 2] ^= 0xFF
+    return bytes(data)
 
 
 @dataclass

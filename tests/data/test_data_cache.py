@@ -11,7 +11,7 @@ from PIL import Image
 import skinbench.data.cache as cache_module
 from skinbench.data.cache import build_cache, find_unreadable
 from skinbench.data.ham10000 import load_dataset
-from skinbench.errors import DataError
+from skinbench.errors import DataError, SkinbenchError
 
 
 def _direct(path: str, size: int, rule: str) -> np.ndarray:
@@ -140,3 +140,76 @@ def test_unreadable_images_are_named_and_skipped_or_fatal_in_strict_mode(ham_cop
 def test_bad_rule(synth_root: Path) -> None:
     with pytest.raises(DataError, match="unknown resize rule 'stretch'; use one of: crop, resize"):
         build_cache(load_dataset(synth_root), 16, "stretch", progress=False)
+
+
+def test_a_cache_that_does_not_fit_is_refused_before_any_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import skinbench.io as io
+
+    monkeypatch.setattr(io, "free_bytes", lambda folder: 1000)
+    with pytest.raises(SkinbenchError, match=r"^disk full: a test array needs 0\.00 GiB in .*, which has 0\.00 GiB free"):
+        io.allocate_memmap(tmp_path / "images.npy", (10, 8, 8, 3), np.uint8, "a test array")
+    assert not (tmp_path / "images.npy").exists()
+
+
+def test_a_disk_that_fills_while_caching_ends_in_one_line_not_a_crash(tmp_path: Path, small_disk) -> None:
+    """On a real 1 MiB disk: the cache's blocks are reserved before any image is written, so a full
+    disk is one line naming the folder (a write through a memory map into a sparse file would die
+    of SIGBUS instead)."""
+    import subprocess
+    import sys
+
+    from skinbench.data.synthetic import ensure_synthetic
+
+    data = ensure_synthetic(count=60, size=(64, 48), seed=0, progress=False)
+    disk = small_disk(1 << 20)
+    code = (
+        "import sys\nfrom skinbench.data.cache import build_cache\nfrom skinbench.data.ham10000 import load_dataset\n"
+        "from skinbench.errors import SkinbenchError\n"
+        f"try:\n    build_cache(load_dataset({str(data)!r}), 96, progress=False)\n"
+        "except SkinbenchError as exc:\n    print(exc)\n    sys.exit(2)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "SKINBENCH_CACHE": str(disk)})
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])  # -7 would be SIGBUS
+    assert done.stdout.startswith(f"disk full: the 96px image cache of {data} needs")
+    assert str(disk / "images") in done.stdout
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B"])
+def test_a_16_bit_greyscale_png_is_scaled_to_8_bits(tmp_path: Path, mode: str) -> None:
+    from skinbench.data.cache import load_image
+
+    grey = np.random.default_rng(0).integers(0, 256, (48, 64), dtype=np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey8.png")
+    wide = (grey.astype(np.uint16) * 257).astype(">u2" if mode.endswith("B") else "<u2")  # 0..255 -> 0..65535
+    Image.frombytes(mode, (64, 48), wide.tobytes()).save(tmp_path / "grey16.png")
+    with Image.open(tmp_path / "grey16.png") as opened:
+        assert opened.mode.startswith("I")  # what Pillow's own convert("RGB") clips at 255
+    for size in (32, 48):
+        assert np.array_equal(load_image(tmp_path / "grey16.png", size), load_image(tmp_path / "grey8.png", size))
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000], ids=["pillow-warns", "pillow-refuses"])
+def test_a_decompression_bomb_is_refused_by_its_header(tmp_path: Path, side: int) -> None:
+    from skinbench.data.cache import load_image
+
+    Image.new("1", (side, side)).save(tmp_path / "bomb.png")  # a few kB on disk
+    with pytest.raises(DataError, match="more pixels than Pillow decodes safely"):
+        load_image(tmp_path / "bomb.png", 32)
+
+
+def test_the_cache_names_a_bomb_and_caches_a_16_bit_png_right(ham_copy: Path) -> None:
+    dataset = load_dataset(ham_copy)
+    bomb_path, grey_path = (Path(p) for p in dataset.frame["path"].iloc[:2])
+    bomb_path.unlink()
+    Image.new("1", (20_000, 20_000)).save(bomb_path.with_suffix(".png"))
+    with Image.open(grey_path) as photo:
+        grey = np.asarray(photo.convert("L"))
+    grey_path.unlink()
+    Image.fromarray(grey.astype(np.uint16) * 257).save(grey_path.with_suffix(".png"))
+    cache = build_cache(load_dataset(ham_copy), 32, progress=False)
+    bomb_id, grey_id = bomb_path.stem, grey_path.stem
+    assert list(cache.failed) == [bomb_id] and "decompression bomb" in cache.failed[bomb_id]
+    twin = Image.fromarray(grey).convert("RGB")
+    expected = np.asarray(cache_module.fit(twin, 32))
+    assert np.array_equal(cache.images[cache.rows([grey_id])[0]], expected)

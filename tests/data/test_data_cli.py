@@ -95,3 +95,19 @@ def test_check_real_csv_with_some_images_reports_the_missing_ones(tmp_path: Path
     assert "10015" in result.output  # the listed total, beside the paper's
     strict = _run("check", str(root), "--strict")
     assert strict.exit_code == 2 and "are not below" in strict.output
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_check_names_a_broken_image_link_and_leaves_it_out(ham_copy: Path, kind: str) -> None:
+    from skinbench.data.ham10000 import load_dataset
+
+    image_id = read_csv(ham_copy)["image_id"].iloc[0]
+    (victim,) = ham_copy.rglob(f"{image_id}.jpg")
+    victim.unlink()
+    victim.symlink_to(ham_copy / "nowhere.jpg" if kind == "dangling" else victim)  # a loop: a link to itself
+    result = _run("check", str(ham_copy))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "links that lead to no file" in text and victim.name in text and "Traceback" not in result.output
+    dataset = load_dataset(ham_copy)
+    assert image_id not in set(dataset.frame["image_id"]) and dataset.dropped["image missing"] == 1

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import socket
 import stat
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from typer.testing import CliRunner
 
-from fetch_fixtures import Archives, FileServer, build_archives, write_manifest, zip_bytes
+from fetch_fixtures import Archives, FileServer, build_archives, with_bad_crc, write_manifest, zip_bytes
 from skinbench.cli import app
 from skinbench.data import fetch as fetch_module
 from skinbench.data.ham10000 import load_dataset, load_test_set
@@ -243,3 +245,97 @@ def test_a_bad_manifest_is_one_clear_error(tmp_path: Path) -> None:
     assert "\"unpack\" must be one of zip, table, file" in _one_line(result.output)
     result = _fetch(str(tmp_path / "data"), "--manifest", str(tmp_path / "absent.json"))
     assert result.exit_code == 2 and "cannot read the manifest" in result.output
+
+
+def _leftovers(target: Path) -> list[str]:
+    """Scratch folders and partial files an interrupted unpack could leave in downloads/."""
+    return sorted(p.name for p in (target / "downloads").iterdir() if p.name.startswith(".") or p.name.endswith(".part"))
+
+
+@pytest.mark.parametrize("damage", ["bad-crc", "truncated"])
+def test_a_damaged_zip_without_a_checksum_is_set_aside_and_the_rerun_gets_it_whole(
+    tmp_path: Path, server: FileServer, archives: Archives, damage: str
+) -> None:
+    name = "HAM10000_images_part_2.zip"
+    good = archives.files[name]
+    member = sorted(zipfile.ZipFile(io.BytesIO(good)).namelist())[3]
+    damaged = with_bad_crc(good, member) if damage == "bad-crc" else good[: len(good) * 2 // 3]
+    manifest = write_manifest(tmp_path / "manifest.json", server, Archives(dict(archives.files, **{name: damaged}), [], []),
+                              dataverse=False, checksums=False)
+    target = tmp_path / "data"
+    result = _fetch(str(target), "--manifest", str(manifest))
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    text = _one_line(result.output)
+    aside = target / "downloads" / f"{name}.corrupt"
+    assert str(aside) in text and "nothing was extracted" in text and "run the same command again" in text
+    assert (member in text) if damage == "bad-crc" else "not a readable zip archive" in text
+    assert aside.read_bytes() == damaged and _leftovers(target) == []
+    assert not (target / "HAM10000_images_part_2").exists()
+    record = json.loads((target / "skinbench-fetch.json").read_text())["files"]
+    assert "recorded_sha256" not in record[name]  # a damaged download is never the reference
+    server.files[name].body = good  # what the server sends the next time
+    again = _fetch(str(target), "--manifest", str(manifest))
+    assert again.exit_code == 0, again.output  # the printed advice, followed, works
+    assert sorted(p.name for p in (target / "HAM10000_images_part_2").iterdir()) == sorted(
+        PurePosixPath(n).name for n in zipfile.ZipFile(io.BytesIO(good)).namelist())
+    assert json.loads((target / "skinbench-fetch.json").read_text())["files"][name]["recorded_sha256"] == hashlib.sha256(good).hexdigest()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB tmpfs (needs root to mount), resized by calling the fixture's value with a size."""
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield mount, lambda size: subprocess.run(["mount", "-o", f"remount,size={size}", str(mount)], check=True)
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_during_unpack_leaves_no_scratch_and_keeps_the_download(
+    small_disk, server: FileServer, archives: Archives, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    mount, resize = small_disk
+    monkeypatch.setattr(fetch_module, "free_space", lambda path: 10**12)  # the disk fills after the checks
+    name = "HAM10000_images_part_1.zip"
+    body = zip_bytes({f"HAM10000_images_part_1/ISIC_{i:07d}.jpg": os.urandom(150_000) for i in range(4)})  # 600 kB
+    manifest = write_manifest(tmp_path / "manifest.json", server, Archives({name: body}, [], []), dataverse=False)
+    target = mount / "data"
+    result = _fetch(str(target), "--manifest", str(manifest))
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    text = _one_line(result.output)
+    assert "No space left on device" in text and "free space" in text and "what was downloaded is kept" in text
+    assert (target / "downloads" / name).read_bytes() == body and _leftovers(target) == []
+    assert not (target / "HAM10000_images_part_1").exists()
+    resize("4m")
+    sent = server.sent.get(name, 0)
+    again = _fetch(str(target), "--manifest", str(manifest))
+    assert "fetched: 0 downloaded, 1 unpacked" in _one_line(again.output), again.output  # (data check then finds no CSV)
+    assert server.sent.get(name, 0) == sent  # unpacked from the kept download, not fetched again
+    assert len(list((target / "HAM10000_images_part_1").glob("*.jpg"))) == 4
+
+
+def test_a_server_that_trickles_is_stopped_by_the_stall_limit(
+    tmp_path: Path, server: FileServer, archives: Archives, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setattr(fetch_module, "STALL_BYTES", 1000)
+    monkeypatch.setattr(fetch_module, "STALL_SECONDS", 0.5)
+    name = "HAM10000_images_part_1.zip"
+    manifest = write_manifest(tmp_path / "manifest.json", server, archives, dataverse=False)
+    server.trickle[name] = 0.05  # 20 bytes a second, forever within any read timeout
+    start = time.monotonic()
+    result = _fetch(str(tmp_path / "data"), "--manifest", str(manifest))
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 2
+    text = _one_line(result.output)
+    assert f"stalled (fewer than {fetch_module._bytes(1000)} arrived in 0.5 s, the stall limit)" in text and name in text
+    assert "the part downloaded is kept" in text and "run the same command again" in text
+    assert elapsed < (fetch_module.RETRIES + 1) * 0.5 + 10

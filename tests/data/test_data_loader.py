@@ -217,3 +217,37 @@ def test_unparsable_csv_is_named(ham_copy: Path) -> None:
     (ham_copy / "HAM10000_metadata.csv").write_bytes(b'lesion_id,image_id\n"unclosed,quote\n')
     with pytest.raises(DataError, match="cannot read .*HAM10000_metadata.csv"):
         load_dataset(ham_copy)
+
+
+def test_fingerprint_is_the_content_not_where_or_when(ham_copy: Path, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    first = load_dataset(ham_copy).fingerprint
+    copy = Path(shutil.copytree(ham_copy, tmp_path / "elsewhere", copy_function=shutil.copyfile))  # new paths, new times
+    assert load_dataset(copy).fingerprint == first
+    path = Path(load_dataset(copy).frame["path"].iloc[5])
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one byte of one image, same size
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and its modification time put back
+    assert load_dataset(copy).fingerprint != first
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert load_dataset(copy).fingerprint == first  # the same bytes again
+
+
+def test_fingerprint_reads_only_files_changed_since_the_last_load(ham_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skinbench.data import fingerprint
+
+    read: list[str] = []
+    real = fingerprint._sha256
+    monkeypatch.setattr(fingerprint, "_sha256", lambda path: read.append(path) or real(path))
+    dataset = load_dataset(ham_copy)
+    assert len(read) == len(dataset.frame)
+    read.clear()
+    assert load_dataset(ham_copy).fingerprint == dataset.fingerprint and read == []
+    path = dataset.frame["path"].iloc[3]
+    Path(path).touch()
+    assert load_dataset(ham_copy).fingerprint == dataset.fingerprint and read == [path]

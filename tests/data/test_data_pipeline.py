@@ -123,3 +123,21 @@ def test_data_modules_import_no_tensorflow() -> None:
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_micro_batches_split_each_batch_of_the_stream() -> None:
+    """k consecutive micro-batches hold exactly one batch's samples, epoch after epoch."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (70, 4, 4, 3), dtype=np.uint8)
+    batches = Batches(images, np.arange(70), rng.integers(0, 7, 70), batch_size=16, seed=5, steps=6)
+    micro = batches.micro_batches(4)
+    assert (micro.batch_size, len(micro)) == (4, 24)
+    for epoch in (0, 3):
+        for index in range(len(batches)):
+            whole = batches.samples(epoch, index)
+            parts = np.concatenate([micro.samples(epoch, 4 * index + j) for j in range(4)])
+            np.testing.assert_array_equal(parts, whole)
+    evaluation = Batches(images, np.arange(70), rng.integers(0, 7, 70), batch_size=16, shuffle=False).micro_batches(2)
+    assert (evaluation.batch_size, evaluation.n_samples, len(evaluation)) == (8, 70, 9)
+    with pytest.raises(ValueError, match="does not split into 3"):
+        batches.micro_batches(3)

@@ -154,7 +154,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         epochs=3, batch_size=32, weights="none", attention="paper" if row is None or row.attention else None,
         metadata=recipe == "metadata" and (row is None or row.metadata), cut=row.cut_key if row else None,
         extra_dense=row.extra_dense if row else 0, precision="float32", jit=False,
-        deterministic=False, bn_momentum=None, schedule=ScheduleRecord(**SCHEDULE, class_weights="balanced" if recipe == "metadata" else None),
+        deterministic=False, bn_momentum=None, gradient_accumulation=None, schedule=ScheduleRecord(**SCHEDULE, class_weights="balanced" if recipe == "metadata" else None),
         dataset=DatasetRecord("synthetic", True, "synthetic", len(frame), FINGERPRINT),
         backend="tensorflow",
     ).write(folder)
@@ -206,7 +206,8 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         first_epoch_s=float(history["seconds"].iloc[0]), epoch_s=epoch_s,
         train_images_per_s=round(n_train / epoch_s, 3), eval_s=1.5, latency_ms_b1=12.0, latency_ms_b32=3.1,
         epochs_run=epochs, best_epoch=epochs, n_train_images=n_train, epoch_images=n_train, dtype_policy="float32", replicas=1,
-        traced_epochs=(1,), gpu_sharing=1,
+        traced_epochs=(1,), gradient_accumulation=1, micro_batch_size=32, peak_memory_gib=None,
+        peak_memory_upper_bound=False, gpu_sharing=1,
     ).write(folder)
     CellStatus(FINISHED, None, "2025-01-01T00:00:00+00:00").write(folder)
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from make_fixture import FIXTURES, dataset, split, write_cell
-from skinbench.records import FINISHED
+from skinbench.eval.metrics import compute_metrics
+from skinbench.records import FINISHED, CellMetrics
 from skinbench.report.build import build_report
 from skinbench.report.claims import (
     CONTRADICTED,
@@ -202,7 +203,9 @@ def _predict_with_recall(folder: Path, recall: dict[int, float]) -> None:
     for label, share in recall.items():
         members = np.flatnonzero(y_true == label)
         predicted[members[: round(share * len(members))]] = label
-    write_predictions(path, list(image_ids), y_true, np.eye(7)[predicted] * 0.9 + 0.1 / 7)
+    probs = np.eye(7)[predicted] * 0.9 + 0.1 / 7
+    write_predictions(path, list(image_ids), y_true, probs)
+    CellMetrics(CellMetrics.read(folder).part, len(y_true), compute_metrics(y_true, probs)).write(folder)  # matches the file again
 
 
 @pytest.mark.parametrize("metadata_recall, expected", [

@@ -61,11 +61,11 @@ def test_different_datasets_do_not_merge(shards: list[Path]) -> None:
         load_results(shards)
 
 
-def test_a_finished_cell_without_predictions_is_listed_as_failed(shards: list[Path]) -> None:
+def test_a_finished_cell_without_predictions_is_listed_as_damaged(shards: list[Path]) -> None:
     (shards[0] / "inceptionresnetv2-metadata-paper-s0" / "predictions.csv").unlink()
     summary = summarise(load_results(shards), bootstrap_n=0)
     (broken,) = [c for c in summary.unfinished if c.cell_id == "inceptionresnetv2-metadata-paper-s0"]
-    assert broken.status == "failed" and "predictions.csv: missing" in broken.error
+    assert broken.status == "damaged" and "predictions.csv: missing" in broken.error
 
 
 def test_half_finished_matrix_reports_dashes(tmp_path: Path, shards: list[Path]) -> None:
@@ -123,8 +123,53 @@ def test_metrics_json_that_disagrees_with_predictions_is_a_warning(shards: list[
     assert "densenet201-metadata-paper-s1: metrics.json says accuracy 0.9900 but predictions.csv gives" in path.read_text()
 
 
-def test_a_finished_cell_with_a_broken_history_is_listed_as_failed(shards: list[Path]) -> None:
+def test_a_finished_cell_with_a_broken_history_is_listed_as_damaged(shards: list[Path]) -> None:
     (shards[0] / "densenet201-metadata-paper-s1" / "history.csv").write_text("")
     summary = summarise(load_results(shards), bootstrap_n=0)
     (broken,) = [c for c in summary.unfinished if c.cell_id == "densenet201-metadata-paper-s1"]
-    assert "history.csv: cannot read" in broken.error
+    assert broken.status == "damaged" and "history.csv: cannot read" in broken.error
+
+
+def test_report_files_follow_the_umask(tmp_path: Path, shards: list[Path]) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o027)  # group may read, others nothing
+    try:
+        build_report(shards, tmp_path / "out", bootstrap=0, plots=True)
+    finally:
+        os.umask(old)
+    written = list((tmp_path / "out").rglob("*"))
+    assert any(p.suffix == ".png" for p in written) and any(p.suffix == ".csv" for p in written)
+    for path in written:
+        expected = 0o750 if path.is_dir() else 0o640
+        assert stat.S_IMODE(path.stat().st_mode) == expected, f"{path}: {oct(path.stat().st_mode)}"
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        (lambda cell: (cell / "metrics.json").write_text((cell / "metrics.json").read_text()[:40]), "metrics.json: cannot read"),
+        (lambda cell: _cut_rows(cell / "predictions.csv", 5), "predictions.csv: changed since the cell wrote it"),
+    ],
+    ids=["truncated-metrics", "predictions-cut-at-a-row"],
+)
+def test_a_damaged_cell_is_named_and_the_rest_of_the_report_is_written(shards: list[Path], tmp_path: Path, damage, fragment: str) -> None:
+    from skinbench.cli import app
+
+    cell = "densenet201-metadata-paper-s1"
+    damage(shards[0] / cell)
+    result = CliRunner().invoke(app, ["report", *map(str, shards), "--out", str(tmp_path / "out"), "--bootstrap", "0", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "1 damaged" in text.split("\n## ", 1)[0]  # the header's count
+    row = next(line for line in text.splitlines() if line.startswith(f"| {cell} "))
+    assert "| damaged " in row and fragment in row and "run the same skinbench run command again to repair the cell" in row
+    summary = summarise(load_results(shards), bootstrap_n=0)
+    assert len(summary.cells) == 6 and cell not in {r.cell.cell_id for r in summary.cells}  # the 6 others are reported
+
+
+def _cut_rows(path: Path, rows: int) -> None:
+    """predictions.csv cut at a row boundary: the file still parses, with fewer rows."""
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-rows]))

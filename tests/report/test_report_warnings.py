@@ -116,3 +116,14 @@ def test_cells_timed_at_different_sharing_are_warned(shards: list[Path]) -> None
     (line,) = [w for w in _section(path.read_text(), "Warnings").splitlines() if "gpu_sharing" in w]
     assert f"2 at once: 1 cell(s), e.g. {CELL}" in line and "1 at once:" in line
     assert "compare times per epoch and images per second only between cells of equal sharing" in line
+
+
+def test_cells_trained_in_micro_batches_are_named(shards: list[Path]) -> None:
+    path, _ = build_report(shards, bootstrap=0, plots=False)
+    assert "gradient accumulation" not in _section(path.read_text(), "Warnings")  # every fixture cell ran whole batches
+    timing = shards[0] / CELL / "timing.json"
+    timing.write_text(json.dumps({**json.loads(timing.read_text()), "gradient_accumulation": 4, "micro_batch_size": 8}))
+    path, _ = build_report(shards, bootstrap=0, plots=False)
+    (line,) = [w for w in _section(path.read_text(), "Warnings").splitlines() if "gradient accumulation" in w]
+    assert "1 cell(s) trained with gradient accumulation" in line and f"{CELL} (4 x 8)" in line
+    assert "BatchNormalization normalised each micro-batch with its own statistics" in line

@@ -44,7 +44,7 @@ def tiny_data(train_cache: Path) -> Path:
     return ensure_synthetic(count=TINY_COUNT, size=TINY_SIZE, seed=0, progress=False)
 
 def _run_args(tiny_data: Path) -> list[str]:
-    return ["--data-dir", str(tiny_data), "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet"]
+    return ["--data-dir", str(tiny_data), "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet", "--allow-cpu"]
 
 
 @pytest.fixture

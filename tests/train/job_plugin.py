@@ -3,8 +3,9 @@
 It registers the tiny backbone and, when ``SKINBENCH_TEST_BUILD_LOG`` names a file, appends
 ``<pid> <what>`` to it for every split written, image cache built and augmented set built, so
 a test counts what each process prepared. When ``SKINBENCH_TEST_HOLD`` is ``<cell>:<n>``, the
-process waits after saving that cell's epoch ``n`` (up to five minutes), so a test can signal or
-kill it at a known point of its training however fast the tiny backbone trains.
+process waits after saving that cell's epoch ``n`` (up to five minutes, or until the file that
+``SKINBENCH_TEST_RELEASE`` names exists), so a test can signal, kill or race it at a known point
+of its training however fast the tiny backbone trains.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ import tiny_backbone
 
 BUILD_LOG_ENV = "SKINBENCH_TEST_BUILD_LOG"
 HOLD_ENV = "SKINBENCH_TEST_HOLD"
+RELEASE_ENV = "SKINBENCH_TEST_RELEASE"
 
 
 def register() -> None:
     tiny_backbone.register()
     log_builds(os.environ.get(BUILD_LOG_ENV))
-    hold_after(os.environ.get(HOLD_ENV))
+    hold_after(os.environ.get(HOLD_ENV), release=os.environ.get(RELEASE_ENV))
 
 
-def hold_after(where: str | None, seconds: float = 300) -> None:
-    """Wrap the checkpoint's save so the process sleeps once ``<cell>:<n>`` (cell, epoch) is saved."""
+def hold_after(where: str | None, seconds: float = 300, release: str | None = None) -> None:
+    """Wrap the checkpoint's save so the process sleeps once ``<cell>:<n>`` (cell, epoch) is saved,
+    until ``release`` (a path) exists or ``seconds`` have passed."""
     if not where:
         return
     from skinbench.train.state import Checkpoint
@@ -38,8 +41,8 @@ def hold_after(where: str | None, seconds: float = 300) -> None:
         real(self, model, state, improved)
         if self.root.parent.name == cell and state.epochs_done == int(epoch):
             deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:  # a signal's handler runs between these sleeps
-                time.sleep(0.05)
+            while time.monotonic() < deadline and not (release and os.path.exists(release)):
+                time.sleep(0.05)  # a signal's handler runs between these sleeps
 
     Checkpoint.save = save_then_hold
 

@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
 
 def test_each_step_function_compiles_once(tmp_path: Path, tiny_data: Path, tiny: str) -> None:
     # 150 images: the paper split trains on 135 (4 batches of 32 and 7 over) and validates on 15.
-    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "2", "--data-dir", str(tiny_data),
+    args = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "2", "--data-dir", str(tiny_data),
             "--image-size", "32", "--batch-size", "32", "--weights", "none", "--quiet", "--out", str(tmp_path / "run")]
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, env=env, timeout=600)

@@ -42,3 +42,34 @@ def test_shards_starting_together_keep_each_others_splits(tmp_path: Path, monkey
     written = DataInfo.read(tmp_path)
     assert written.splits == {f"paper-s{seed}": {"val": {"mel": seed}} for seed in (0, 1, 2)}
     assert written.fingerprint == "f"
+
+
+def test_the_same_data_regenerated_or_copied_keeps_its_results(tmp_path: Path, tiny_data: Path, run_args: list[str], invoke) -> None:
+    """The run folder compares the data by content: byte-identical images written again, or the
+    folder copied elsewhere, are the same data (the mtimes and paths differ)."""
+    import json
+    import shutil
+
+    from skinbench.data.synthetic import PARAMETERS_FILE, generate
+
+    drawn = json.loads((tiny_data / PARAMETERS_FILE).read_text())
+    data, out = tmp_path / "data", tmp_path / "run"
+
+    def regenerate() -> None:
+        generate(data, count=drawn["count"], size=tuple(drawn["size"]), seed=drawn["seed"], progress=False)
+
+    regenerate()
+    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "1", "--out", str(out), *run_args]
+    assert invoke([*args, "--data-dir", str(data)]).exit_code == 0
+    shutil.rmtree(data)
+    regenerate()  # the same bytes, written again
+    result = invoke([*args, "--data-dir", str(data)])
+    assert result.exit_code == 0 and "0 cell(s) trained, 1 already finished" in result.output, result.output
+    copy = Path(shutil.copytree(data, tmp_path / "copy", copy_function=shutil.copyfile))
+    result = invoke([*args, "--data-dir", str(copy)])
+    assert result.exit_code == 0 and "0 cell(s) trained, 1 already finished" in result.output, result.output
+    from skinbench.data.ham10000 import load_dataset
+
+    Path(load_dataset(copy).frame["path"].iloc[0]).write_bytes(b"other bytes")
+    result = invoke([*args, "--data-dir", str(copy)])
+    assert result.exit_code == 2 and "holds results on other data" in result.output

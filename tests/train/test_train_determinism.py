@@ -20,7 +20,7 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_tensorflow_run_enables_op_determinism(tmp_path: Path, run_args: list[str]) -> None:
     out = tmp_path / "run"
-    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "1", "--deterministic", "--out", str(out), *run_args]
+    args = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "1", "--deterministic", "--out", str(out), *run_args]
     done = _python(f"""
         import sys
         import tiny_backbone

@@ -42,7 +42,7 @@ SCRIPT = textwrap.dedent(
 def test_two_replicas_train_and_predict_every_reported_image_once(tmp_path: Path, tiny_data: Path) -> None:
     out = tmp_path / "run"
     # Batch 8: Keras splits the first validation batch evenly over the replicas (15 images would not split).
-    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "1", "--data-dir", str(tiny_data),
+    args = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "1", "--data-dir", str(tiny_data),
             "--image-size", "32", "--batch-size", "8", "--weights", "none", "--quiet", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, timeout=600, env=env)

@@ -87,7 +87,7 @@ def test_a_killed_local_job_is_recorded_the_others_go_on_and_the_same_command_re
 ) -> None:
     out = tmp_path / "run"
     shutil.copytree(two_cells, out, ignore=shutil.ignore_patterns("*augmented*"))  # FIRST is finished
-    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1,2", "--epochs", "2",
+    args = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1,2", "--epochs", "2",
             "--executor", "local", "--jobs", "2", "--out", str(out), *run_args]
     first_stamp = (out / FIRST / "status.json").stat().st_mtime_ns
     process = subprocess.Popen(

@@ -143,7 +143,7 @@ def test_a_job_array_is_submitted_preempted_requeued_and_resumed(
     tmp_path: Path, slurm: Path, run_args: list[str], invoke
 ) -> None:
     out = tmp_path / "run"
-    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1", "--epochs", str(EPOCHS),
+    args = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1", "--epochs", str(EPOCHS),
             "--executor", "slurm", "--partition", "gpu", "--time", "2:00:00", "--gpus-per-cell", "1",
             "--cpus-per-cell", "4", "--mem", "16G", "--array-parallelism", "1", "--slurm-option", "account=derm",
             "--out", str(out), *run_args]
@@ -224,7 +224,7 @@ def test_wait_follows_the_jobs_until_every_cell_has_run(
     (slurm / "next_id").write_text("5000")
     monkeypatch.setenv("FAKE_SLURM_RUN", "1")  # the stand-in sbatch starts the job itself
     out = tmp_path / "run"
-    result = invoke(["run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "2", "--executor", "slurm",
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "2", "--executor", "slurm",
                      "--wait", "--out", str(out), *run_args])
     assert result.exit_code == 0, result.output
     assert "tiny-metadata-paper-s0 epoch 2/2" in result.output
@@ -243,7 +243,7 @@ def test_a_job_carries_only_the_run_folder_and_the_cell_id(tmp_path: Path) -> No
 
 def test_a_refused_submission_gives_sbatch_s_reason(tmp_path: Path, slurm: Path, run_args: list[str], invoke, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_SLURM_REFUSE", "1")
-    result = invoke(["run", "--backbones", "tiny", "--recipes", "metadata", "--executor", "slurm",
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--executor", "slurm",
                      "--slurm-option", "account=nobody", "--out", str(tmp_path / "run"), *run_args])
     assert result.exit_code == 2
     assert "sbatch did not take the job array: sbatch: error: Batch job submission failed: Invalid account" in result.output

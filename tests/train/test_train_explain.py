@@ -56,7 +56,7 @@ def test_a_trained_models_attention_falls_on_the_lesion_more_than_randomised_wei
     evenly (their share is near the lesion's area)."""
     out = tmp_path / "run"
     long_epochs(monkeypatch)
-    result = invoke(["run", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "8", "--out", str(out), *run_args])
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "8", "--out", str(out), *run_args])
     assert result.exit_code == 0, result.output
     cell = out / "tiny-augmented-paper-s0"
     result = invoke(["explain", str(cell), "--per-class", "2"])

@@ -30,7 +30,7 @@ def exported(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         tiny_backbone.register(patch)
         long_epochs(patch)
         result = CliRunner().invoke(app, [
-            "run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS),
+            "run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS),
             "--data-dir", str(tiny_data),
             "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet", "--out", str(run),
         ])
@@ -82,3 +82,55 @@ def test_bad_inputs(two_cells: Path, tmp_path: Path, invoke) -> None:
     assert result.exit_code == 2 and "has no kept model" in result.output
     result = invoke(["export", str(two_cells / METADATA), "--format", "onnx"])
     assert result.exit_code == 2 and "--format must be one of tflite, tflite-fp16, tflite-int8, saved_model" in result.output
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "tflite"])
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+def test_export_never_replaces_a_folder_of_other_files(two_cells: Path, tmp_path: Path, invoke, fmt: str, overwrite: bool) -> None:
+    target = tmp_path / "mine"
+    (target / "sub").mkdir(parents=True)
+    (target / "notes.txt").write_text("keep me")
+    (target / "sub" / "data.csv").write_text("a,b\n")
+    before = _tree(target)
+    result = invoke(["export", str(two_cells / METADATA), "--format", fmt, "--out", str(target), *(["--overwrite"] if overwrite else [])])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert str(target) in text and ("not only an earlier" in text or "a folder, not an earlier" in text if overwrite else "pass --overwrite" in text)
+    assert _tree(target) == before
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+def test_export_into_the_cell_folder_itself_is_refused(two_cells: Path, tmp_path: Path, invoke, overwrite: bool) -> None:
+    import shutil
+
+    cell = tmp_path / METADATA
+    shutil.copytree(two_cells / METADATA, cell)
+    before = _tree(cell)
+    for fmt in ("saved_model", "tflite"):
+        result = invoke(["export", str(cell), "--format", fmt, "--out", str(cell), *(["--overwrite"] if overwrite else [])])
+        assert result.exit_code == 2 and str(cell) in " ".join(result.output.split()), result.output
+    assert _tree(cell) == before and {"model.keras", "metrics.json", "predictions.csv"} <= set(before)
+
+
+def test_an_earlier_export_is_replaced_only_with_overwrite(exported: Path, invoke) -> None:
+    from skinbench.deploy.export import default_path, report_path
+
+    cell = exported / METADATA
+    others = {p: p.read_bytes() for p in (cell / "export").iterdir() if p.is_file() and "model-tflite." not in p.name}
+    for fmt in ("tflite", "saved_model"):
+        path = default_path(cell, fmt)
+        result = invoke(["export", str(cell), "--format", fmt])
+        assert result.exit_code == 2 and "pass --overwrite" in result.output, result.output
+        earlier = (path / "saved_model.pb" if path.is_dir() else path).stat().st_ino
+        if fmt == "tflite":  # a damaged record beside its export: what its error says to do works
+            report_path(path).write_text("{")
+            assert "--overwrite" in ExportReport.REMEDY
+        result = invoke(["export", str(cell), "--format", fmt, "--overwrite"])
+        assert result.exit_code == 0, result.output
+        assert (path / "saved_model.pb" if path.is_dir() else path).stat().st_ino != earlier  # a new file
+        assert ExportReport.read_path(report_path(path)).format == fmt
+    assert {p: p.read_bytes() for p in others} == others  # the other formats' files are untouched

@@ -18,30 +18,67 @@ def test_failed_cell_is_recorded_and_the_others_finish(tmp_path: Path, run_args:
 
     real = build.build_model
 
-    def out_of_memory_once(*args, **kwargs):  # the first cell built (seed 0) fails
+    def fail_once(*args, **kwargs):  # the first cell built (seed 0) fails
         calls.append(args)
         if len(calls) == 1:
-            raise MemoryError(message)
+            raise RuntimeError(message)
         return real(*args, **kwargs)
 
     calls: list = []
-    message = "simulated out of memory"
-    monkeypatch.setattr(build, "build_model", out_of_memory_once)
+    message = "simulated failure"
+    monkeypatch.setattr(build, "build_model", fail_once)
     out = tmp_path / "run"
-    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1", "--epochs", "1",
+    args = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1", "--epochs", "1",
             "--out", str(out), *run_args]
     result = invoke(args)
     assert result.exit_code == 2
     assert "1 of 2 cells failed" in result.output and FAILING in result.output
     status = CellStatus.read(out / FAILING)
-    assert status.status == FAILED and status.error == f"MemoryError: {message}" and "MemoryError" in status.traceback
+    assert status.status == FAILED and status.error == f"RuntimeError: {message}" and "RuntimeError" in status.traceback
     assert CellStatus.read(out / PASSING).status == FINISHED
 
     calls.clear()
-    message = "still out of memory"
+    message = "still failing"
     result = invoke(args)  # the rerun retries the failed cell only
     assert result.exit_code == 2 and len(calls) == 1
-    assert CellStatus.read(out / FAILING).error == f"MemoryError: {message}"
+    assert CellStatus.read(out / FAILING).error == f"RuntimeError: {message}"
+
+
+class ResourceExhaustedError(Exception):
+    """What TensorFlow raises when the device has no memory left (recognised by its name)."""
+
+
+def test_out_of_memory_is_retried_once_with_gradient_accumulation(tmp_path: Path, run_args: list[str], invoke, monkeypatch) -> None:
+    """A cell whose batch of 16 does not fit trains in 4 micro-batches of 4, and the records say so."""
+    import skinbench.train.trainer as trainer
+    from skinbench.records import CellConfig, Timing
+
+    real = trainer._fit
+    seen: list[tuple[int, object]] = []
+
+    def fit_on_a_small_device(model, inputs, *args, **kwargs):
+        seen.append((inputs.train.batch_size, model.optimizer.gradient_accumulation_steps))
+        if inputs.train.batch_size > 4:
+            raise ResourceExhaustedError("OOM when allocating tensor with shape[16,32,32,3]")
+        return real(model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "_fit", fit_on_a_small_device)
+    out = tmp_path / "run"
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "2", "--out", str(out), *run_args])
+    assert result.exit_code == 0, result.output
+    assert seen == [(16, None), (4, 4)]
+    cell = out / FAILING
+    timing = Timing.read(cell)
+    assert (timing.gradient_accumulation, timing.micro_batch_size) == (4, 4)
+    assert timing.epoch_images == timing.n_train_images // 16 * 16  # the same images per epoch as at batch 16
+    assert CellConfig.read(cell).gradient_accumulation is None  # asked for: automatic
+    assert CellStatus.read(cell).status == FINISHED
+
+    seen.clear()  # a cell asked to accumulate is never retried: it fails naming the error
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", "1", "--gradient-accumulation", "2",
+                     "--out", str(tmp_path / "fixed"), *run_args])
+    assert result.exit_code == 2 and seen == [(8, 2)]
+    assert "ResourceExhaustedError" in CellStatus.read(tmp_path / "fixed" / FAILING).error
 
 
 def _break_one_image(tmp_path: Path, tiny_data: Path) -> tuple[Path, Path]:
@@ -58,7 +95,7 @@ def test_unreadable_image_with_strict_fails_the_cell_naming_it(tmp_path: Path, t
     data, broken = _break_one_image(tmp_path, tiny_data)
     out = tmp_path / "run"
     args = [*run_args, "--data-dir", str(data), "--strict"]  # the last --data-dir wins
-    result = invoke(["run", "--backbones", "tiny", "--recipes", "metadata", "--out", str(out), *args])
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--out", str(out), *args])
     assert result.exit_code == 2 and "1 of 1 cells failed" in result.output
     status = CellStatus.read(out / FAILING)
     assert status.status == FAILED and broken.stem in status.error and "cannot be read" in status.error
@@ -70,7 +107,7 @@ def test_unreadable_image_is_left_out_and_named_without_strict(tmp_path: Path, t
     data, broken = _break_one_image(tmp_path, tiny_data)
     out = tmp_path / "run"
     args = [*run_args, "--data-dir", str(data)]
-    result = invoke(["run", "--backbones", "tiny", "--recipes", "metadata", "--out", str(out), *args])
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--out", str(out), *args])
     assert result.exit_code == 0, result.output
     assert broken.stem in result.output and "could not be read" in result.output
     assert CellStatus.read(out / FAILING).status == FINISHED
@@ -154,6 +191,6 @@ def test_isic_layout_refuses_the_metadata_recipe(tmp_path: Path, tiny_data: Path
     truth.to_csv(tmp_path / "ISIC2018_Task3_Training_GroundTruth.csv", index=False)
     for image in tiny_data.rglob("*.jpg"):
         (tmp_path / image.name).symlink_to(image)
-    result = invoke(["run", "--data-dir", str(tmp_path), "--backbones", "tiny", "--quiet"])
+    result = invoke(["run", "--allow-cpu", "--data-dir", str(tmp_path), "--backbones", "tiny", "--quiet"])
     assert result.exit_code == 2
     assert "ISIC 2018 Task 3 layout" in " ".join(result.output.split())

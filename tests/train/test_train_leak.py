@@ -24,7 +24,7 @@ from train_helpers import long_epochs
 LEAK_COUNT = 600
 SIZE = (64, 48)  # as the conftest's tiny set
 CHANCE = 1 / 7
-ARGS = ["run", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "5",
+ARGS = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "5",
         "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet"]
 
 

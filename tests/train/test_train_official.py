@@ -100,7 +100,7 @@ def test_run_split_official_end_to_end(fetched, tmp_path: Path, tiny: str, invok
     folder, archives = fetched
     out = tmp_path / "out"
     result = invoke([
-        "run", "--backbones", tiny, "--split", "official", "--epochs", "1", "--data-dir", str(folder),
+        "run", "--allow-cpu", "--backbones", tiny, "--split", "official", "--epochs", "1", "--data-dir", str(folder),
         "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet", "--out", str(out),
     ])
     assert result.exit_code == 0, result.output

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-from importlib import resources
 from pathlib import Path
 
+import keras
+import pandas as pd
 import pytest
 
 import skinbench.train.precision as precision
+from skinbench import gpu_bench
 from skinbench.catalogue import PRECISIONS
 from skinbench.records import Timing
 from train_helpers import TWO_CELLS
@@ -27,18 +28,33 @@ def test_explicit_policies_and_the_choices() -> None:
     assert set(PRECISIONS) == {*precision.POLICIES, "mixed", "auto"}
 
 
-def test_auto_uses_the_measured_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    with resources.files("skinbench").joinpath("precision_choices.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows, "precision_choices.csv is empty"
-    for row in rows:  # each choice is the fastest figure of its row
-        figures = {p: float(row[f"{p}_images_per_s"]) for p in precision.POLICIES if row[f"{p}_images_per_s"]}
-        assert row["policy"] == max(figures, key=figures.get) and row["measured"] and row["source"]
-    row = rows[0]
-    monkeypatch.setattr(precision, "accelerator_name", lambda: row["gpu"])
-    assert precision.precision_policy("auto", row["backbone"]) == row["policy"]
+def test_the_shipped_table_names_its_sources() -> None:
+    table = gpu_bench.shipped()
+    assert list(table.columns) == list(gpu_bench.COLUMNS)
+    assert not table.empty and table["date"].notna().all() and table["source"].notna().all()
+    assert set(table["policy"]) <= set(precision.POLICIES)
+    assert not table.duplicated(list(gpu_bench.SETTING)).any()
+
+
+def test_auto_takes_the_fastest_policy_measured_on_this_gpu_under_this_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    row = {"device": "GPU X", "recipe": "metadata", "image_size": 224, "batch_size": 32, "backbone": "resnet50"}
+    table = pd.DataFrame([
+        {**row, "backend": "jax", "policy": "float32", "train_images_per_s": 100.0},
+        {**row, "backend": "jax", "policy": "mixed_bfloat16", "train_images_per_s": 300.0},
+        {**row, "backend": "tensorflow", "policy": "mixed_float16", "train_images_per_s": 200.0},
+        {**row, "backend": "tensorflow", "policy": "float32", "train_images_per_s": 150.0},
+    ], columns=list(gpu_bench.COLUMNS))
+    monkeypatch.setattr(gpu_bench, "shipped", lambda: table)
+    monkeypatch.setattr(precision, "accelerator_name", lambda: "GPU X")
+    backend = keras.backend.backend()
+    expected = {"jax": "mixed_bfloat16", "tensorflow": "mixed_float16"}[backend]
+    assert precision.precision_policy("auto", "resnet50") == expected
+    # The other backend's choice is never applied: a backend with no row falls back to float32.
+    monkeypatch.setattr(precision.keras.backend, "backend", lambda: "torch")
+    assert precision.precision_policy("auto", "resnet50") == "float32"
+    monkeypatch.setattr(precision.keras.backend, "backend", lambda: backend)
     monkeypatch.setattr(precision, "accelerator_name", lambda: "a GPU nobody measured")
-    assert precision.precision_policy("auto", row["backbone"]) == "float32"
+    assert precision.precision_policy("auto", "resnet50") == "float32"
 
 
 def test_timing_records_the_policy_that_ran(two_cells: Path) -> None:

@@ -25,7 +25,7 @@ EPOCHS = 2
 def test_killed_cell_resumes_from_its_saved_epoch(tmp_path: Path, two_cells: Path, run_args: list[str], invoke) -> None:
     out = tmp_path / "run"
     shutil.copytree(two_cells, out, ignore=shutil.ignore_patterns("*augmented*"))  # FIRST is finished
-    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1",
+    args = ["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--seeds", "0,1",
             "--epochs", str(EPOCHS), "--out", str(out), *run_args]
     process = subprocess.Popen(
         [sys.executable, "-c", CLI_WITH_TINY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

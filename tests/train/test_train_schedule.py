@@ -149,10 +149,10 @@ def test_run_with_the_code_schedule(tmp_path: Path, run_args: list[str], invoke,
         seen["reduce_lr"].append(kwargs)
         return real_reduce(**kwargs)
 
-    def compile_model(model, *, class_weights, jit, learning_rate):
+    def compile_model(model, *, class_weights, jit, learning_rate, accumulation):
         seen["learning_rate"].append(learning_rate)
         seen["class_weights"].append(None if class_weights is None else list(class_weights))
-        return real_compile(model, class_weights=class_weights, jit=jit, learning_rate=learning_rate)
+        return real_compile(model, class_weights=class_weights, jit=jit, learning_rate=learning_rate, accumulation=accumulation)
 
     monkeypatch.setattr(trainer.keras.callbacks, "EarlyStopping", early_stopping)
     monkeypatch.setattr(trainer.keras.callbacks, "ReduceLROnPlateau", reduce_lr)
@@ -162,7 +162,7 @@ def test_run_with_the_code_schedule(tmp_path: Path, run_args: list[str], invoke,
     monkeypatch.setitem(SCHEDULES["code"], "augmented", small)
     without_batch = [arg for i, arg in enumerate(run_args) if arg != "--batch-size" and run_args[i - 1] != "--batch-size"]
     out = tmp_path / "run"
-    result = invoke(["run", "--backbones", "tiny", "--schedule", "code", "--epochs", "1", "--out", str(out), *without_batch])
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--schedule", "code", "--epochs", "1", "--out", str(out), *without_batch])
     assert result.exit_code == 0, result.output
     n_train = int((read_split(out / "split-paper-s0.csv")["part"] == "train").sum())
     augmented, metadata = CellConfig.read(out / "tiny-augmented-paper-s0"), CellConfig.read(out / "tiny-metadata-paper-s0")

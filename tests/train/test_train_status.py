@@ -173,7 +173,7 @@ def test_tensorboard_logs_hold_every_epoch(two_cells: Path, cell: str) -> None:
 EXAMPLES: list[Record] = [
     _progress(),
     CellJob("local", SourceRecord("synthetic", None, False, 300, (128, 96), 0), "/tmp/cache",
-            {"image_size": 64, "epochs": 2}, "0", 2, NOW.isoformat()),
+            {"image_size": 64, "epochs": 2}, "0", 2, True, NOW.isoformat()),
     JobIds("slurm", NOW.isoformat(), "/tmp/run/jobs", ("4242",), {"a-cell": "4242_0"}),
 ]
 
@@ -204,13 +204,16 @@ def test_docs_list_every_key_of_the_executor_records(doc: str, record: type) -> 
     assert _documented_keys(ROOT / doc, record.FILE) == expected
 
 
-def test_timing_files_from_before_gpu_sharing_still_read(tmp_path: Path, two_cells: Path) -> None:
-    import json
-
-    from skinbench.records import Timing
-
-    data = json.loads((two_cells / TWO_CELLS[0] / "timing.json").read_text())
-    assert data["gpu_sharing"] == 1
-    del data["gpu_sharing"]
-    (tmp_path / "timing.json").write_text(json.dumps(data))
-    assert Timing.read(tmp_path).gpu_sharing is None
+def test_a_damaged_finished_cell_is_named_with_the_remedy(two_cells: Path, tmp_path: Path, invoke) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(two_cells, out)
+    predictions = out / TWO_CELLS[0] / "predictions.csv"
+    predictions.write_text("".join(predictions.read_text().splitlines(keepends=True)[:-3]))  # cut at a row boundary
+    (out / TWO_CELLS[1] / "metrics.json").write_text("{")
+    cells = {cell.cell_id: cell for cell in run_status(out).cells}
+    assert cells[TWO_CELLS[0]].state == "damaged" and "predictions.csv: changed since the cell wrote it" in cells[TWO_CELLS[0]].note
+    assert cells[TWO_CELLS[1]].state == "damaged" and "metrics.json: cannot read" in cells[TWO_CELLS[1]].note
+    result = invoke(["status", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 cells: 0 finished, 2 damaged, 0 failed, 0 running, 0 pending" in result.output
+    assert "run the same skinbench run command again to repair the cell" in " ".join(result.output.split())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 #: The cells the ``two_cells`` fixture trains: one per recipe, on the tiny backbone.
 TWO_CELLS = ("tiny-augmented-paper-s0", "tiny-metadata-paper-s0")
-TWO_CELLS_ARGS = ["run", "--backbones", "tiny", "--epochs", "2"]
+TWO_CELLS_ARGS = ["run", "--allow-cpu", "--backbones", "tiny", "--epochs", "2"]
 
 
 def long_epochs(monkeypatch, steps: int = 896) -> None:
