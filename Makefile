@@ -32,10 +32,12 @@ demo: install
 	rm -rf $(RESULTS)/demo
 	$(BIN)/skinbench run --matrix demo --dataset synthetic --seeds 0,1,2 --out $(RESULTS)/demo
 	$(BIN)/skinbench run --matrix demo --dataset synthetic --seeds 0,1,2 --split lesion --out $(RESULTS)/demo
+	$(BIN)/skinbench run --matrix demo --dataset synthetic --seeds 0,1,2 --split leaky --out $(RESULTS)/demo
 	$(BIN)/skinbench ablate mobilenetv3 --smoke --dataset synthetic --out $(RESULTS)/demo
 	for cell in $(RESULTS)/demo/*-metadata-paper-s0 $(RESULTS)/demo/*-ablation-cut230-paper-s0; do $(BIN)/skinbench export $$cell --format tflite-int8 || exit 1; done
-	for cell in $(RESULTS)/demo/*-paper-s*/ $(RESULTS)/demo/*-lesion-s*/; do $(BIN)/skinbench explain $$cell --per-class 1 || exit 1; done
+	for cell in $(RESULTS)/demo/*-paper-s*/ $(RESULTS)/demo/*-leaky-s*/ $(RESULTS)/demo/*-lesion-s*/; do $(BIN)/skinbench explain $$cell --per-class 1 || exit 1; done
 	$(BIN)/skinbench report $(RESULTS)/demo
+	$(BIN)/python benchmarks/demo_check.py $(RESULTS)/demo results/demo-reference
 
 # On a GPU: the GPU install (GPU=1 unless given) and its backend. Without DATA=, HAM10000 and
 # the ISIC 2018 Task 3 test set are fetched into data/ first (resumable; a complete data/

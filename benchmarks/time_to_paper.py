@@ -59,8 +59,9 @@ SETTINGS = Settings()  #: the paper's batch and schedule
 
 METADATA_IMAGES = HAM10000_IMAGES - MISSING_AGE_ROWS
 _SIZES = expected_sizes("paper", METADATA_IMAGES)
-TRAIN_IMAGES, VAL_IMAGES = epoch_images(SETTINGS, _SIZES["train"]), _SIZES["val"]
-AUGMENTED_TRAIN_IMAGES = epoch_images(SETTINGS, default_target_total(_SIZES["train"]))
+_METADATA, _AUGMENTED = SETTINGS.schedule_for("metadata"), SETTINGS.schedule_for("augmented")
+TRAIN_IMAGES, VAL_IMAGES = epoch_images(_METADATA, _SIZES["train"], _SIZES["train"]), _SIZES["val"]
+AUGMENTED_TRAIN_IMAGES = epoch_images(_AUGMENTED, _SIZES["train"], default_target_total(_SIZES["train"]))
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,10 @@ ABLATION_ROWS: dict[str, AblationRow] = {
 BEST_ABLATION = "cut240"
 
 # Choices of the command line and of config.json, each declared once.
-SPLITS: tuple[str, ...] = ("paper", "lesion", "official")
+#: data.splits: ``paper`` (the paper's 90/10, reported on its validation part), ``leaky`` (image-level
+#: 70/15/15, reported on its test part: the lesion split's sizes and selection with the paper's leak),
+#: ``lesion`` (lesion-grouped 70/15/15) and ``official`` (the ISIC 2018 Task 3 test set).
+SPLITS: tuple[str, ...] = ("paper", "leaky", "lesion", "official")
 PRECISIONS: tuple[str, ...] = ("float32", "mixed", "mixed_float16", "mixed_bfloat16", "auto")  #: train.precision
 ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
@@ -240,6 +243,9 @@ HAM10000_IMAGES = 10015
 HAM10000_PART_1_IMAGES = 5000  #: in HAM10000_images_part_1.zip; the rest are in part_2
 #: The ISIC 2018 Task 3 test set (the ``official`` split reports on it; nothing else touches it).
 ISIC2018_TEST_IMAGES = 1511
+#: Listed in some releases of the test set's ground truth (then 1,512 rows) and given score weight 0 by
+#: the official scorer (isic-challenge-scoring, ``load_csv.parse_truth_csv``): never scored here either.
+ISIC2018_UNSCORED = ("ISIC_0035068",)
 #: The top of the ISIC 2018 Task 3 leaderboard (balanced multiclass accuracy, a submission that
 #: used external data), with its source: the only published figure the official report shows.
 ISIC2018_TOP_BALANCED_ACCURACY = 0.885
@@ -248,10 +254,36 @@ PAPER_AUGMENTED_IMAGES = 18015  #: the paper's training set after offline augmen
 #: Metadata features the encoder makes on HAM10000: age, 4 sex slots, 16 site slots (data.metadata).
 HAM10000_METADATA_FEATURES = 21
 
-# The author's training "epoch" and device, behind the paper's Table 11 times.
-PAPER_EPOCH_STEPS = 896
-PAPER_BATCH_SIZE = 32
-PAPER_EPOCH_IMAGES = PAPER_EPOCH_STEPS * PAPER_BATCH_SIZE
+# The author's notebooks: the public repository and the commit its facts below were read at
+# (config.SCHEDULES' ``code`` schedule follows them; README "Schedules" says what differs).
+AUTHOR_REPOSITORY = "ScaleMind-C9308A/SLC-ID-SA"  #: also published as KhoiDOO/SLC-ID-SA
+AUTHOR_COMMIT = "3c00e2de491d71e433760c93eb1909bb6923d30a"
+#: The metadata recipe's notebook (the paper's metadata rows; every "LRStrategy" notebook of that
+#: folder has the same training settings).
+AUTHOR_METADATA_NOTEBOOK = (
+    "Experiment/Model With Soft Attention, Metadata, and Weigth Loss/IRV2 - SoftAtt/IRV2 - SoftAtt - 10split-LRStrategy.ipynb"
+)
+#: The augmented recipe's notebook: its InceptionResNetV2 is the paper's augmented row (Tables 4, 6, 7), per class.
+AUTHOR_AUGMENTED_NOTEBOOK = (
+    "ReImplementation/Attention-based-Skin-Cancer-Classification/Ham10000 models/"
+    "Best Model with different Test Train splits/IRV2+SA_15split.ipynb"
+)
+#: Both call ``fit(..., steps_per_epoch=len(train_df) / 10)``. Keras 2 runs ceil of that many
+#: steps; on in-memory arrays without a batch size (the metadata notebooks) it also takes batches
+#: of ceil(n / steps) = 10 images, so an epoch there is one pass over the training part.
+AUTHOR_STEPS_DIVISOR = 10
+AUTHOR_METADATA_BATCH = 10  #: the metadata notebooks' training batch (Keras 2's, from the rule above)
+AUTHOR_AUGMENTED_BATCH = 16  #: IRV2+SA_15split's ``batch_size = 16``
+#: IRV2+SA_15split grows every class of its training part to about this many images, offline.
+AUTHOR_AUGMENTED_PER_CLASS = 8000
+#: The metadata notebooks' training part: 90% of the 9,958 images with an age.
+AUTHOR_TRAIN_IMAGES = 8962
+
+# The author's training "epoch" and device, behind the paper's Table 11 times: one pass over the
+# metadata notebooks' training part, in ceil(8,962 / 10) = 897 steps of 10 images.
+PAPER_EPOCH_STEPS = -(-AUTHOR_TRAIN_IMAGES // AUTHOR_STEPS_DIVISOR)
+PAPER_EPOCH_IMAGES = AUTHOR_TRAIN_IMAGES
+PAPER_BATCH_SIZE = 32  #: the paper text's batch (the ``paper`` schedule's)
 PAPER_DEVICE = "NVIDIA Titan V"
 #: The abstract: MobileNetV3Large with soft attention "achieves 86 percent accuracy and 30 times
 #: faster diagnosis" than InceptionResNetV2 (the paper does not say how the time was measured).

@@ -8,39 +8,104 @@ validates options before any heavy import.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from skinbench import catalogue
-from skinbench.catalogue import AUGMENTED, HAM10000_IMAGES, MATRICES, METADATA, PAPER_EPOCH_STEPS, RECIPES, SPLITS
+from skinbench.catalogue import (
+    AUGMENTED,
+    AUTHOR_AUGMENTED_BATCH,
+    AUTHOR_AUGMENTED_NOTEBOOK,
+    AUTHOR_AUGMENTED_PER_CLASS,
+    AUTHOR_COMMIT,
+    AUTHOR_METADATA_BATCH,
+    AUTHOR_METADATA_NOTEBOOK,
+    AUTHOR_REPOSITORY,
+    AUTHOR_STEPS_DIVISOR,
+    HAM10000_IMAGES,
+    MATRICES,
+    METADATA,
+    PAPER_BATCH_SIZE,
+    RECIPES,
+    SPLITS,
+)
 from skinbench.errors import RunError
+
+
+#: Epoch rules: one pass over the training part, or the notebooks' ``steps_per_epoch=len(train_df)/10``.
+ONE_PASS, TENTH = "one pass", "len(train)/10 steps"
+#: Class-weight rules (train.loss.weights_by_rule): W_c = N / (C N_c) from the training part's counts
+#: (the paper's text); 5 for melanoma and 1 for the rest (IRV2+SA_15split).
+BALANCED, MELANOMA_X5 = "balanced", "melanoma x5"
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """What an epoch is and when training stops (METHOD.md, "Training settings").
+    """How one recipe trains under a named schedule: batch, epoch, optimizer, loss weights, stopping.
 
-    ``epoch_steps`` None: an epoch is one pass over the training part. A number: an epoch is
-    that many batches drawn from one continuous stream of shuffled passes (as Keras 2 ran
-    ``fit(arrays, steps_per_epoch=...)``), so validation, learning-rate reduction, early
-    stopping and the best-epoch checkpoint happen every ``epoch_steps`` batches.
+    ``epoch`` ONE_PASS: an epoch is one pass over the training part (full batches of one stream of
+    shuffled passes, the remainder trained on first in the next epoch). TENTH: an epoch is
+    ceil(n / 10) batches of that stream, n the training part's images before augmentation, as Keras 2
+    ran the notebooks' ``fit(steps_per_epoch=len(train_df) / 10)``; validation, learning-rate
+    reduction, early stopping and the best-epoch checkpoint act once per epoch either way.
+    ``batch_size`` and ``max_epochs`` are the schedule's; ``Settings.schedule_for`` puts
+    ``--batch-size`` and ``--epochs`` in their place when given.
     """
 
     name: str
-    epoch_steps: int | None
+    follows: str  #: where these settings come from (the paper text, or a notebook at a commit)
+    batch_size: int
+    epoch: str  #: ONE_PASS or TENTH
+    learning_rate: float  #: Adam's (epsilon 0.1 in both)
+    reduce_lr: bool  #: ReduceLROnPlateau on the validation loss (train.trainer.REDUCE_LR)
+    class_weights: str | None  #: BALANCED, MELANOMA_X5, or None (unweighted)
+    augment_per_class: int | None  #: augmented recipe: grow each class to this many; None: the paper's growth
     monitor: str  #: EarlyStopping's quantity
     patience: int  #: EarlyStopping's patience, in epochs of this schedule
     min_delta: float
-    max_epochs: int  #: the epoch cap when --epochs is not given
+    max_epochs: int  #: the epoch cap
+
+    def epoch_steps(self, n_train: int) -> int | None:
+        """Batches per epoch for a training part of ``n_train`` images (None: one pass)."""
+        return None if self.epoch == ONE_PASS else math.ceil(n_train / AUTHOR_STEPS_DIVISOR)
 
 
-#: "paper": the paper text (one pass per epoch, validation accuracy, patience 25; the default).
-#: "code": the author's notebooks: fit(steps_per_epoch=len(train) / 10), which is 896 steps of
-#: 32 on the 8,962 training images, epochs=500, EarlyStopping(val_loss, patience 35, min_delta 0.001).
-SCHEDULES: dict[str, Schedule] = {
-    "paper": Schedule("paper", None, "val_accuracy", 25, 0.0, 150),
-    "code": Schedule("code", PAPER_EPOCH_STEPS, "val_loss", 35, 0.001, 500),
+def _paper_text(recipe: str) -> Schedule:
+    """The paper's text, for both recipes: one-pass epochs, Adam 1e-3, batch 32, ReduceLROnPlateau,
+    EarlyStopping on validation accuracy (patience 25), the class-weighted loss for metadata only."""
+    return Schedule(
+        "paper", "the paper's text", PAPER_BATCH_SIZE, ONE_PASS, 1e-3, True,
+        BALANCED if RECIPES[recipe].weighted_loss else None, None, "val_accuracy", 25, 0.0, 150,
+    )
+
+
+def _notebook(path: str) -> str:
+    return f"{AUTHOR_REPOSITORY}@{AUTHOR_COMMIT[:7]}: {path}"
+
+
+#: name -> recipe -> Schedule. "paper" (the default) is the paper's text. "code" is what the author's
+#: notebooks ran, per recipe (README "Schedules" lists what skinbench cannot reproduce of them):
+#: metadata, every "LRStrategy" notebook (batches of 10, ceil(n / 10) of them an epoch: one pass;
+#: Adam 1e-3; ReduceLROnPlateau; EarlyStopping on val_loss, patience 35, min_delta 0.001; 500 epochs);
+#: augmented, IRV2+SA_15split (batch 16, ceil(n / 10) batches an epoch from about 8,000 images per
+#: class; Adam 0.01; no ReduceLROnPlateau; class weight 5 for melanoma; EarlyStopping on val_loss,
+#: patience 30, min_delta 0.001; 150 epochs).
+SCHEDULES: dict[str, dict[str, Schedule]] = {
+    "paper": {recipe: _paper_text(recipe) for recipe in RECIPES},
+    "code": {
+        METADATA: Schedule(
+            "code", _notebook(AUTHOR_METADATA_NOTEBOOK), AUTHOR_METADATA_BATCH, TENTH, 1e-3, True, BALANCED, None,
+            "val_loss", 35, 0.001, 500,
+        ),
+        AUGMENTED: Schedule(
+            "code", _notebook(AUTHOR_AUGMENTED_NOTEBOOK), AUTHOR_AUGMENTED_BATCH, TENTH, 1e-2, False, MELANOMA_X5,
+            AUTHOR_AUGMENTED_PER_CLASS, "val_loss", 30, 0.001, 150,
+        ),
+    },
 }
+SCHEDULE_NAMES: tuple[str, ...] = tuple(SCHEDULES)
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -65,7 +130,7 @@ class Settings:
 
     image_size: int | None = None  #: None: each backbone's native size
     epochs: int | None = None  #: None: the schedule's max_epochs
-    batch_size: int = 32
+    batch_size: int | None = None  #: None: the schedule's batch for the recipe
     weights: str = "imagenet"  #: 'imagenet', 'none' or a weights file
     attention: str = "paper"
     precision: str = "float32"  #: 'float32' or 'mixed'
@@ -78,10 +143,15 @@ class Settings:
     gradient_accumulation: int | None = None
     keep_model: bool = True  #: write model.keras and inference.json when a cell finishes
 
-    @property
-    def max_epochs(self) -> int:
-        """The epoch cap: ``epochs`` when given, else the schedule's."""
-        return self.epochs if self.epochs is not None else SCHEDULES[self.schedule].max_epochs
+    def schedule_for(self, recipe: str) -> Schedule:
+        """The schedule a cell of ``recipe`` trains under, with ``batch_size`` and ``epochs`` in place of
+        the schedule's own where given."""
+        schedule = SCHEDULES[self.schedule][recipe]
+        return replace(
+            schedule,
+            batch_size=self.batch_size if self.batch_size is not None else schedule.batch_size,
+            max_epochs=self.epochs if self.epochs is not None else schedule.max_epochs,
+        )
 
     def override(self, **values: object) -> "Settings":
         """A copy with every value that is not None replaced."""
@@ -114,7 +184,9 @@ class Profile:
             and settings.image_size is not None
             and own.image_size is not None
             and settings.image_size <= own.image_size
-            and settings.max_epochs <= own.max_epochs
+            and settings.epochs is not None
+            and own.epochs is not None
+            and settings.epochs <= own.epochs
         )
 
 
@@ -126,7 +198,7 @@ class Profile:
 SMOKE = Profile(Settings(image_size=64, epochs=2, batch_size=16, weights="none", bn_momentum=0.9),
                 Synthetic(count=1000, size=(128, 96)), cpu=True)
 #: The demo profile: the smoke settings for long enough that its models learn (the ``demo``
-#: matrix, run under several seeds and both the paper and the lesion split). The same
+#: matrix, run under several seeds and the paper, lesion and leaky splits). The same
 #: synthetic set, so the smoke ablation can share a run folder with it.
 DEMO = Profile(replace(SMOKE.settings, epochs=5), SMOKE.synthetic, cpu=True)
 #: The smoke ablation trains for one epoch, by default only the rows at SMOKE_ABLATION_CUTS

@@ -34,7 +34,9 @@ from skinbench.io import read_json, write_csv, write_json
 
 #: The version of the run-folder format this skinbench writes and reads (2: config.json's
 #: ``schedule`` and ``deterministic``, timing.json's ``epoch_images`` and ``dtype_policy``;
-#: 3: config.json's ``bn_momentum``; 4: config.json's ``gradient_accumulation``, timing.json's
+#: 3: config.json's ``bn_momentum``; 4: config.json's ``schedule`` per recipe (``follows``,
+#: ``learning_rate``, ``reduce_lr``, ``class_weights``, ``augment_per_class``; ``epoch_steps`` from the
+#: training part) and ``gradient_accumulation``, the split files' ``lesion_id``, timing.json's
 #: ``gradient_accumulation``, ``micro_batch_size``, ``peak_memory_gib`` and
 #: ``peak_memory_upper_bound``, job.json's ``require_gpu``, metrics.json's
 #: ``predictions_sha256``, and history.csv's ``val_loss`` unweighted for every recipe).
@@ -64,9 +66,37 @@ CELL_LOCK_FILE = ".cell.lock"  #: (cell folder) held by the one process that tra
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "val_seconds")
 
 
+#: A split file's columns: each image's lesion travels with its part, so the report can resample lesions.
+SPLIT_COLUMNS = ("image_id", "lesion_id", "part")
+#: The parts a split assigns images to.
+PARTS = ("train", "val", "test")
+
+
 def split_file(protocol: str, seed: int) -> str:
-    """The run folder's file holding the split of (protocol, seed): ``image_id,part``."""
+    """The run folder's file holding the split of (protocol, seed): SPLIT_COLUMNS."""
     return f"split-{protocol}-s{seed}.csv"
+
+
+def write_split(path: Path, split: pd.DataFrame) -> Path:
+    """Write a split file (SPLIT_COLUMNS of ``split``) atomically."""
+    return write_csv(Path(path), split[list(SPLIT_COLUMNS)])
+
+
+def read_split(path: Path) -> pd.DataFrame:
+    """A split file as text columns; RecordError naming the file when it cannot be used."""
+    path = Path(path)
+    if not path.exists():
+        raise RecordError(f"{path}: missing; the run writes it before any cell trains: run the same command again")
+    try:
+        split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise RecordError(f"{path}: cannot read ({exc}); delete it to make a new split") from None
+    if tuple(split.columns) != SPLIT_COLUMNS or not split["part"].isin(PARTS).all():
+        raise RecordError(
+            f"{path} is not a split file of this skinbench (columns {','.join(SPLIT_COLUMNS)}; parts "
+            f"{', '.join(PARTS)}); rerun into a new --out"
+        )
+    return split
 
 
 class RecordError(RunError):
@@ -211,11 +241,17 @@ def _type_problem(value: Any, hint: Any, key: str) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleRecord:
-    """config.Schedule as it ran (the epoch cap is config.json's ``epochs``)."""
+    """config.Schedule as the cell ran it (its batch size and epoch cap are config.json's
+    ``batch_size`` and ``epochs``)."""
 
     name: str  #: a key of config.SCHEDULES
-    epoch_steps: int | None  #: None: an epoch is one pass over the training part
-    monitor: str
+    follows: str  #: the paper's text, or the author's notebook (repository@commit: path)
+    epoch_steps: int | None  #: batches per epoch; None: an epoch is one pass over the training part
+    learning_rate: float  #: Adam's
+    reduce_lr: bool  #: ReduceLROnPlateau on the validation loss
+    class_weights: str | None  #: the loss's class-weight rule (config.BALANCED, config.MELANOMA_X5) or None
+    augment_per_class: int | None  #: augmented recipe: each class grown to this many; None: the paper's growth
+    monitor: str  #: EarlyStopping's quantity
     patience: int
     min_delta: float
 

@@ -41,10 +41,13 @@ class Registry(Generic[T]):
         self._entries[name] = entry
         return entry
 
-    def get(self, name: str) -> T:
-        """The entry named ``name`` (any case, spaces stripped); unknown names list the choices."""
+    def get(self, name: str, *default: T) -> T:
+        """The entry named ``name`` (any case, spaces stripped); an unknown name is an error listing
+        the choices, or ``default`` when one is given (as a mapping's ``get``)."""
         found = self._entries.get(str(name).strip().lower())
         if found is None:
+            if default:
+                return default[0]
             raise self._error(f"unknown {self.kind} {name!r}; choose from {', '.join(self._entries)}")
         return found
 

@@ -43,7 +43,7 @@ CONFIG = CellConfig(
     cell_id="resnet50-metadata-paper-s0", backbone="resnet50", recipe="metadata", ablation=None, seed=0,
     split="paper", image_size=64, epochs=2, batch_size=16, weights="none", attention="paper", metadata=True,
     cut=None, extra_dense=0, precision="float32", jit=False,
-    deterministic=False, bn_momentum=0.9, gradient_accumulation=None, schedule=ScheduleRecord("code", 896, "val_loss", 35, 0.001),
+    deterministic=False, bn_momentum=0.9, gradient_accumulation=None, schedule=ScheduleRecord("code", "x@abc: a.ipynb", 90, 1e-3, True, "balanced", None, "val_loss", 35, 0.001),
     dataset=DatasetRecord("synthetic", True, "/tmp/x", 300, "abc"), backend="tensorflow",
 )
 TIMING = Timing(1.5, 1.0, 200.0, 0.3, 2.0, 0.5, 2, 2, 200, 200, "mixed_bfloat16", 1, (1,), 1, 16, 3.5, False)

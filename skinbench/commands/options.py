@@ -96,8 +96,9 @@ Split = Annotated[
     choice_option(
         "--split",
         catalogue.SPLITS,
-        "'paper' (stratified 90/10, validation is reported), 'lesion' (grouped by lesion_id, 70/15/15) or "
-        "'official' (train on HAM10000, select on a lesion-grouped part of it, report on the ISIC 2018 Task 3 test set).",
+        "'paper' (stratified 90/10, validation is reported), 'leaky' (stratified image by image, 70/15/15, test is "
+        "reported), 'lesion' (grouped by lesion_id, 70/15/15, test is reported) or 'official' (train on HAM10000, "
+        "select on a lesion-grouped part of it, report on the ISIC 2018 Task 3 test set).",
     ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for splits, shuffling and initialisation.")]

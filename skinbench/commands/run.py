@@ -81,13 +81,17 @@ Schedule = Annotated[
     str,
     choice_option(
         "--schedule",
-        tuple(config.SCHEDULES),
+        config.SCHEDULE_NAMES,
         "; ".join(
-            f"'{s.name}': epochs of {'one pass' if s.epoch_steps is None else f'{s.epoch_steps} batches'}, early stopping "
-            f"on {s.monitor} (patience {s.patience}{f', min_delta {s.min_delta:g}' if s.min_delta else ''}), "
-            f"at most {s.max_epochs} epochs"
-            for s in config.SCHEDULES.values()
-        ),
+            f"'{name}' ({next(iter(recipes.values())).follows.split(':')[0]}): "
+            + " / ".join(
+                f"{recipe}: batch {s.batch_size}, epochs of {s.epoch}, Adam {s.learning_rate:g}"
+                f"{', ReduceLROnPlateau' if s.reduce_lr else ''}, early stopping on {s.monitor} (patience {s.patience}), "
+                f"at most {s.max_epochs} epochs"
+                for recipe, s in recipes.items()
+            )
+            for name, recipes in config.SCHEDULES.items()
+        ) + " (README, Schedules).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -246,7 +250,7 @@ def run(
 ) -> None:
     """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume.
 
-    Defaults: each backbone's native image size, the schedule's epoch cap (150 under paper), batch 32, ImageNet weights;
+    Defaults: each backbone's native image size, the schedule's epoch cap and batch (150 and 32 under paper), ImageNet weights;
     the smoke matrix: 64 px, 2 epochs, batch 16, random weights (BatchNorm momentum 0.9), a 1000-image synthetic set;
     the demo matrix: the same for 5 epochs.
     """
@@ -386,10 +390,11 @@ def _settings(
     """
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
         raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
-    batch = batch_size or profile.settings.batch_size
-    if gradient_accumulation and batch % gradient_accumulation:
-        raise RunError(f"--gradient-accumulation {gradient_accumulation} does not divide the batch of {batch} into equal "
-                       "micro-batches; use a divisor of --batch-size")
+    settings = profile.settings.override(schedule=schedule, batch_size=batch_size)
+    batches = sorted({settings.schedule_for(recipe).batch_size for recipe in catalogue.RECIPES})
+    if gradient_accumulation and any(batch % gradient_accumulation for batch in batches):
+        raise RunError(f"--gradient-accumulation {gradient_accumulation} does not divide the batch of "
+                       f"{' or '.join(map(str, batches))} into equal micro-batches; use a divisor of --batch-size")
     return profile.settings.override(
         image_size=config.parse_image_size(image_size),
         epochs=epochs,

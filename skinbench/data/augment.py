@@ -67,6 +67,14 @@ def default_target_total(n_train: int) -> int:
     return round(n_train * PAPER_AUGMENTED_IMAGES / HAM10000_IMAGES)
 
 
+def per_class_target_total(labels: np.ndarray, per_class: int, num_classes: int = NUM_CLASSES) -> int:
+    """The total that grows every class present to ``per_class`` images (a larger class keeps its own):
+    what water-filling (``copies_per_class``) then levels the classes to. Datta et al.'s rule (about
+    8,000 per class, ``catalogue.AUTHOR_AUGMENTED_PER_CLASS``)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+    return int(np.where(counts > 0, np.maximum(counts, per_class), 0).sum())
+
+
 def copies_per_class(labels: np.ndarray, target_total: int, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """How many augmented copies each class gets (water-filling from the smallest class up)."""
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)

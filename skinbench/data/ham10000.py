@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skinbench.catalogue import ISIC2018_TEST_IMAGES
+from skinbench.catalogue import ISIC2018_TEST_IMAGES, ISIC2018_UNSCORED
 from skinbench.classes import CLASS_NAMES, CLASSES, FROM_ISIC, ISIC_COLUMNS
 from skinbench.data.fingerprint import fingerprint
 from skinbench.errors import DataError
@@ -45,6 +45,8 @@ EXAMPLES = 5
 #: A CSV whose name starts with this belongs to the ISIC 2018 Task 3 test set, never to training.
 TEST_PREFIX = "ISIC2018_Task3_Test"
 TEST_LAYOUT = "isic2018-test"
+#: ``Dataset.dropped``'s reason for the rows the ISIC 2018 scorer gives weight 0 (catalogue.ISIC2018_UNSCORED).
+UNSCORED_REASON = f"score weight 0 in the ISIC 2018 scorer ({', '.join(ISIC2018_UNSCORED)})"
 DOWNLOAD_HINT = (
     "download HAM10000 from https://doi.org/10.7910/DVN/DBW86T (HAM10000_metadata.csv and "
     "the two image zips) or the ISIC 2018 Task 3 training data from https://challenge.isic-archive.com/data/"
@@ -326,8 +328,9 @@ def load_test_set(root: Path | str, *, require_metadata: bool = False, strict: b
     Its ``root`` is the ground-truth CSV (so its image cache never replaces the training
     data's). Every listed image found below ``root`` is kept, those without an age too (the
     metadata encoder gives them the training mean), so the evaluated set stays the whole test
-    set; ``has_metadata`` is True when the CSV carries age, sex and site. ``require_metadata``
-    makes a CSV without them fatal, naming it. Raises ``DataError`` when there is no test set
+    set, except the rows the official scorer gives weight 0 (``catalogue.ISIC2018_UNSCORED``),
+    which are left out and counted in ``dropped``; ``has_metadata`` is True when the CSV carries
+    age, sex and site. ``require_metadata`` makes a CSV without them fatal, naming it. Raises ``DataError`` when there is no test set
     or it cannot be used.
     """
     inspected = inspect_test_set(root, require_metadata=require_metadata, strict=strict)
@@ -392,10 +395,14 @@ def inspect_test_set(root: Path | str, *, require_metadata: bool = False, strict
     problems += _check_duplicates(table, csv_path)
     listed = table["dx"].value_counts().reindex(list(CLASSES), fill_value=0)
     table = table[table["dx"].isin(CLASSES)].drop_duplicates("image_id", keep=False)
+    dropped: dict[str, int] = {}
+    unscored = table["image_id"].isin(ISIC2018_UNSCORED)
+    if unscored.any():  # the official scorer gives it weight 0, so it is no part of the scored test set
+        dropped[UNSCORED_REASON] = int(unscored.sum())
+        table = table[~unscored]
     images, link_problems = _index_images(root)
     problems += link_problems
     table = table.assign(path=table["image_id"].map(images))
-    dropped: dict[str, int] = {}
     missing = table[table["path"].isna()]
     if len(missing):
         dropped["image missing"] = len(missing)

@@ -37,7 +37,7 @@ class Batches(keras.utils.PyDataset):
     ``images`` is the whole cached array (usually a memmap); sample ``k`` is
     ``images[rows[k]]`` with label ``labels[k]`` and features ``metadata[k]``. Without
     ``metadata`` the inputs hold only ``"image"``. ``shuffle`` picks the mode (module
-    docstring); ``steps`` sets a training epoch's batches (the author's 896-batch epochs).
+    docstring); ``steps`` sets a training epoch's batches (the author's ceil(len(train) / 10)-batch epochs).
     Extra keyword arguments (``workers``, ``use_multiprocessing``, ``max_queue_size``) go to
     ``PyDataset``.
     """

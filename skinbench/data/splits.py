@@ -3,6 +3,11 @@
 * ``paper``: stratified by ``dx``, 90/10 train/validation; the validation part is also the
   reported one, as in the paper. Images of one lesion may fall on both sides (the paper's
   leak, kept on purpose).
+* ``leaky``: stratified by ``dx`` image by image (as ``paper``), train/validation/test,
+  default 70/15/15, the test part reported. It has the ``lesion`` split's sizes and its model
+  selection on a part that is not reported, and the paper's leak: so ``leaky`` minus ``lesion``
+  is the leak alone, and ``paper`` minus ``leaky`` is selection on the reported part plus the
+  larger training part.
 * ``lesion``: grouped by ``lesion_id`` and stratified by ``dx``, train/validation/test,
   default 70/15/15; no lesion in two parts.
 * ``official``: the ISIC 2018 Task 3 protocol. The frame holds HAM10000 (the challenge's
@@ -11,8 +16,9 @@
   split into train/validation, default 85/15, grouped by lesion and stratified as ``lesion``.
   No HAM10000 image is ever in ``test`` and no test image in train or validation.
 
-A split is a frame ``image_id, part`` in the dataset's row order; the same seed and frame
-give the same file byte for byte.
+A split is a frame ``image_id, lesion_id, part`` (``records.SPLIT_COLUMNS``) in the dataset's row
+order; the same seed and frame give the same file byte for byte. The file is the run folder's
+(``records.write_split`` / ``read_split``): the report reads each image's lesion from it.
 """
 
 from __future__ import annotations
@@ -27,18 +33,17 @@ from sklearn.model_selection import train_test_split
 
 from skinbench.catalogue import SPLITS
 from skinbench.errors import DataError, SkinbenchError
-from skinbench.io import write_csv
+from skinbench.records import PARTS, read_split, write_split
 
 PROTOCOLS = SPLITS
-PARTS = ("train", "val", "test")
-DEFAULT_FRACTIONS = {"paper": (0.9, 0.1), "lesion": (0.7, 0.15, 0.15), "official": (0.85, 0.15)}
+DEFAULT_FRACTIONS = {"paper": (0.9, 0.1), "leaky": (0.7, 0.15, 0.15), "lesion": (0.7, 0.15, 0.15), "official": (0.85, 0.15)}
 #: The ``official`` protocol's frame column naming each row's subset: ``train`` (HAM10000) or ``test``.
 OFFICIAL_SUBSET = "subset"
 
 
 def reported_part(protocol: str) -> str:
     """The part a protocol reports on: ``val`` for ``paper`` (as the paper did), ``test`` for
-    ``lesion`` and ``official`` (the ISIC 2018 Task 3 test set)."""
+    ``leaky``, ``lesion`` and ``official`` (the ISIC 2018 Task 3 test set)."""
     _check_protocol(protocol)
     return "val" if protocol == "paper" else "test"
 
@@ -65,7 +70,7 @@ def make_split(
     """Assign each row of ``frame`` (``image_id``, ``dx``, ``lesion_id``) to a part.
 
     ``fractions``: (train, val) for ``paper`` and ``official`` (of HAM10000; the test set is
-    given), (train, val, test) for ``lesion``.
+    given), (train, val, test) for ``leaky`` and ``lesion``.
     """
     _check_protocol(protocol)
     fractions = tuple(DEFAULT_FRACTIONS[protocol] if fractions is None else fractions)
@@ -74,21 +79,34 @@ def make_split(
             f"split fractions {fractions} for '{protocol}': give {len(DEFAULT_FRACTIONS[protocol])} positive "
             f"numbers that sum to 1, e.g. {DEFAULT_FRACTIONS[protocol]}"
         )
-    if protocol == "official":
-        part = _official(frame, seed, fractions)
-    else:
-        part = _paper(frame, seed, fractions) if protocol == "paper" else _lesion(frame, seed, fractions)
-    return pd.DataFrame({"image_id": frame["image_id"].to_numpy(), "part": part})
+    make = {"paper": _paper, "leaky": _leaky, "lesion": _lesion, "official": _official}[protocol]
+    part = make(frame, seed, fractions)
+    return pd.DataFrame({"image_id": frame["image_id"].to_numpy(), "lesion_id": frame["lesion_id"].to_numpy(), "part": part})
 
 
 def _paper(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> np.ndarray:
+    return _by_image(frame, seed, fractions, "paper")
+
+
+def _leaky(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> np.ndarray:
+    return _by_image(frame, seed, fractions, "leaky")
+
+
+def _by_image(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...], protocol: str) -> np.ndarray:
+    """Image by image, stratified by ``dx``: the last part first (its share of all images), then each
+    earlier part but the first from what is left, so every part holds its fraction of each class."""
+    part = np.full(len(frame), PARTS[0], dtype=object)
     rows = np.arange(len(frame))
-    try:
-        _, val = train_test_split(rows, test_size=fractions[1], stratify=frame["dx"], random_state=seed)
-    except ValueError as exc:
-        raise DataError(f"cannot make the 'paper' split of {len(frame)} images: {exc}; use more images") from None
-    part = np.full(len(frame), "train", dtype=object)
-    part[val] = "val"
+    left = 1.0
+    for index in range(len(fractions) - 1, 0, -1):
+        try:
+            rows, chosen = train_test_split(
+                rows, test_size=fractions[index] / left, stratify=frame["dx"].to_numpy()[rows], random_state=seed
+            )
+        except ValueError as exc:
+            raise DataError(f"cannot make the '{protocol}' split of {len(frame)} images: {exc}; use more images") from None
+        part[chosen] = PARTS[index]
+        left -= fractions[index]
     return part
 
 
@@ -135,20 +153,13 @@ def _official(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> n
 
 
 def save_split(split: pd.DataFrame, path: Path) -> Path:
-    """Write a split atomically."""
-    return write_csv(Path(path), split[["image_id", "part"]])
+    """Write a split atomically (the run folder's file, ``records.write_split``)."""
+    return write_split(path, split)
 
 
 def load_split(path: Path) -> pd.DataFrame:
-    """Read a split file, checking its columns and part names."""
-    path = Path(path)
-    try:
-        split = pd.read_csv(path, dtype=str)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read split file {path}: {exc}; delete it to make a new split") from None
-    if list(split.columns) != ["image_id", "part"] or not split["part"].isin(PARTS).all():
-        raise DataError(f"{path} is not a split file (columns image_id,part; parts {', '.join(PARTS)}); delete it")
-    return split
+    """Read a split file, checking its columns and part names (``records.read_split``)."""
+    return read_split(path)
 
 
 def _check_protocol(protocol: str) -> None:

@@ -102,20 +102,39 @@ def compute_metrics(y_true: Sequence[int], probs: np.ndarray, class_names: Seque
 
 
 def bootstrap(
-    y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int | np.random.SeedSequence = 0
+    y_true: Sequence[int], probs: np.ndarray, n: int = 1000, seed: int | np.random.SeedSequence = 0,
+    clusters: Sequence | None = None,
 ) -> dict[str, np.ndarray]:
     """``n`` bootstrap resamples of the images: each of BOOTSTRAP_METRICS, one value per resample.
 
     ``seed`` is anything ``numpy.random.default_rng`` takes (the report passes each cell its own
-    ``SeedSequence``). Only the images are resampled; the model and the split stay fixed.
+    ``SeedSequence``). ``clusters`` (one label per image, its lesion) makes it a cluster bootstrap
+    (``resample_counts``). Only the images are resampled; the model and the split stay fixed.
     """
     y_true, probs = _check(y_true, probs)
+    return resampled_metrics(resample_counts(len(y_true), n, seed, clusters), y_true, probs)
+
+
+def resample_counts(
+    n_images: int, n: int, seed: int | np.random.SeedSequence | np.random.Generator = 0, clusters: Sequence | None = None
+) -> np.ndarray:
+    """``(n, n_images)``: how many times each image is in each of ``n`` bootstrap resamples.
+
+    Without ``clusters`` the images are drawn with replacement. With ``clusters`` (one label per
+    image) the clusters are: each resample draws as many clusters as there are, with replacement,
+    and an image is in it as often as its cluster is (a cluster bootstrap, Davison & Hinkley 1997,
+    section 3.8). Images of one lesion are not independent, so the lesion is the unit to draw.
+    Clusters are numbered in order of first appearance, so images that are each their own cluster
+    draw exactly what the image bootstrap draws from the same seed.
+    """
     rng = np.random.default_rng(seed)
-    size = len(y_true)
-    draws = rng.integers(0, size, size=(n, size))
-    # counts[r, i]: how many times image i is drawn in resample r.
-    counts = np.bincount((np.arange(n)[:, None] * size + draws).ravel(), minlength=n * size).reshape(n, size)
-    return resampled_metrics(counts, y_true, probs)
+    codes = np.arange(n_images) if clusters is None else pd.factorize(np.asarray(clusters), sort=False)[0]
+    if len(codes) != n_images:
+        raise ValueError(f"{len(codes)} cluster labels for {n_images} images")
+    k = int(codes.max()) + 1 if n_images else 0
+    draws = rng.integers(0, k, size=(n, k))
+    drawn = np.bincount((np.arange(n)[:, None] * k + draws).ravel(), minlength=n * k).reshape(n, k)
+    return drawn[:, codes]
 
 
 def resampled_metrics(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:

@@ -7,16 +7,23 @@ variation of the images themselves from their difference:
 - ``align`` matches the cells' predictions by image id (predictions.csv ``image``) and checks
   that both hold the same images with the same labels.
 - ``paired_bootstrap`` resamples the shared images once per resample, for both cells, and
-  gives the per-resample difference ``a - b`` of each metric. The metrics are
+  gives the per-resample difference ``a - b`` of each metric. Given each image's lesion
+  (``clusters``), it resamples lesions, each with all its images (``eval.metrics.resample_counts``):
+  images of one lesion are not independent. The metrics are
   ``eval.metrics.resampled_metrics``' (so a class with no image in a resample is left out of
   that resample's macro means, for both cells alike) plus the spread of the per-class F1 and
   recall across the classes present (``SPREAD_METRICS``). The 95% interval is the 2.5th and
   97.5th percentiles of those differences (``percentile_interval``).
-- ``mcnemar`` is McNemar's exact test on correctness: a two-sided binomial test
-  (``scipy.stats.binomtest``, p = 0.5) of the images only one cell gets right.
+- ``mcnemar`` tests correctness: McNemar's exact test, a two-sided binomial test
+  (``scipy.stats.binomtest``, p = 0.5) of the images only one cell gets right, when every image is
+  its own lesion; with lesions of several images, McNemar's test for clustered pairs (Durkalski et
+  al. 2003): the per-lesion differences of discordant images, (sum d)^2 / sum d^2, against
+  chi-square with 1 degree of freedom.
 - ``over_seeds`` summarises one comparison repeated over seeds: the mean difference, its
   sample standard deviation, and from three seeds on a t interval of the mean
   (``scipy.stats.t``), which, unlike the bootstrap, covers retraining and a new split.
+  ``welch_interval`` does the same for two groups trained apart (the leak's splits): Welch's t
+  interval of the difference of their means over seeds, from three seeds a side.
 
 A side of a comparison may be several cells (a group mean, e.g. every deep backbone): its
 value is the unweighted mean of its cells' values, in every resample alike. Keras-free.
@@ -28,9 +35,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from skinbench.errors import RunError
-from skinbench.eval.metrics import BOOTSTRAP_METRICS, compute_metrics, resampled_metrics
+from skinbench.eval.metrics import BOOTSTRAP_METRICS, compute_metrics, resample_counts, resampled_metrics
 
 #: The metrics a paired comparison reports, in order.
 PAIRED_METRICS = ("balanced_accuracy", "accuracy", "macro_f1")
@@ -39,8 +47,13 @@ PAIRED_METRICS = ("balanced_accuracy", "accuracy", "macro_f1")
 SPREAD_METRICS = ("f1_spread", "recall_spread")
 #: Every metric ``point_values`` and ``resampled_values`` give.
 METRICS = (*BOOTSTRAP_METRICS, *SPREAD_METRICS)
-#: What ``mcnemar`` runs, as the report and ``skinbench compare`` name it.
+#: What ``mcnemar`` runs, as the report and ``skinbench compare`` name it: on images that are each their own
+#: lesion, and on images grouped in lesions.
 MCNEMAR_TEST = "McNemar's exact test: two-sided binomial test of the discordant images (scipy.stats.binomtest, p = 0.5)"
+CLUSTERED_MCNEMAR_TEST = (
+    "McNemar's test for clustered pairs (Durkalski, Palesch, Lipsitz & Rust 2003, Stat Med 22:2417-2428): "
+    "(sum over lesions of d)^2 / sum of d^2, d = a's minus b's discordant images of the lesion, against chi-square(1)"
+)
 LEVEL = 0.95
 
 Probs = np.ndarray | Sequence[np.ndarray]  # one cell's (N, K) probabilities, or several cells' (a group mean)
@@ -85,17 +98,6 @@ def align(predictions: Sequence[tuple[Sequence[str], Sequence[int], np.ndarray]]
     return Aligned(ids0, y0, tuple(aligned))
 
 
-def resample_counts(n_images: int, n: int, seed: int | np.random.SeedSequence | np.random.Generator = 0) -> np.ndarray:
-    """``(n, n_images)``: how many times each image is drawn in each of ``n`` bootstrap resamples.
-
-    Draws as ``eval.metrics.bootstrap`` does: ``default_rng(seed).integers(0, n_images, (n, n_images))``.
-    """
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_images, size=(n, n_images))
-    flat = (np.arange(n)[:, None] * n_images + draws).ravel()
-    return np.bincount(flat, minlength=n * n_images).reshape(n, n_images)
-
-
 def point_values(y_true: np.ndarray, probs: Probs) -> dict[str, float]:
     """Every metric of METRICS on all the images (a group: the mean over its cells)."""
     per_cell = []
@@ -123,11 +125,12 @@ def resampled_values(counts: np.ndarray, y_true: np.ndarray, probs: Probs) -> di
 
 def paired_bootstrap(
     y_true: np.ndarray, probs_a: Probs, probs_b: Probs, n: int = 1000,
-    seed: int | np.random.SeedSequence | np.random.Generator = 0,
+    seed: int | np.random.SeedSequence | np.random.Generator = 0, clusters: Sequence | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per-resample difference ``a - b`` of every metric of METRICS, resampling the shared images once for both."""
+    """Per-resample difference ``a - b`` of every metric of METRICS, resampling the shared images (or their
+    ``clusters``, each image's lesion) once for both."""
     y_true = np.asarray(y_true, dtype=np.int64)
-    counts = resample_counts(len(y_true), n, seed)
+    counts = resample_counts(len(y_true), n, seed, clusters)
     a, b = resampled_values(counts, y_true, probs_a), resampled_values(counts, y_true, probs_b)
     return {m: a[m] - b[m] for m in METRICS}
 
@@ -146,7 +149,7 @@ def percentile_interval(samples: np.ndarray | Sequence[np.ndarray], level: float
 
 @dataclass(frozen=True)
 class McNemar:
-    """McNemar's exact test on two cells' correctness over the same images."""
+    """McNemar's test on two cells' correctness over the same images (exact, or for clustered pairs)."""
 
     a_only: int  # images only cell a classifies correctly (b in McNemar's table)
     b_only: int  # images only cell b classifies correctly (c)
@@ -154,16 +157,28 @@ class McNemar:
     test: str = MCNEMAR_TEST
 
 
-def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemar:
-    """Exact two-sided McNemar test: binomtest(a_only, a_only + b_only, 0.5); p = 1 with no discordant image."""
-    from scipy.stats import binomtest
+def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool], clusters: Sequence | None = None) -> McNemar:
+    """Two-sided McNemar test of correctness; p = 1 with no discordant image.
+
+    Every image its own lesion (``clusters`` None or all distinct): the exact test,
+    binomtest(a_only, a_only + b_only, 0.5). Lesions of several images: Durkalski et al.'s test for
+    clustered matched pairs, which is the (uncorrected) McNemar chi-square when no lesion has two images.
+    """
+    from scipy.stats import binomtest, chi2
 
     correct_a, correct_b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
     if correct_a.shape != correct_b.shape:
         raise ValueError(f"correctness of {correct_a.shape} and {correct_b.shape} images")
-    a_only, b_only = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
-    p_value = 1.0 if a_only + b_only == 0 else float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
-    return McNemar(a_only, b_only, p_value)
+    only_a, only_b = correct_a & ~correct_b, ~correct_a & correct_b
+    a_only, b_only = int(only_a.sum()), int(only_b.sum())
+    codes = None if clusters is None else pd.factorize(np.asarray(clusters), sort=False)[0]
+    if codes is None or codes.max(initial=-1) + 1 == len(codes):
+        p_value = 1.0 if a_only + b_only == 0 else float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
+        return McNemar(a_only, b_only, p_value)
+    per_lesion = np.bincount(codes, weights=only_a.astype(float)) - np.bincount(codes, weights=only_b.astype(float))
+    squares = float((per_lesion**2).sum())
+    p_value = 1.0 if squares == 0 else float(chi2.sf(per_lesion.sum() ** 2 / squares, df=1))
+    return McNemar(a_only, b_only, p_value, CLUSTERED_MCNEMAR_TEST)
 
 
 @dataclass(frozen=True)
@@ -181,18 +196,23 @@ class PairedResult:
 
 def compare_paired(
     y_true: np.ndarray, probs_a: Probs, probs_b: Probs, *, n: int = 1000,
-    seed: int | np.random.SeedSequence | np.random.Generator = 0, level: float = LEVEL,
+    seed: int | np.random.SeedSequence | np.random.Generator = 0, level: float = LEVEL, clusters: Sequence | None = None,
 ) -> PairedResult:
-    """The paired comparison of ``a`` and ``b`` on the same images (``n`` 0: no bootstrap, no interval)."""
+    """The paired comparison of ``a`` and ``b`` on the same images (``n`` 0: no bootstrap, no interval).
+
+    ``clusters``: each image's lesion; the bootstrap then resamples lesions and the test of
+    correctness is the clustered one (``mcnemar``).
+    """
     y_true = np.asarray(y_true, dtype=np.int64)
     a, b = point_values(y_true, probs_a), point_values(y_true, probs_b)
     difference = {m: a[m] - b[m] for m in METRICS}
-    samples = paired_bootstrap(y_true, probs_a, probs_b, n, seed) if n else None
+    samples = paired_bootstrap(y_true, probs_a, probs_b, n, seed, clusters) if n else None
     interval = {m: percentile_interval(samples[m], level) if samples else (None, None) for m in METRICS}
     single = not _is_group(probs_a) and not _is_group(probs_b)
     test = None
     if single:
-        test = mcnemar(np.asarray(probs_a).argmax(axis=1) == y_true, np.asarray(probs_b).argmax(axis=1) == y_true)
+        correct_a, correct_b = np.asarray(probs_a).argmax(axis=1) == y_true, np.asarray(probs_b).argmax(axis=1) == y_true
+        test = mcnemar(correct_a, correct_b, clusters)
     return PairedResult(len(y_true), a, b, difference, samples, interval, test)
 
 
@@ -225,6 +245,65 @@ def over_seeds(differences: Sequence[float | None], level: float = LEVEL) -> See
         return SeedSummary(mean, std, int(values.size), mean, mean)
     low, high = stats.t.interval(level, df=values.size - 1, loc=mean, scale=std / np.sqrt(values.size))
     return SeedSummary(mean, std, int(values.size), float(low), float(high))
+
+
+def t_sides(differences: Sequence[float | None], threshold: float = 0.0) -> tuple[float, float] | None:
+    """One-sided p-values of the mean difference over seeds against ``threshold``, from Student's t
+    (``scipy.stats.ttest_1samp``): (p that it lies above, p that it lies below). None below MIN_SEEDS_FOR_T seeds."""
+    from scipy import stats
+
+    values = np.array([d for d in differences if d is not None and not np.isnan(d)], dtype=np.float64)
+    if values.size < MIN_SEEDS_FOR_T:
+        return None
+    if values.std() == 0:  # every seed the same difference: certain on its side, undecided on the threshold
+        above, below = values[0] > threshold, values[0] < threshold
+        return (0.0 if above else 1.0), (0.0 if below else 1.0)
+    return (float(stats.ttest_1samp(values, threshold, alternative="greater").pvalue),
+            float(stats.ttest_1samp(values, threshold, alternative="less").pvalue))
+
+
+def bootstrap_sides(samples: np.ndarray | Sequence[np.ndarray], threshold: float = 0.0) -> tuple[float, float] | None:
+    """One-sided bootstrap p-values against ``threshold`` (several seeds' samples averaged resample by resample, as
+    ``percentile_interval``): ((1 + #resamples at or below) / (B + 1), (1 + #at or above) / (B + 1)), the test
+    that the percentile interval inverts (Davison & Hinkley 1997, section 4.4). None without samples."""
+    means = _side_mean(np.atleast_2d(np.asarray(samples, dtype=np.float64)))
+    means = means[~np.isnan(means)]
+    if not means.size:
+        return None
+    total = means.size + 1
+    return float((1 + (means <= threshold).sum()) / total), float((1 + (means >= threshold).sum()) / total)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (Holm 1979, Scand J Statist 6:65-70): the i-th
+    smallest times (m - i + 1), made non-decreasing in that order, at most 1. It controls the chance of any
+    false rejection in the family, whatever the dependence between its tests."""
+    m = len(p_values)
+    order = np.argsort(p_values, kind="stable")
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[index])))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def welch_interval(
+    values_a: Sequence[float], values_b: Sequence[float], level: float = LEVEL
+) -> tuple[float | None, float | None]:
+    """Welch's t interval of mean(a) - mean(b) over seeds (``scipy.stats.ttest_ind(equal_var=False)``), for
+    two groups of cells trained apart: it covers retraining and a new split, which a bootstrap of the images
+    does not. None below MIN_SEEDS_FOR_T values a side."""
+    from scipy import stats
+
+    a = np.array([v for v in values_a if v is not None and not np.isnan(v)], dtype=np.float64)
+    b = np.array([v for v in values_b if v is not None and not np.isnan(v)], dtype=np.float64)
+    if min(a.size, b.size) < MIN_SEEDS_FOR_T:
+        return None, None
+    if a.std() == 0 and b.std() == 0:  # no spread on either side: the interval is the difference itself
+        return float(a.mean() - b.mean()), float(a.mean() - b.mean())
+    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+    return float(interval.low), float(interval.high)
 
 
 def unpaired_interval(

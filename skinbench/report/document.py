@@ -75,7 +75,8 @@ def _cells(summary: Summary, figures: Figures) -> str:
         records.append(record)
     lines = ["## Cells", ""]
     if summary.bootstrap_n:
-        lines += [f"Brackets: 95% bootstrap interval ({summary.bootstrap_n:,} resamples of the evaluated images).", ""]
+        lines += [f"Brackets: 95% bootstrap interval ({summary.bootstrap_n:,} resamples of the evaluated lesions, each "
+                  "with all its images).", ""]
     lines += [pd.DataFrame(records).to_markdown(index=False, disable_numparse=True), ""]
     for cell_id, path in figures.cells.items():
         lines += [f"### {cell_id}", "", f"![{cell_id}]({path})", ""]
@@ -96,7 +97,7 @@ def _protocol(summary: Summary) -> str:
         "Seeds": _distinct(c.seed for c in cells),
         "Epochs (maximum)": _distinct(c.epochs for c in configs),
         "Epochs run": _distinct(r.values.get("timing.epochs_run") for r in summary.cells),
-        "Schedule": _distinct(_schedule(c.schedule) for c in configs),
+        "Schedule": _listed(sorted({f"{c.recipe}: {_schedule(c.schedule)}" for c in configs})),
         "Deterministic kernels": _distinct("yes" if c.deterministic else "no" for c in configs),
         "Image size": _distinct(c.image_size for c in configs),
         "Batch size": _distinct(c.batch_size for c in configs),
@@ -107,7 +108,7 @@ def _protocol(summary: Summary) -> str:
         "Backend": _distinct(c.backend for c in configs),
         "Device": _distinct(e.device() for e in envs),
     }
-    return "## Protocol\n\n" + "\n".join(f"- {name}: {value}" for name, value in items.items()) + "\n"
+    return "## Protocol\n\n" + "\n".join(f"- {name}:{'' if value.startswith(chr(10)) else ' '}{value}" for name, value in items.items()) + "\n"
 
 
 def _definitions(summary: Summary) -> str:
@@ -134,7 +135,11 @@ def _definitions(summary: Summary) -> str:
     if summary.bootstrap_n:
         lines.append(
             f"- 95% CI: percentile bootstrap over the evaluated images ({summary.bootstrap_n:,} resamples); with "
-            "several seeds, of the mean over seeds (resample r of every seed averaged). It resamples the evaluated "
+            "several seeds, of the mean over seeds (resample r of every seed averaged). It resamples lesions, each "
+            "with all its evaluated images (the run folder's split file names each image's lesion), since images of "
+            "one lesion are not independent: resampling them one by one would give intervals too narrow (on "
+            "HAM10000, whose lesions have 1 to 6 images, by up to sqrt(sum n^2 / sum n), 1.2 for nv to 1.5 for mel, "
+            "when a lesion's images are classified alike). It resamples the evaluated "
             "images only: the trained model and its split stay fixed, so it does not cover retraining, another "
             "initialisation or another split. Each resample applies the absent-class rule to the classes it holds. "
             "Each cell draws from its own stream, numpy.random.SeedSequence([base seed, CRC-32 of the UTF-8 cell id]) "
@@ -158,6 +163,12 @@ def _warnings(summary: Summary) -> str:
             "EarlyStopping (the validation quantity under Protocol) and the reloaded best-epoch weights "
             "(validation accuracy) all select on. The lesion split avoids both: grouped by lesion_id, it selects "
             "on its validation part and reports on a test part that no selection sees."
+        )
+    if any(k.split == "leaky" for k in keys):
+        lines.append(
+            "The leaky split's scores are optimistic by lesion leakage: it splits image by image, so images of one "
+            "lesion fall on both sides, as in the paper split. It is there to measure the leak (leaky − lesion in "
+            "the leak table), not to report a model's skill."
         )
     one_by_one = sorted({k.ablation for k in keys if k.ablation in ABLATION_ROWS and ABLATION_ROWS[k.ablation].one_by_one})
     if one_by_one:
@@ -252,7 +263,13 @@ def _dataset(data: DataInfo | None, summary: Summary) -> str:
 def _schedule(schedule: ScheduleRecord) -> str:
     epoch = "one pass over the training part" if schedule.epoch_steps is None else f"{schedule.epoch_steps} batches"
     delta = f", min_delta {schedule.min_delta:g}" if schedule.min_delta else ""
-    return f"{schedule.name}: epoch = {epoch}; early stopping on {schedule.monitor}, patience {schedule.patience}{delta}"
+    weights = {None: "unweighted loss"}.get(schedule.class_weights, f"class weights {schedule.class_weights}")
+    augmented = f"; augmented to {schedule.augment_per_class:,} images per class" if schedule.augment_per_class else ""
+    return (
+        f"{schedule.name} ({schedule.follows}): epoch = {epoch}; Adam {schedule.learning_rate:g}"
+        f"{', ReduceLROnPlateau' if schedule.reduce_lr else ', no learning-rate reduction'}; {weights}{augmented}; "
+        f"early stopping on {schedule.monitor}, patience {schedule.patience}{delta}"
+    )
 
 
 def _distinct(values: Iterable[Any]) -> str:
@@ -262,6 +279,13 @@ def _distinct(values: Iterable[Any]) -> str:
         key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)),
     )
     return ", ".join(_plain(v) for v in found) or DASH
+
+
+def _listed(texts: list[str]) -> str:
+    """One text as it is, several as a nested list (each may hold commas), none as a dash."""
+    if len(texts) <= 1:
+        return texts[0] if texts else DASH
+    return "".join(f"\n  - {text}" for text in texts)
 
 
 def _plain(value: Any) -> str:

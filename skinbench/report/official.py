@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from skinbench.catalogue import ISIC2018_LEADERBOARD, ISIC2018_TEST_IMAGES, ISIC2018_TOP_BALANCED_ACCURACY
+from skinbench.catalogue import ISIC2018_LEADERBOARD, ISIC2018_TEST_IMAGES, ISIC2018_TOP_BALANCED_ACCURACY, ISIC2018_UNSCORED
 from skinbench.report.render import interval_text, run_text
 from skinbench.report.summary import GroupKey, Summary
 from skinbench.report.tables import _Rows, Table
@@ -45,7 +45,9 @@ def official_table(summary: Summary, keys: list[GroupKey] | None = None) -> Tabl
             rows.add(key.label(), metric, summary.stat(key, metric), None)
     notes = (
         f"The reported part is the ISIC 2018 Task 3 test set ({ISIC2018_TEST_IMAGES:,} images): never used for "
-        "training, model selection or early stopping (the validation part is a lesion-grouped 15% of HAM10000).",
+        "training, model selection or early stopping (the validation part is a lesion-grouped 15% of HAM10000). "
+        f"{', '.join(ISIC2018_UNSCORED)}, which some releases of its ground truth list (1,512 rows), is left out, "
+        "as the official scorer (isic-challenge-scoring) gives it weight 0.",
         f"Published: the top of the leaderboard was a balanced accuracy of {ISIC2018_TOP_BALANCED_ACCURACY:.3f}, "
         f"by a submission that used external data ({ISIC2018_LEADERBOARD}); these cells train on HAM10000 alone.",
     )

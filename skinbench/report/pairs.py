@@ -26,6 +26,7 @@ import pandas as pd
 
 from skinbench.errors import RunError
 from skinbench.eval.paired import (
+    CLUSTERED_MCNEMAR_TEST,
     MCNEMAR_TEST,
     PAIRED_METRICS,
     PairedResult,
@@ -38,6 +39,9 @@ from skinbench.eval.predictions import read_predictions
 from skinbench.records import FINISHED, PREDICTIONS_FILE, RecordError
 from skinbench.report.runs import CellFolder, Results
 
+#: The metric the paired test of correctness (McNemar) belongs with: it tests which images each cell gets
+#: right, which is accuracy; beside balanced accuracy or F1 it could stand next to a difference of the other sign.
+CORRECTNESS_METRIC = "accuracy"
 #: The fields a pair may hold equal (split and seed always are).
 FIELDS = ("backbone", "variant")
 
@@ -85,7 +89,8 @@ class Predictions:
         """The paired comparison of side ``a`` and side ``b`` (one cell or several each) on their shared images.
 
         Every cell must hold the same images (RunError otherwise). The bootstrap stream is
-        ``pair_stream(base_seed, a, b)``.
+        ``pair_stream(base_seed, a, b)``; it resamples lesions (the run folder's split file), and
+        the test of correctness respects them (``eval.paired.mcnemar``).
         """
         cells = [*a, *b]
         aligned = align([self(c) for c in cells], [c.cell_id for c in cells])
@@ -96,6 +101,7 @@ class Predictions:
             probs_b[0] if len(b) == 1 else list(probs_b),
             n=n,
             seed=pair_stream(base_seed, a, b),
+            clusters=cells[0].lesions(aligned.image_ids),  # one split and seed: every cell's lesions are the same
         )
 
 
@@ -164,7 +170,7 @@ def match(a: Sequence[CellFolder], b: Sequence[CellFolder]) -> list[tuple[CellFo
 #: Columns of ``compare``'s frame (the CSV of ``skinbench compare --out``).
 COMPARE_COLUMNS = (
     "a", "b", "split", "seeds", "metric", "n_images", "value_a", "value_b", "difference", "difference_sd",
-    "ci_low", "ci_high", "t_low", "t_high", "a_only_correct", "b_only_correct", "mcnemar_p",
+    "ci_low", "ci_high", "t_low", "t_high", "a_only_correct", "b_only_correct", "mcnemar_p", "mcnemar_test",
 )
 
 
@@ -197,13 +203,15 @@ def compare(results: Results, pattern_a: str, pattern_b: str, *, bootstrap: int 
         groups.setdefault((group_id(x), group_id(y)), []).append((x, y, result))
         for metric in PAIRED_METRICS:
             low, high = result.interval[metric]
-            rows.append({
+            row = {
                 "a": x.cell_id, "b": y.cell_id, "split": x.split, "seeds": str(x.seed), "metric": metric,
                 "n_images": result.n_images, "value_a": result.a[metric], "value_b": result.b[metric],
                 "difference": result.difference[metric], "ci_low": low, "ci_high": high,
-                "a_only_correct": result.mcnemar.a_only, "b_only_correct": result.mcnemar.b_only,
-                "mcnemar_p": result.mcnemar.p_value,
-            })
+            }
+            if metric == CORRECTNESS_METRIC:  # the test is about correctness, so it belongs to accuracy alone
+                row |= {"a_only_correct": result.mcnemar.a_only, "b_only_correct": result.mcnemar.b_only,
+                        "mcnemar_p": result.mcnemar.p_value, "mcnemar_test": test_name(result.mcnemar.test)}
+            rows.append(row)
     for members in groups.values():
         if len(members) < 2:
             continue
@@ -230,19 +238,27 @@ def _over_seeds_row(members: list[tuple[CellFolder, CellFolder, PairedResult]], 
     }
 
 
+def test_name(test: str) -> str:
+    """A test of correctness as the compare table names it: exact or clustered."""
+    return "clustered" if test == CLUSTERED_MCNEMAR_TEST else "exact"
+
+
 def _notes(bootstrap: int, fields: list[str]) -> tuple[str, ...]:
     held = ", ".join(["split", "seed", *fields])
     notes = [f"Pairs hold equal: {held} (the fields both groups share a value of; see 'skinbench compare --help')."]
     if bootstrap:
         notes.append(
-            f"ci: 95% paired bootstrap, {bootstrap:,} resamples of the shared images, drawn once for both cells "
-            "(over seeds: of the mean difference); it covers the images only, not retraining or another split."
+            f"ci: 95% paired bootstrap, {bootstrap:,} resamples of the shared lesions (each with all its images, "
+            "from the run folder's split file), drawn once for both cells (over seeds: of the mean difference); it "
+            "covers the images only, not retraining or another split."
         )
     else:
         notes.append("ci: none (--bootstrap 0).")
     notes += [
         "t: 95% Student t interval of the mean difference over seeds (scipy.stats.t), from 3 seeds on; "
         "it covers retraining and a new split per seed.",
-        f"McNemar p: {MCNEMAR_TEST}, on which images each cell classifies correctly.",
+        f"McNemar p (accuracy rows), on which images each cell classifies correctly: exact where each reported "
+        f"lesion has one image ({MCNEMAR_TEST}); clustered where lesions have several ({CLUSTERED_MCNEMAR_TEST}). "
+        "The column mcnemar_test says which ran.",
     ]
     return tuple(notes)

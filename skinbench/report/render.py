@@ -65,12 +65,13 @@ def _grid(table: Table, columns: list[str]) -> pd.DataFrame:
 
 def run_text(mean: float | None, std: float | None, n: int, fmt: str = ".3f") -> str:
     """This run's value: "0.853", or "0.853 ± 0.012 (n=3)" over several seeds (no ± when they agree);
-    a dash when missing."""
+    a dash when missing. A signed ``fmt`` ("+.3f", for differences) signs the mean only: a standard
+    deviation has no sign."""
     if _missing(mean):
         return DASH
     text = format(mean, fmt)
     if n > 1:
-        text += ("" if _missing(std) or std == 0 else f" ± {format(std, fmt)}") + f" (n={n})"
+        text += ("" if _missing(std) or std == 0 else f" ± {format(std, fmt.lstrip('+'))}") + f" (n={n})"
     return text
 
 

@@ -11,7 +11,7 @@ matrix) merge into one list.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +36,8 @@ from skinbench.records import (
     Timing,
     cell_damage,
     read_history,
+    read_split,
+    split_file,
 )
 
 
@@ -91,18 +93,31 @@ class CellFolder:
     def history(self) -> pd.DataFrame | None:
         return read_history(self.path)
 
-    def predictions(self) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, probabilities) from predictions.csv; RunError when missing or malformed."""
+    def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(image ids, labels, probabilities) from predictions.csv; RunError when missing or malformed."""
         path = self.path / PREDICTIONS_FILE
         if not path.exists():
             raise RecordError(f"{path}: missing, though the cell says it finished")
         try:
-            _, y_true, probs = read_predictions(path)
+            image_ids, y_true, probs = read_predictions(path)
         except (OSError, ValueError) as exc:
             raise RecordError(f"{path}: cannot read ({exc})") from None
         if len(y_true) == 0:
             raise RecordError(f"{path}: no rows")
-        return y_true, probs
+        return np.asarray(image_ids).astype(str), y_true, probs
+
+    def lesions(self, image_ids: Sequence[str]) -> np.ndarray:
+        """Each image's lesion, from the run folder's split file of this cell's split and seed: what the
+        report's bootstraps resample (images of one lesion are not independent)."""
+        path = self.path.parent / split_file(self.split, self.seed)
+        lesion_of = _lesion_map(path)
+        missing = [image for image in image_ids if image not in lesion_of]
+        if missing:
+            raise RecordError(
+                f"{path} has no row for {len(missing)} image(s) of {self.cell_id}'s predictions.csv (first: "
+                f"{missing[0]}); the split file is not the one the cell ran on: rerun the cell into a new --out"
+            )
+        return np.array([lesion_of[image] for image in image_ids], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,20 @@ class Results:
     @cached_property
     def synthetic(self) -> bool:
         return bool(self.data and self.data.synthetic) or any(c.config.dataset.synthetic for c in self.cells)
+
+
+def _lesion_map(path: Path) -> dict[str, str]:
+    """image_id -> lesion_id of a split file, read once per version of the file (RecordError when missing)."""
+    if not path.exists():
+        read_split(path)  # the RecordError that names the missing file
+    stat = path.stat()
+    return _read_lesion_map(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _read_lesion_map(path: str, mtime_ns: int, size: int) -> dict[str, str]:
+    split = read_split(Path(path))
+    return dict(zip(split["image_id"], split["lesion_id"]))
 
 
 def load_results(folders: Sequence[Path]) -> Results:

@@ -6,7 +6,9 @@ over its seeds and, for the bootstrapped metrics, a 95% interval of that mean.
 
 Each cell's bootstrap draws from its own stream, ``bootstrap_stream(base seed, cell id)``: no two
 cells share resamples (a group's interval averages independent resamples of its seeds), and the
-same run folders always give the same report.
+same run folders always give the same report. It resamples lesions, each with all its reported
+images (the run folder's split file names each image's lesion): images of one lesion are not
+independent, and resampling them one by one would make the intervals too narrow.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class CellResult:
     cell: CellFolder
     y_true: np.ndarray
     probs: np.ndarray
+    lesions: np.ndarray  #: each reported image's lesion (the split file's), what the bootstrap resamples
     metrics: dict[str, Any]
     history: pd.DataFrame | None
     values: dict[str, float | None]  # flatten(metrics) plus "model.<key>" and "timing.<key>" (RECORD_VALUES)
@@ -156,16 +159,18 @@ def bootstrap_stream(base_seed: int, cell_id: str) -> np.random.SeedSequence:
 
 
 def _cell_result(cell: CellFolder, bootstrap_n: int, bootstrap_seed: int) -> CellResult:
-    y_true, probs = cell.predictions()
+    image_ids, y_true, probs = cell.predictions()
+    lesions = cell.lesions(image_ids)
     metrics = compute_metrics(y_true, probs)
     values = flatten(metrics)
     for prefix, record_type in RECORD_VALUES.items():
         record = record_type.read_if_present(cell.path)
         if record is not None:
             values.update({f"{prefix}.{k}": v for k, v in asdict(record).items() if _is_number(v)})
-    samples = bootstrap(y_true, probs, bootstrap_n, bootstrap_stream(bootstrap_seed, cell.cell_id)) if bootstrap_n else None
+    stream = bootstrap_stream(bootstrap_seed, cell.cell_id)
+    samples = bootstrap(y_true, probs, bootstrap_n, stream, clusters=lesions) if bootstrap_n else None
     ci = intervals([samples]) if samples is not None else None
-    return CellResult(cell, y_true, probs, metrics, cell.history(), values, samples, ci)
+    return CellResult(cell, y_true, probs, lesions, metrics, cell.history(), values, samples, ci)
 
 
 #: The records whose numbers a group's values hold, under ``<prefix>.<key>``.

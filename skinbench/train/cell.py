@@ -21,7 +21,8 @@ from typing import Iterator
 
 import keras
 
-from skinbench.config import SCHEDULES, Cell, Settings, Synthetic
+from skinbench.catalogue import RECIPES
+from skinbench.config import Cell, Settings, Synthetic
 from skinbench.errors import RunError
 from skinbench.records import (
     CHECKPOINT_DIR,
@@ -61,9 +62,10 @@ def error_text(exc: BaseException) -> str:
 
 
 def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> CellConfig:
-    """config.json: every resolved setting of a cell."""
+    """config.json: every resolved setting of a cell (its schedule for its recipe, its epochs counted
+    on its split's training part)."""
     cell = plan.cell
-    schedule = SCHEDULES[settings.schedule]
+    schedule = settings.schedule_for(cell.recipe)
     return CellConfig(
         cell_id=cell.cell_id,
         backbone=cell.backbone,
@@ -72,8 +74,8 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: i
         seed=cell.seed,
         split=cell.split,
         image_size=image_size,
-        epochs=settings.max_epochs,
-        batch_size=settings.batch_size,
+        epochs=schedule.max_epochs,
+        batch_size=schedule.batch_size,
         weights=settings.weights,
         attention=plan.attention,
         metadata=plan.metadata,
@@ -84,7 +86,18 @@ def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: i
         deterministic=settings.deterministic,
         bn_momentum=settings.bn_momentum,
         gradient_accumulation=settings.gradient_accumulation,
-        schedule=ScheduleRecord(schedule.name, schedule.epoch_steps, schedule.monitor, schedule.patience, schedule.min_delta),
+        schedule=ScheduleRecord(
+            name=schedule.name,
+            follows=schedule.follows,
+            epoch_steps=schedule.epoch_steps(data.n_train(cell.split, cell.seed)),
+            learning_rate=schedule.learning_rate,
+            reduce_lr=schedule.reduce_lr,
+            class_weights=schedule.class_weights,
+            augment_per_class=schedule.augment_per_class if RECIPES[cell.recipe].augmented else None,
+            monitor=schedule.monitor,
+            patience=schedule.patience,
+            min_delta=schedule.min_delta,
+        ),
         dataset=DatasetRecord(
             name=data.source.name,
             synthetic=data.source.name == "synthetic",
@@ -117,9 +130,7 @@ def run_cell(
     _starting(folder, config, where)
     cell = plan.cell
     try:
-        inputs = data.inputs(
-            cell, config.image_size, settings.batch_size, metadata=plan.metadata, epoch_steps=config.schedule.epoch_steps
-        )
+        inputs = data.inputs(cell, config)
         features = data.metadata_features(cell.split, cell.seed) if plan.metadata else 0
 
         def build() -> keras.Model:
@@ -131,8 +142,8 @@ def run_cell(
             )
 
         train_cell(
-            build, inputs, folder, seed=cell.seed, settings=settings, stop=stop, callbacks=[progress.callback()],
-            backbone=cell.backbone,
+            build, inputs, folder, seed=cell.seed, settings=settings, schedule=settings.schedule_for(cell.recipe),
+            stop=stop, callbacks=[progress.callback()], backbone=cell.backbone,
         )
         timing = Timing.read(folder)
         dataclasses.replace(timing, gpu_sharing=where.gpu_sharing).write(folder)

@@ -1,7 +1,10 @@
-"""The paper's loss: categorical cross-entropy, class-weighted for the ``metadata`` recipe.
+"""The paper's loss: categorical cross-entropy, class-weighted by a cell's schedule.
 
-L = -1/N * sum_n sum_c W_c * y_nc * log(p_nc), with W_c = N / (C * N_c) from the training
-split's counts (N samples, C classes, N_c in class c). The ``augmented`` recipe is unweighted.
+L = -1/N * sum_n sum_c W_c * y_nc * log(p_nc). Under the paper's text the ``metadata`` recipe has
+W_c = N / (C * N_c) from the training split's counts (N samples, C classes, N_c in class c) and the
+``augmented`` recipe is unweighted; the author's augmented notebook (``--schedule code``) weighs
+melanoma 5 and every other class 1 (``weights_by_rule``). Dividing by N, not by the sum of the
+weights, is what Keras 2's ``fit(class_weight=...)`` did.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from skinbench.classes import NUM_CLASSES
+from skinbench.classes import CLASSES, NUM_CLASSES
+from skinbench.config import BALANCED, MELANOMA_X5
 from skinbench.errors import ModelError
 
 
@@ -30,6 +34,21 @@ def class_weights(labels: Sequence[int] | np.ndarray, num_classes: int = NUM_CLA
     present = counts > 0
     weights[present] = labels.size / (num_classes * counts[present])
     return weights
+
+
+#: The melanoma weight of config.MELANOMA_X5 (IRV2+SA_15split's ``class_weights``: 5.0 for mel, 1.0 for the rest).
+MELANOMA_WEIGHT = 5.0
+
+
+def weights_by_rule(rule: str, labels: Sequence[int] | np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """The class weights of a schedule's rule (config.BALANCED or config.MELANOMA_X5) for training ``labels``."""
+    if rule == BALANCED:
+        return class_weights(labels, num_classes)
+    if rule == MELANOMA_X5:
+        weights = np.ones(num_classes, dtype=np.float64)
+        weights[CLASSES.index("mel")] = MELANOMA_WEIGHT
+        return weights
+    raise ModelError(f"unknown class-weight rule {rule!r}; the rules are {BALANCED!r} and {MELANOMA_X5!r}")
 
 
 @keras.saving.register_keras_serializable(package="skinbench")

@@ -25,7 +25,8 @@ from typing import Sequence
 import pandas as pd
 
 from skinbench.catalogue import ISIC2018_TEST_IMAGES, RECIPES
-from skinbench.config import SCHEDULES, Settings
+from skinbench.classes import NUM_CLASSES
+from skinbench.config import Schedule, Settings
 from skinbench.gpu_bench import fastest_policy, shipped
 from skinbench.io import free_bytes
 from skinbench.paths import cache_root
@@ -152,11 +153,12 @@ def _device_of(path: Path) -> int:
     return path.stat().st_dev
 
 
-def epoch_images(settings: Settings, n_train: int) -> int:
-    """Images a training epoch sees: whole batches of one pass, or the schedule's batches."""
-    steps = SCHEDULES[settings.schedule].epoch_steps
-    batches = steps if steps is not None else n_train // settings.batch_size
-    return batches * settings.batch_size
+def epoch_images(schedule: Schedule, n_train: int, n_trained: int) -> int:
+    """Images a training epoch sees: whole batches of one pass over the ``n_trained`` images
+    (augmented or not), or the schedule's batches, counted on the ``n_train`` before augmentation."""
+    steps = schedule.epoch_steps(n_train)
+    batches = steps if steps is not None else n_trained // schedule.batch_size
+    return batches * schedule.batch_size
 
 
 def plan_run(
@@ -184,11 +186,16 @@ def plan_run(
     estimates, disks = [], {}
     for cell_id, backbone, recipe, split, size in cells:
         sizes = expected_sizes(split, n_images, test_images=test_images)
-        n_train = default_target_total(sizes["train"]) if RECIPES[recipe].augmented else sizes["train"]
+        schedule = settings.schedule_for(recipe)
+        n_trained = sizes["train"]
+        if RECIPES[recipe].augmented:  # the training part after offline augmentation
+            n_trained = (schedule.augment_per_class * NUM_CLASSES if schedule.augment_per_class
+                         else default_target_total(sizes["train"]))
         figures = lookup(table, device=device, backend=backend, backbone=backbone, recipe=recipe, image_size=size,
                          policy=policy_for(settings.precision, device, backend, backbone, table))
         params = figures.params if figures else _bench_params(table, backbone)
-        estimates.append(CellEstimate(cell_id, backbone, size, settings.max_epochs, epoch_images(settings, n_train),
+        estimates.append(CellEstimate(cell_id, backbone, size, schedule.max_epochs,
+                                      epoch_images(schedule, sizes["train"], n_trained),
                                       sizes["val"], figures, params))
         image_bytes = size * size * 3
         cache = cache_root() / "images" / (cache_key(fingerprint, size, "crop") if fingerprint else "new")
@@ -201,7 +208,7 @@ def plan_run(
         if RECIPES[recipe].augmented:
             disks.setdefault(("augmented", size, split, cell_id.rsplit("-s", 1)[1]), DiskNeed(
                 f"{size}px augmented training set, {split} split, seed {cell_id.rsplit('-s', 1)[1]}",
-                cache_root(), n_train * image_bytes, False))
+                cache_root(), n_trained * image_bytes, False))
     known = [e for e in estimates if e.checkpoint_bytes]
     if known:
         disks["checkpoint"] = DiskNeed("checkpoints of the cell training (two saves at once, at most)", out,

@@ -107,8 +107,7 @@ def reevaluate(plan: CellPlan, config: CellConfig, settings: Settings, data: Run
     cell = plan.cell
     model = keras.saving.load_model(folder / MODEL_FILE, compile=False, safe_mode=True)
     try:
-        inputs = data.inputs(cell, config.image_size, settings.batch_size, metadata=plan.metadata,
-                             epoch_steps=config.schedule.epoch_steps)
+        inputs = data.inputs(cell, config)
         probs = Predictor(model, jit=jit_compile(settings.jit)).probabilities(inputs.report)
         metrics = write_evaluation(folder, inputs, probs)
     finally:

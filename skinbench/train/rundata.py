@@ -31,7 +31,7 @@ from skinbench.classes import CLASSES, NUM_CLASSES
 from skinbench.catalogue import DATASETS, RECIPES
 from skinbench.config import Cell, Synthetic
 from skinbench.errors import DataError, RunError
-from skinbench.records import DataInfo, split_file
+from skinbench.records import CellConfig, DataInfo, split_file
 from skinbench.train.inputs import CellInputs
 
 @dataclass(frozen=True)
@@ -91,19 +91,20 @@ class RunData:
             self._test_set = load_test_set(self.training.root, require_metadata=self.need_metadata, strict=self.source.strict)
         return self._test_set
 
-    def prepare(self, needs: Iterable[tuple[int, str, int, bool]]) -> None:
-        """Build, before any cell trains, what cells need: (image size, protocol, seed, augmented).
+    def prepare(self, needs: Iterable[tuple[int, str, int, bool, int | None]]) -> None:
+        """Build, before any cell trains, what cells need: (image size, protocol, seed, augmented,
+        images per class of the augmented set or None for the paper's growth), in the order given.
 
         A piece that cannot be built is kept as its error for the cells that need it.
         """
-        for size, protocol, seed, augmented in sorted(set(needs)):
+        for size, protocol, seed, augmented, per_class in dict.fromkeys(needs):
             with contextlib.suppress(Exception):
                 self.split(protocol, seed)
                 self.cache(size)
                 if protocol == "official":
                     self.test_cache(size)
                 if augmented:
-                    self.augmented(size, protocol, seed)
+                    self.augmented(size, protocol, seed, per_class)
 
     def _once(self, key: tuple, build: Callable[[], Any]) -> Any:
         """``build()`` the first time ``key`` is asked for; its value (or its error) after that."""
@@ -185,18 +186,24 @@ class RunData:
         """The image cache that holds a part: the test set's for ``official``'s test part, else the training data's."""
         return self.test_cache(size) if protocol == "official" and part == "test" else self.cache(size)
 
-    def augmented(self, size: int, protocol: str, seed: int):
-        """The offline-augmented training set of this split at ``size`` pixels (the paper's growth,
-        10,015 to 18,015 images, scaled to the training part: data.augment's default)."""
-        from skinbench.data.augment import augment_offline
+    def augmented(self, size: int, protocol: str, seed: int, per_class: int | None = None):
+        """The offline-augmented training set of this split at ``size`` pixels: every class grown to
+        ``per_class`` images, or with None the paper's growth (10,015 to 18,015 images, scaled to the
+        training part: data.augment's default)."""
+        from skinbench.data.augment import augment_offline, per_class_target_total
 
         def build():
             train = self.part(protocol, seed, "train", size)
             cache = self.cache(size)
             rows, labels = cache.rows(train["image_id"]), train["label"].to_numpy()
-            return augment_offline(cache, rows, labels, seed=seed, progress=self.progress)
+            target = None if per_class is None else per_class_target_total(labels, per_class)
+            return augment_offline(cache, rows, labels, target, seed=seed, progress=self.progress)
 
-        return self._once(("augmented", size, protocol, seed), build)
+        return self._once(("augmented", size, protocol, seed, per_class), build)
+
+    def n_train(self, protocol: str, seed: int) -> int:
+        """Images in the split's training part, before augmentation (the notebooks' ``len(train_df)``)."""
+        return int((self.split(protocol, seed)["part"] == "train").sum())
 
     def part(self, protocol: str, seed: int, part: str, size: int) -> pd.DataFrame:
         """One part of a split, without the images the cache at ``size`` could not read.
@@ -207,15 +214,16 @@ class RunData:
         frame = self.split(protocol, seed)
         return self.part_cache(protocol, part, size).drop_failed(frame[frame["part"] == part].reset_index(drop=True))
 
-    def inputs(self, cell: Cell, size: int, batch_size: int, *, metadata: bool, epoch_steps: int | None = None) -> CellInputs:
-        """Batches for one cell: training (augmented or not), validation and the reported part.
-
-        ``epoch_steps``: batches per training epoch (None: one pass less the remainder).
-        """
+    def inputs(self, cell: Cell, config: CellConfig) -> CellInputs:
+        """Batches for one cell as its config.json says: training (augmented or not; its schedule's
+        batches per epoch, None: one pass less the remainder), validation and the reported part, and
+        the loss's class weights by its schedule's rule."""
         from skinbench.data.pipeline import Batches
         from skinbench.data.splits import reported_part
 
         recipe = RECIPES[cell.recipe]
+        size, batch_size, metadata, schedule = config.image_size, config.batch_size, config.metadata, config.schedule
+        epoch_steps = schedule.epoch_steps
         cache = self.cache(size)
         encoder = self.encoder(cell.split, cell.seed) if metadata else None
 
@@ -228,7 +236,7 @@ class RunData:
 
         train_frame = self.part(cell.split, cell.seed, "train", size)
         if recipe.augmented:
-            augmented = self.augmented(size, cell.split, cell.seed)
+            augmented = self.augmented(size, cell.split, cell.seed, schedule.augment_per_class)
             train = Batches(
                 augmented.images, np.arange(len(augmented.labels)), augmented.labels, None,
                 batch_size=batch_size, shuffle=True, seed=cell.seed, steps=epoch_steps,
@@ -242,10 +250,10 @@ class RunData:
         report_frame = self.part(cell.split, cell.seed, part, size)
         report = val if part == "val" else batches(report_frame, shuffle=False, cache=self.part_cache(cell.split, part, size))
         class_weights = None
-        if recipe.weighted_loss:
-            from skinbench.train.loss import class_weights as weights_of
+        if schedule.class_weights is not None:
+            from skinbench.train.loss import weights_by_rule
 
-            class_weights = weights_of(train_frame["label"].to_numpy(), NUM_CLASSES)
+            class_weights = weights_by_rule(schedule.class_weights, train_frame["label"].to_numpy(), NUM_CLASSES)
         return CellInputs(
             train=train,
             val=val,

@@ -110,7 +110,8 @@ def run_cells(
         else:
             todo.append(plan)
     data.prepare(
-        (configs[p.cell.cell_id].image_size, p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented)
+        (configs[p.cell.cell_id].image_size, p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented,
+         configs[p.cell.cell_id].schedule.augment_per_class)
         for p in [*todo, *(plan for plan, _ in damaged.values())]
     )
     write_data_json(out, data.describe(sorted({(p.cell.split, p.cell.seed) for p in plans})))
@@ -222,7 +223,7 @@ def _run_as_jobs(
             if cell_id in running:
                 continue
             (out / cell_id / CellStatus.FILE).unlink(missing_ok=True)  # a failed cell being retried
-            error = _check_inputs(plan, configs[cell_id], settings, data, out / cell_id)
+            error = _check_inputs(plan, configs[cell_id], data, out / cell_id)
             if error is None:
                 cells.append(cell_id)
             else:
@@ -265,11 +266,11 @@ def _run_as_jobs(
     summary.failed.update(outcome.failed)
 
 
-def _check_inputs(plan: CellPlan, config: CellConfig, settings: Settings, data: RunData, folder: Path) -> str | None:
+def _check_inputs(plan: CellPlan, config: CellConfig, data: RunData, folder: Path) -> str | None:
     """Build the cell's batches from the prepared data, as its job will; the error (recorded failed) or None."""
     cell = plan.cell
     try:
-        data.inputs(cell, config.image_size, settings.batch_size, metadata=plan.metadata, epoch_steps=config.schedule.epoch_steps)
+        data.inputs(cell, config)
         if plan.metadata:
             data.metadata_features(cell.split, cell.seed)
     except Exception as exc:  # as inline: this cell fails, the others run

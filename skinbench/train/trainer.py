@@ -1,13 +1,14 @@
 """Train one cell with Keras ``fit`` and write its results (METHOD.md, "Training recipes").
 
-Adam (learning rate 1e-3, epsilon 0.1); ReduceLROnPlateau on the validation loss (factor 0.2,
-patience 5, floor 1e-7); EarlyStopping by the paper text's rule or the code's; the weights of
-the best validation-accuracy epoch are evaluated. The validation loss is the unweighted
-cross-entropy for every recipe: Keras 2's ``fit(class_weight=...)``, which the author's code
-used, weights the training loss only, so that is what its ReduceLROnPlateau and EarlyStopping
-watched. The cell resumes from its checkpoint (``train.state``) and writes history.csv,
-predictions.csv, metrics.json, model.json and timing.json (``skinbench.records``) into its
-folder; the runner writes config.json, env.json and status.json.
+The cell's schedule (``config.Schedule``, per recipe) sets the batch, Adam's learning rate
+(epsilon 0.1), whether ReduceLROnPlateau acts on the validation loss (factor 0.2, patience 5,
+floor 1e-7), the EarlyStopping rule and the epoch cap; the weights of the best
+validation-accuracy epoch are evaluated. The validation loss is the unweighted cross-entropy for
+every recipe: Keras 2's ``fit(class_weight=...)``, which the author's code used, weights the
+training loss only, so that is what its ReduceLROnPlateau and EarlyStopping watched. The cell
+resumes from its checkpoint (``train.state``) and writes history.csv, predictions.csv,
+metrics.json, model.json and timing.json (``skinbench.records``) into its folder; the runner
+writes config.json, env.json and status.json.
 
 A cell that runs out of device memory at its batch size is retried once with gradient
 accumulation (``retry_accumulation``): micro-batches that add up to the same batch, through
@@ -29,7 +30,7 @@ import keras
 import numpy as np
 
 from skinbench.classes import CLASSES, NUM_CLASSES
-from skinbench.config import SCHEDULES, Settings
+from skinbench.config import Schedule, Settings
 from skinbench.console import err_console
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
@@ -70,10 +71,16 @@ def jit_compile(jit: bool) -> bool:
     return jit or keras.backend.backend() == "jax"
 
 
-def compile_model(model: keras.Model, *, class_weights: np.ndarray | None, jit: bool, accumulation: int = 1) -> None:
-    """Adam and (class-weighted when ``class_weights`` is given) categorical cross-entropy.
-
-    ``accumulation`` > 1: the optimizer steps once per that many micro-batches.
+def compile_model(
+    model: keras.Model,
+    *,
+    class_weights: np.ndarray | None,
+    jit: bool,
+    learning_rate: float = LEARNING_RATE,
+    accumulation: int = 1,
+) -> None:
+    """Adam at ``learning_rate`` and (class-weighted when ``class_weights`` is given) categorical
+    cross-entropy. ``accumulation`` > 1: the optimizer steps once per that many micro-batches.
     """
     if class_weights is None:
         loss = keras.losses.CategoricalCrossentropy()
@@ -82,7 +89,7 @@ def compile_model(model: keras.Model, *, class_weights: np.ndarray | None, jit: 
 
         loss = weighted_categorical_crossentropy(class_weights)
     optimizer = keras.optimizers.Adam(
-        learning_rate=LEARNING_RATE, epsilon=ADAM_EPSILON, gradient_accumulation_steps=accumulation if accumulation > 1 else None
+        learning_rate=learning_rate, epsilon=ADAM_EPSILON, gradient_accumulation_steps=accumulation if accumulation > 1 else None
     )
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=jit_compile(jit))
     _create_training_variables(model)
@@ -137,15 +144,18 @@ def train_cell(
     *,
     seed: int,
     settings: Settings,
+    schedule: Schedule,
     stop: StopRequest,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     backbone: str | None = None,
 ) -> None:
     """Train (or resume) one cell and write its result files into ``folder``.
 
-    ``backbone`` picks the measured policy of ``--precision auto``. The gradient accumulation is
-    ``settings``'s, else the checkpoint's (a resumed retry), else 1; a cell without a fixed one
-    that runs out of device memory starts again once with ``retry_accumulation`` micro-batches.
+    ``schedule`` is the cell's (``Settings.schedule_for(recipe)``: its batch size and epoch cap
+    resolved). ``backbone`` picks the measured policy of ``--precision auto``. The gradient
+    accumulation is ``settings``'s, else the checkpoint's (a resumed retry), else 1; a cell without
+    a fixed one that runs out of device memory starts again once with ``retry_accumulation``
+    micro-batches.
 
     Raises ``CellFailed`` on a NaN loss and ``KeyboardInterrupt`` when ``stop`` was requested
     (after the epoch in progress is saved); the checkpoint stays for the next run either way.
@@ -153,18 +163,20 @@ def train_cell(
     checkpoint = Checkpoint(folder / CHECKPOINT_DIR)
     accumulation = settings.gradient_accumulation or checkpoint.accumulation() or 1
     args = (build, inputs, folder, checkpoint)
-    options = {"seed": seed, "settings": settings, "stop": stop, "callbacks": callbacks, "backbone": backbone}
+    options = {
+        "seed": seed, "settings": settings, "schedule": schedule, "stop": stop, "callbacks": callbacks, "backbone": backbone,
+    }
     try:
         _train_cell(*args, accumulation=accumulation, **options)
     except Exception as exc:
-        retry = retry_accumulation(settings.batch_size)
+        retry = retry_accumulation(schedule.batch_size)
         if settings.gradient_accumulation or accumulation > 1 or retry is None or not is_out_of_memory(exc):
             raise
         checkpoint.remove()
         keras.backend.clear_session(free_memory=True)
         err_console.print(
-            f"[yellow]out of device memory[/] at batch {settings.batch_size} in {folder.name}: training it again with "
-            f"gradient accumulation, {retry} micro-batches of {settings.batch_size // retry} (BatchNorm statistics "
+            f"[yellow]out of device memory[/] at batch {schedule.batch_size} in {folder.name}: training it again with "
+            f"gradient accumulation, {retry} micro-batches of {schedule.batch_size // retry} (BatchNorm statistics "
             "then come from each micro-batch)",
             highlight=False,
         )
@@ -180,6 +192,7 @@ def _train_cell(
     accumulation: int,
     seed: int,
     settings: Settings,
+    schedule: Schedule,
     stop: StopRequest,
     callbacks: Sequence[keras.callbacks.Callback],
     backbone: str | None,
@@ -191,24 +204,27 @@ def _train_cell(
     memory = PeakMemory()
     try:
         scope, replicas = distribution()
-        if (settings.batch_size // accumulation) % replicas:
+        if (schedule.batch_size // accumulation) % replicas:
             raise RunError(
-                f"--batch-size {settings.batch_size} does not split evenly over {replicas} GPUs"
+                f"batch size {schedule.batch_size} does not split evenly over {replicas} GPUs"
                 + (f" in {accumulation} micro-batches" if accumulation > 1 else "")
-                + f"; use a multiple of {replicas * accumulation}"
+                + f"; give --batch-size, a multiple of {replicas * accumulation}"
             )
         steps = inputs.micro_batches(accumulation) if accumulation > 1 else inputs
         with scope:
             model = build()
-            compile_model(model, class_weights=inputs.class_weights, jit=settings.jit, accumulation=accumulation)
+            compile_model(
+                model, class_weights=inputs.class_weights, jit=settings.jit, learning_rate=schedule.learning_rate,
+                accumulation=accumulation,
+            )
             state = checkpoint.restore(model) or TrainingState(accumulation=accumulation)
         predictor = Predictor(model, jit=jit_compile(settings.jit))
         if not state.done:
-            _fit(model, steps, checkpoint, state, predictor, settings=settings, stop=stop, callbacks=callbacks, replicas=replicas)
+            _fit(model, steps, checkpoint, state, predictor, schedule=schedule, stop=stop, callbacks=callbacks, replicas=replicas)
         checkpoint.wait()
         checkpoint.load_best(model)
         _evaluate(model, predictor, steps, folder, state, replicas, policy=policy, memory=memory,
-                  images_per_epoch=epoch_images(inputs, settings), batch_size=settings.batch_size)
+                  images_per_epoch=epoch_images(inputs), batch_size=schedule.batch_size)
         if settings.keep_model:
             keep_model(model, inputs, folder, backbone=backbone)
     finally:
@@ -223,23 +239,24 @@ def _fit(
     state: TrainingState,
     predictor: Predictor,
     *,
-    settings: Settings,
+    schedule: Schedule,
     stop: StopRequest,
     callbacks: Sequence[keras.callbacks.Callback],
     replicas: int,
 ) -> None:
     from skinbench.train.progress import epoch_files
 
-    schedule = SCHEDULES[settings.schedule]
     validation = Validation(inputs.val, inputs.val_labels, predictor, replicas=replicas)
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(**REDUCE_LR)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=schedule.monitor, patience=schedule.patience, min_delta=schedule.min_delta
     )
+    # The schedule's learning-rate reduction (none in the author's augmented notebook).
+    stateful = {"reduce_lr": keras.callbacks.ReduceLROnPlateau(**REDUCE_LR)} if schedule.reduce_lr else {}
+    stateful["early_stopping"] = early_stopping
     recorder = EpochState(
         checkpoint,
         state,
-        stateful={"reduce_lr": reduce_lr, "early_stopping": early_stopping},
+        stateful=stateful,
         train_batches=inputs.train,
         stop=stop,
         validation=validation,
@@ -250,11 +267,11 @@ def _fit(
     # a NaN loss is caught at the epoch's end (EpochState).
     model.fit(
         inputs.train,
-        epochs=settings.max_epochs,
+        epochs=schedule.max_epochs,
         initial_epoch=state.epochs_done,
         shuffle=False,  # Batches orders each epoch by (seed, epoch); Keras' own shuffle would not resume
         # progress.json and the TensorBoard logs read the state the recorder has just saved.
-        callbacks=[validation, reduce_lr, early_stopping, recorder, *epoch_files(checkpoint.root.parent, state, settings.max_epochs), *callbacks],
+        callbacks=[validation, *stateful.values(), recorder, *epoch_files(checkpoint.root.parent, state, schedule.max_epochs), *callbacks],
         verbose=0,
     )
     checkpoint.wait()  # the last save is written (or its error raised) before anything reads it
@@ -305,9 +322,9 @@ class Validation(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.train_end
 
 
-def epoch_images(inputs: CellInputs, settings: Settings) -> int:
+def epoch_images(inputs: CellInputs) -> int:
     """Images one training epoch sees: its batches, all full (data.pipeline)."""
-    return len(inputs.train) * settings.batch_size
+    return len(inputs.train) * inputs.train.batch_size
 
 
 def _evaluate(

@@ -50,7 +50,7 @@ def _error(output: str) -> str:
     "args, expected",
     [
         (["run", "--precision", "half"], "--precision must be one of float32, mixed, mixed_float16, mixed_bfloat16, auto, not 'half'"),
-        (["run", "--split", "lsion"], "--split must be one of paper, lesion, official, not 'lsion'"),
+        (["run", "--split", "lsion"], "--split must be one of paper, leaky, lesion, official, not 'lsion'"),
     ],
 )
 def test_bad_choice_is_refused_fast_without_heavy_imports(args: list[str], expected: str) -> None:
@@ -85,13 +85,13 @@ CHOICES = [
     (["run"], "--attention", catalogue.ATTENTION_VARIANTS),
     (["run"], "--dataset", catalogue.DATASETS),
     (["run"], "--matrix", catalogue.MATRICES),
-    (["run"], "--schedule", tuple(config.SCHEDULES)),
+    (["run"], "--schedule", config.SCHEDULE_NAMES),
     (["run"], "--recipes", catalogue.RECIPE_NAMES),
     (["ablate", "mobilenetv3"], "--split", catalogue.SPLITS),
     (["ablate", "mobilenetv3"], "--precision", catalogue.PRECISIONS),
     (["ablate", "mobilenetv3"], "--attention", catalogue.ATTENTION_VARIANTS),
     (["ablate", "mobilenetv3"], "--dataset", catalogue.DATASETS),
-    (["ablate", "mobilenetv3"], "--schedule", tuple(config.SCHEDULES)),
+    (["ablate", "mobilenetv3"], "--schedule", config.SCHEDULE_NAMES),
     (["bench"], "--precision", (*catalogue.PRECISIONS, "both")),
     (["bench"], "--recipe", catalogue.RECIPE_NAMES),
     (["bench"], "--format", catalogue.TABLE_FORMATS),
@@ -116,7 +116,7 @@ def test_recipes_refuses_any_unknown_or_an_empty_list(value: str) -> None:
 def test_choices_are_case_sensitive_like_the_catalogue() -> None:
     result = CliRunner().invoke(app, ["run", "--split", "Paper"])
     assert result.exit_code == 2
-    assert _error(result.output) == "error: --split must be one of paper, lesion, official, not 'Paper'"
+    assert _error(result.output) == "error: --split must be one of paper, leaky, lesion, official, not 'Paper'"
 
 
 def test_refusals_read_like_the_librarys_own_errors() -> None:
@@ -124,7 +124,7 @@ def test_refusals_read_like_the_librarys_own_errors() -> None:
     parser = CliRunner().invoke(app, ["run", "--split", "random"])
     library = CliRunner().invoke(app, ["run", "--shard", "3/2"])
     assert parser.exit_code == library.exit_code == 2
-    assert _error(parser.output) == "error: --split must be one of paper, lesion, official, not 'random'"
+    assert _error(parser.output) == "error: --split must be one of paper, leaky, lesion, official, not 'random'"
     assert _error(library.output).startswith("error: --shard 3/2")
 
 
@@ -209,7 +209,7 @@ def test_ablation_hands_the_library_plain_strings(captured: dict) -> None:
 
 def test_check_choice_is_the_one_message() -> None:
     assert catalogue.check_choice("--split", "lesion", catalogue.SPLITS) == "lesion"
-    with pytest.raises(RunError, match=r"^--split must be one of paper, lesion, official, not 'lsion'$"):
+    with pytest.raises(RunError, match=r"^--split must be one of paper, leaky, lesion, official, not 'lsion'$"):
         catalogue.check_choice("--split", "lsion", catalogue.SPLITS)
 
 

@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from skinbench.cli import app
 from skinbench.eval.metrics import compute_metrics
+from skinbench.eval.paired import mcnemar
 from skinbench.eval.predictions import read_predictions
+from skinbench.records import read_split
 
 FIXTURES = Path(__file__).resolve().parents[1] / "report" / "fixtures"
 SHARDS = [str(FIXTURES / "shard-a"), str(FIXTURES / "shard-b")]
@@ -54,8 +56,13 @@ def test_recipes_pair_by_backbone_and_the_csv_holds_the_paired_numbers(tmp_path:
         assert row.ci_low <= row.difference <= row.ci_high
     correct_a, correct_b = probs_a.argmax(1) == y_a, probs_b.argmax(1) == y_b
     only_a, only_b = int((correct_a & ~correct_b).sum()), int((~correct_a & correct_b).sum())
-    assert (frame["a_only_correct"].iloc[0], frame["b_only_correct"].iloc[0]) == (only_a, only_b)
-    assert frame["mcnemar_p"].iloc[0] == pytest.approx(stats.binomtest(only_a, only_a + only_b).pvalue, rel=1e-5)
+    accuracy = frame.set_index("metric").loc["accuracy"]
+    assert (accuracy["a_only_correct"], accuracy["b_only_correct"]) == (only_a, only_b)
+    # the fixture's lesions have up to two images: the test of correctness is the clustered one
+    lesions = read_split(FIXTURES / "shard-a" / "split-paper-s0.csv").set_index("image_id")["lesion_id"][ids_a]
+    assert lesions.duplicated().any() and accuracy["mcnemar_test"] == "clustered"
+    assert accuracy["mcnemar_p"] == pytest.approx(mcnemar(correct_a, correct_b, lesions.to_numpy()).p_value, rel=1e-5)
+    assert accuracy["mcnemar_p"] != pytest.approx(stats.binomtest(only_a, only_a + only_b).pvalue, rel=1e-3)
     assert "no partner: densenet201-metadata-paper-s1" in result.output  # no augmented cell at seed 1
 
 
@@ -114,3 +121,13 @@ def test_a_pattern_that_matches_nothing_names_the_cells_there() -> None:
     assert result.exit_code == 2
     line = _error(result.output)
     assert "e.g. '*-metadata-*'" in line and "densenet201-augmented-paper-s0" in line
+
+
+def test_mcnemar_stands_on_the_accuracy_row_only(tmp_path: Path) -> None:
+    out = tmp_path / "compare.csv"
+    result = _invoke(*SHARDS, "--a", "*-metadata-*", "--b", "*-augmented-*", "--out", str(out), "--bootstrap", "0")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out).set_index("metric")
+    assert frame.loc["accuracy", "mcnemar_p"] > 0
+    others = frame.drop(index="accuracy")
+    assert others[["mcnemar_p", "a_only_correct", "b_only_correct"]].isna().all().all()

@@ -49,7 +49,7 @@ def test_options_are_grouped_in_panels(command: list[str], expected: dict) -> No
 
 def test_run_help_lists_the_choices() -> None:
     output = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "120"}).output
-    for choices in ("paper|lesion", "float32|mixed", "paper|reference", "ham10000|synthetic", "full|paper|smoke",
+    for choices in ("paper|leaky|lesion", "float32|mixed", "paper|reference", "ham10000|synthetic", "full|paper|modern|all|smoke",
                     "paper|code", "augmented|metadata"):
         assert choices in output, choices
 

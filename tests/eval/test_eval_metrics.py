@@ -265,3 +265,24 @@ def test_aggregate_seeds_mean_and_sample_std() -> None:
     assert both["per_class.df.f1"]["mean"] == pytest.approx((one["per_class"]["df"]["f1"] + two["per_class"]["df"]["f1"]) / 2)
     single = aggregate_seeds([one])
     assert single["accuracy"] == {"mean": one["accuracy"], "std": None, "n": 1}
+
+
+def test_singleton_clusters_draw_exactly_what_the_image_bootstrap_draws() -> None:
+    y_true, probs = _random(90, 7, seed=4)
+    images = bootstrap(y_true, probs, 300, seed=7)
+    lesions = bootstrap(y_true, probs, 300, seed=7, clusters=[f"L{i}" for i in range(90)])
+    for metric in images:
+        np.testing.assert_array_equal(images[metric], lesions[metric])
+
+
+def test_the_cluster_bootstrap_is_wider_when_a_lesions_images_agree() -> None:
+    """Each lesion photographed three times, the model right or wrong on all three: the image bootstrap
+    treats 300 images as independent; the lesion bootstrap sees 100 lesions, and is about sqrt(3) wider."""
+    rng = np.random.default_rng(0)
+    right = np.repeat(rng.random(100) < 0.7, 3)
+    y_true = np.zeros(300, dtype=np.int64)
+    probs = np.where(right[:, None], np.eye(2)[0], np.eye(2)[1])
+    lesions = np.repeat(np.arange(100), 3)
+    spread = {name: float(np.std(bootstrap(y_true, probs, 2000, seed=1, clusters=c)["accuracy"]))
+              for name, c in (("images", None), ("lesions", lesions))}
+    assert spread["lesions"] / spread["images"] == pytest.approx(np.sqrt(3), rel=0.15)

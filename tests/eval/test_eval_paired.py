@@ -9,17 +9,19 @@ from scipy import stats
 
 from skinbench.errors import RunError
 from skinbench.eval.metrics import compute_metrics
+from skinbench.eval.metrics import resample_counts
 from skinbench.eval.paired import (
     METRICS,
     PAIRED_METRICS,
     align,
     compare_paired,
+    CLUSTERED_MCNEMAR_TEST,
+    MCNEMAR_TEST,
     mcnemar,
     over_seeds,
     paired_bootstrap,
     percentile_interval,
     point_values,
-    resample_counts,
     resampled_values,
     unpaired_interval,
 )
@@ -153,3 +155,63 @@ def test_interval_over_seeds_averages_resamples_first() -> None:
     first, second = rng.normal(size=500), rng.normal(size=500)
     assert percentile_interval([first, second]) == pytest.approx(tuple(np.percentile((first + second) / 2, [2.5, 97.5])))
     assert unpaired_interval([first], [second]) == pytest.approx(tuple(np.percentile(first - second, [2.5, 97.5])))
+
+
+def test_clustered_mcnemar_is_durkalskis_statistic_and_mcnemars_chi_square_without_clusters() -> None:
+    """Durkalski et al. 2003: X = (sum_k d_k)^2 / sum_k d_k^2, d_k = a-only minus b-only images of lesion k."""
+    from scipy.stats import chi2
+
+    correct_a = np.array([1, 1, 1, 0, 1, 1, 0, 1, 1, 0], dtype=bool)
+    correct_b = np.array([0, 0, 1, 1, 0, 1, 1, 0, 0, 0], dtype=bool)
+    lesions = np.array(["L1", "L1", "L2", "L2", "L3", "L4", "L5", "L6", "L6", "L7"])
+    d = np.array([2, -1, 1, 0, -1, 2, 0])  # per lesion L1..L7: 1 + 1, 0 - 1, 1, 0, -1, 1 + 1, 0
+    result = mcnemar(correct_a, correct_b, lesions)
+    assert (result.a_only, result.b_only) == (5, 2) and result.test == CLUSTERED_MCNEMAR_TEST
+    assert result.p_value == pytest.approx(chi2.sf(d.sum() ** 2 / (d**2).sum(), 1))
+    # Without clusters of several images it is the exact test, whatever the labels are.
+    assert mcnemar(correct_a, correct_b, [f"L{i}" for i in range(10)]) == mcnemar(correct_a, correct_b)
+    assert mcnemar(correct_a, correct_b).test == MCNEMAR_TEST
+
+
+def test_clustered_mcnemar_is_wider_when_the_lesions_images_agree() -> None:
+    """Two images of each lesion, both discordant the same way: half the independent evidence."""
+    correct_a = np.r_[np.ones(30, bool), np.zeros(10, bool)]
+    correct_b = ~correct_a
+    pairs = np.repeat(np.arange(20), 2)
+    assert mcnemar(correct_a, correct_b, pairs).p_value > mcnemar(correct_a, correct_b).p_value * 5
+
+
+def test_the_paired_bootstrap_resamples_lesions_with_all_their_images() -> None:
+    y_true, a, b = _cells()
+    lesions = np.repeat(np.arange(60), 2)  # two images per lesion
+    counts = resample_counts(len(y_true), 200, seed=1, clusters=lesions)
+    assert (counts[:, 0::2] == counts[:, 1::2]).all()  # an image comes with its lesion
+    assert (counts.sum(axis=1) == len(y_true)).all()
+    result = compare_paired(y_true, a, b, n=200, seed=1, clusters=lesions)
+    expected = resampled_values(counts, y_true, a)["accuracy"] - resampled_values(counts, y_true, b)["accuracy"]
+    np.testing.assert_allclose(result.samples["accuracy"], expected)
+    assert result.mcnemar.test == CLUSTERED_MCNEMAR_TEST
+
+
+def test_holm_on_a_worked_example() -> None:
+    """Holm 1979: sorted p (0.01, 0.02, 0.03, 0.04) times (4, 3, 2, 1) = (0.04, 0.06, 0.06, 0.04) -> running max."""
+    from skinbench.eval.paired import holm
+
+    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # 2 x 0.5 caps at 1, and the larger p cannot fall below it
+    assert holm([]) == []
+
+
+def test_t_sides_are_one_sided_t_tests_and_bootstrap_sides_count_resamples() -> None:
+    from scipy import stats
+
+    from skinbench.eval.paired import bootstrap_sides, t_sides
+
+    diffs = [0.04, 0.06, 0.05, 0.03]
+    above, below = t_sides(diffs, -0.05)
+    assert above == pytest.approx(stats.ttest_1samp(diffs, -0.05, alternative="greater").pvalue)
+    assert above + below == pytest.approx(1.0) and t_sides(diffs[:2]) is None
+    samples = np.array([-0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert bootstrap_sides(samples) == pytest.approx(((1 + 3) / 10, (1 + 7) / 10))
+    # two seeds: resample r of each averaged first
+    assert bootstrap_sides([samples, samples + 1.0]) == pytest.approx(((1 + 0) / 10, (1 + 9) / 10))

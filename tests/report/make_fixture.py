@@ -24,7 +24,6 @@ from skinbench.catalogue import ABLATION_ROWS
 from skinbench.classes import CLASSES
 from skinbench.eval.metrics import compute_metrics
 from skinbench.eval.predictions import write_predictions
-from skinbench.io import write_csv
 from skinbench.records import (
     FAILED,
     FINISHED,
@@ -42,6 +41,7 @@ from skinbench.records import (
     Timing,
     split_file,
     write_history,
+    write_split,
 )
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -69,8 +69,12 @@ BACKBONE = {
 #: [:240] against plain MobileNetV3Large contradicted, [:230] with against without metadata
 #: supported, Dense(512) (no difference) not resolved.
 ABLATION_BONUS = {"cut240": 0.3, "cut230-nometa": -1.0, "plain": 1.5}
-#: Subtracted from SKILL on the lesion split: the fixture's stand-in for the paper split's leakage.
-LESION_PENALTY = 1.0
+#: Subtracted from SKILL on a split: the fixture's stand-in for what the paper split gains (the lesion split
+#: loses leakage and selection; the leaky split keeps the leakage).
+PENALTY = {"leaky": 0.4, "lesion": 1.0}
+#: config.json's schedule: the paper's text (its class weights follow the recipe).
+SCHEDULE = dict(name="paper", follows="the paper's text", epoch_steps=None, learning_rate=1e-3, reduce_lr=True,
+                augment_per_class=None, monitor="val_accuracy", patience=25, min_delta=0.0)
 EPOCH_S = {"densenet201": 41.0, "inceptionresnetv2": 88.0, "mobilenetv3large": 9.5, "resnet50": 30.0, "nasnetmobile": 14.0}
 
 # shard -> (backbone, recipe, ablation, seed, status[, split]); the split is "paper" unless given
@@ -100,25 +104,41 @@ CELLS = {
 
 
 def dataset() -> pd.DataFrame:
-    """image_id and label of the fixture's 1,400 images."""
+    """image_id, lesion_id and label of the fixture's 1,400 images: in each class, the first 60% of its
+    images come two to a lesion, the rest one to a lesion."""
     labels = np.repeat(np.arange(len(CLASSES)), [CLASS_COUNTS[c] for c in CLASSES])
-    return pd.DataFrame({"image_id": [f"SYN_{i:07d}" for i in range(len(labels))], "label": labels})
+    lesions = []
+    for label, name in enumerate(CLASSES):
+        count = CLASS_COUNTS[name]
+        paired = int(0.6 * count) // 2 * 2
+        lesions += [f"LES_{name}_{k // 2 if k < paired else k:04d}" for k in range(count)]
+    return pd.DataFrame({"image_id": [f"SYN_{i:07d}" for i in range(len(labels))], "lesion_id": lesions, "label": labels})
 
 
 def split(frame: pd.DataFrame, seed: int, protocol: str = "paper") -> pd.DataFrame:
     """A stratified split: ``paper`` makes every tenth image of each class (after a seeded shuffle)
-    validation; ``lesion`` every seventh test and the one after it validation (the fixture has no lesions)."""
+    validation, lesions ignored; ``leaky`` every seventh image test and the one after it validation,
+    lesions ignored; ``lesion`` every seventh lesion of each class test and the one after it
+    validation, each lesion whole."""
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(frame))
     part = np.full(len(frame), "train", dtype=object)
-    for label in range(len(CLASSES)):
-        members = order[frame["label"].to_numpy()[order] == label]
-        if protocol == "paper":
-            part[members[::10]] = "val"
-        else:
-            part[members[::7]] = "test"
-            part[members[1::7]] = "val"
-    return pd.DataFrame({"image_id": frame["image_id"], "part": part})
+    if protocol in ("paper", "leaky"):
+        order = rng.permutation(len(frame))
+        for label in range(len(CLASSES)):
+            members = order[frame["label"].to_numpy()[order] == label]
+            if protocol == "paper":
+                part[members[::10]] = "val"
+            else:
+                part[members[::7]] = "test"
+                part[members[1::7]] = "val"
+    else:
+        lesions = frame.drop_duplicates("lesion_id")
+        order = lesions.iloc[rng.permutation(len(lesions))]
+        for label in range(len(CLASSES)):
+            members = order.loc[order["label"] == label, "lesion_id"].to_numpy()
+            part[frame["lesion_id"].isin(members[::7]).to_numpy()] = "test"
+            part[frame["lesion_id"].isin(members[1::7]).to_numpy()] = "val"
+    return pd.DataFrame({"image_id": frame["image_id"], "lesion_id": frame["lesion_id"], "part": part})
 
 
 def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: str, recipe: str,
@@ -126,14 +146,15 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     middle = f"ablation-{ablation}" if ablation else recipe
     cell_id = f"{backbone}-{middle}-{split}-s{seed}"
     folder = run / cell_id
+    if not (run / split_file(split, seed)).exists():  # the run folder's split of this seed, as the runner writes it
+        write_split(run / split_file(split, seed), parts)
     row = ABLATION_ROWS.get(ablation or "")
     CellConfig(
         cell_id=cell_id, backbone=backbone, recipe=recipe, ablation=ablation, seed=seed, split=split, image_size=64,
         epochs=3, batch_size=32, weights="none", attention="paper" if row is None or row.attention else None,
         metadata=recipe == "metadata" and (row is None or row.metadata), cut=row.cut_key if row else None,
         extra_dense=row.extra_dense if row else 0, precision="float32", jit=False,
-        deterministic=False, bn_momentum=None, gradient_accumulation=None,
-        schedule=ScheduleRecord("paper", None, "val_accuracy", 25, 0.0),
+        deterministic=False, bn_momentum=None, gradient_accumulation=None, schedule=ScheduleRecord(**SCHEDULE, class_weights="balanced" if recipe == "metadata" else None),
         dataset=DatasetRecord("synthetic", True, "synthetic", len(frame), FINGERPRINT),
         backend="tensorflow",
     ).write(folder)
@@ -145,7 +166,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
     if status == PENDING:  # a running cell has only its config, env and checkpoint/ (not read by the report)
         return
     rng = np.random.default_rng(zlib.crc32(cell_id.encode()))
-    bonus = SKILL[backbone] + ABLATION_BONUS.get(ablation or "", 0.0) - (LESION_PENALTY if split == "lesion" else 0.0)
+    bonus = SKILL[backbone] + ABLATION_BONUS.get(ablation or "", 0.0) - PENALTY.get(split, 0.0)
     epochs = 3
     history = pd.DataFrame({
         "epoch": np.arange(1, epochs + 1),
@@ -210,7 +231,7 @@ def main(out: Path = FIXTURES) -> None:
             splits=sizes,
         ).write(run)
         for (protocol, seed), parts in splits.items():
-            write_csv(run / split_file(protocol, seed), parts)
+            write_split(run / split_file(protocol, seed), parts)
         for backbone, recipe, ablation, seed, status, *given in cells:
             protocol = given[0] if given else "paper"
             write_cell(run, frame, splits[protocol, seed], backbone, recipe, ablation, seed, status, protocol)

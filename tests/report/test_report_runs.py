@@ -92,6 +92,7 @@ def test_several_splits_are_labelled(shards: list[Path]) -> None:
     source = shards[0] / "densenet201-metadata-paper-s0"
     lesion = shards[0] / "densenet201-metadata-lesion-s0"
     shutil.copytree(source, lesion)
+    shutil.copy(shards[0] / "split-paper-s0.csv", shards[0] / "split-lesion-s0.csv")
     _edit_json(lesion / "config.json", split="lesion", cell_id=lesion.name)
     rows = list(accuracy_table(summarise(load_results(shards), bootstrap_n=0), 5, "metadata").frame["row"])
     assert "DenseNet201 [paper split]" in rows and "DenseNet201 [lesion split]" in rows

@@ -34,9 +34,12 @@ def _drop_class(folder: Path, name: str) -> None:
 
 
 def _copy_cell(shard: Path, source: str, seed: int) -> str:
-    """A second cell with the same predictions as ``source`` under another seed (and so another cell id)."""
+    """A second cell with the same predictions as ``source`` under another seed (and so another cell id),
+    the seed's split file a copy of the source's."""
     cell_id = source.rsplit("-s", 1)[0] + f"-s{seed}"
     shutil.copytree(shard / source, shard / cell_id)
+    stem, old_seed = source.rsplit("-", 2)[1], source.rsplit("-s", 1)[1]
+    shutil.copy(shard / f"split-{stem}-s{old_seed}.csv", shard / f"split-{stem}-s{seed}.csv")
     config = shard / cell_id / "config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "cell_id": cell_id, "seed": seed}))
     return cell_id

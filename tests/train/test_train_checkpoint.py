@@ -42,7 +42,8 @@ def _build() -> keras.Model:
 
 def _train(folder: Path, stop: StopRequest | None = None) -> None:
     settings = Settings(epochs=EPOCHS, batch_size=16, keep_model=False)
-    train_cell(_build, _inputs(), folder, seed=3, settings=settings, stop=stop or StopRequest())
+    train_cell(_build, _inputs(), folder, seed=3, settings=settings, schedule=settings.schedule_for("metadata"),
+               stop=stop or StopRequest())
 
 
 class _StopAfter(StopRequest):

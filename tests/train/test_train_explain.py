@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from skinbench.classes import CLASSES
 from skinbench.eval.predictions import read_predictions
 from skinbench.records import LesionAttention
-from train_helpers import TWO_CELLS
+from train_helpers import TWO_CELLS, long_epochs
 
 METADATA = TWO_CELLS[1]
 
@@ -48,14 +49,14 @@ def test_nothing_to_explain_and_no_model(two_cells: Path, tmp_path: Path, invoke
 
 
 def test_a_trained_models_attention_falls_on_the_lesion_more_than_randomised_weights(
-    tmp_path: Path, run_args: list[str], invoke
+    tmp_path: Path, run_args: list[str], invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The synthetic set knows each image's lesion: a tiny model trained for 8 x 896 steps puts
     more of its attention there than the same model with fresh weights, whose maps spread about
     evenly (their share is near the lesion's area)."""
     out = tmp_path / "run"
-    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "8", "--schedule", "code",
-                     "--out", str(out), *run_args])
+    long_epochs(monkeypatch)
+    result = invoke(["run", "--allow-cpu", "--backbones", "tiny", "--recipes", "augmented", "--epochs", "8", "--out", str(out), *run_args])
     assert result.exit_code == 0, result.output
     cell = out / "tiny-augmented-paper-s0"
     result = invoke(["explain", str(cell), "--per-class", "2"])

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from skinbench.records import ExportReport
-from train_helpers import TWO_CELLS
+from train_helpers import TWO_CELLS, long_epochs
 
 IMAGE_ONLY, METADATA = TWO_CELLS
-#: Epochs of the code schedule (896 batches each): a tiny model trained this long is confident,
+#: Epochs of 896 batches each (train_helpers.long_epochs): a tiny model trained this long is confident,
 #: where one trained for seconds gives near-uniform outputs whose near-ties int8 cannot resolve.
 EPOCHS = 4
 #: Least argmax agreement with the Keras model on the whole reported part, per format.
@@ -28,8 +28,9 @@ def exported(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("export") / "run"
     with pytest.MonkeyPatch.context() as patch:
         tiny_backbone.register(patch)
+        long_epochs(patch)
         result = CliRunner().invoke(app, [
-            "run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS), "--schedule", "code",
+            "run", "--allow-cpu", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS),
             "--data-dir", str(tiny_data),
             "--image-size", "32", "--batch-size", "16", "--weights", "none", "--quiet", "--out", str(run),
         ])

@@ -139,7 +139,9 @@ def test_nan_loss_fails_the_cell_and_keeps_the_last_good_save(tmp_path: Path) ->
     evaluation = Batches(images, np.arange(48), labels, batch_size=16, shuffle=False)
     inputs = CellInputs(batches, evaluation, labels, evaluation, "val", [str(i) for i in range(48)], labels, 48, None, "crop", None)
     with pytest.raises(CellFailed, match="NaN in epoch 1"):
-        train_cell(build, inputs, tmp_path, seed=0, settings=Settings(epochs=2), stop=StopRequest())
+        settings = Settings(epochs=2)
+        train_cell(build, inputs, tmp_path, seed=0, settings=settings, schedule=settings.schedule_for("augmented"),
+                   stop=StopRequest())
     assert not (tmp_path / "checkpoint" / "latest.json").exists()
 
 

@@ -18,9 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from fetch_fixtures import Archives, FileServer, build_archives, write_manifest  # noqa: E402
 from skinbench.cli import app  # noqa: E402
-from skinbench.config import Cell, Synthetic  # noqa: E402
+from skinbench.config import Cell, Settings, Synthetic  # noqa: E402
 from skinbench.data.splits import make_split, reported_part  # noqa: E402
 from skinbench.errors import DataError  # noqa: E402
+from skinbench.train.cell import CellPlan, cell_config  # noqa: E402
 from skinbench.train.rundata import DataSource, RunData  # noqa: E402
 
 runner = CliRunner()
@@ -64,7 +65,8 @@ def test_the_test_set_is_the_reported_part_and_never_trains(fetched, tmp_path: P
     # The saved split is read back by the next run, and the cell's reported images are the test set.
     assert sorted(pd.read_csv(tmp_path / "run" / "split-official-s0.csv").query("part == 'test'")["image_id"]) == archives.test_ids
     again = RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, protocols={"official"})
-    inputs = again.inputs(Cell("tiny", "metadata", "official", 0), 32, 8, metadata=True)
+    cell = Cell("tiny", "metadata", "official", 0)
+    inputs = again.inputs(cell, cell_config(CellPlan(cell, metadata=True), Settings(batch_size=8), again, 32))
     assert inputs.report_part == "test" and sorted(inputs.report_ids) == archives.test_ids
     # The run's dataset fingerprint covers the test set; the training images' cache is the training data's.
     assert again.dataset.fingerprint != again.training.fingerprint

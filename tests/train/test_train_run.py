@@ -49,7 +49,10 @@ def test_cell_writes_every_record_consistently(two_cells: Path, cell_id: str) ->
     config = CellConfig.read(folder)
     assert config.cell_id == cell_id and (config.backbone, config.split, config.seed) == ("tiny", "paper", 0)
     assert (config.image_size, config.epochs, config.weights) == (32, 2, "none")
-    assert config.schedule == ScheduleRecord("paper", None, "val_accuracy", 25, 0.0) and config.deterministic is False
+    weights = "balanced" if config.recipe == "metadata" else None
+    assert config.schedule == ScheduleRecord(
+        "paper", "the paper's text", None, 1e-3, True, weights, None, "val_accuracy", 25, 0.0
+    ) and config.deterministic is False
     assert config.bn_momentum is None
     assert config.dataset.n_images == DataInfo.read(two_cells).n_images
 

@@ -118,5 +118,7 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path, monk
         raise AssertionError("no model is built for a batch size that cannot be split")
 
     monkeypatch.setattr(trainer, "distribution", lambda: (contextlib.nullcontext(), 2))
-    with pytest.raises(RunError, match="--batch-size 15 does not split evenly over 2 GPUs"):
-        trainer.train_cell(build, None, tmp_path, seed=0, settings=Settings(batch_size=15), stop=StopRequest())
+    settings = Settings(batch_size=15)
+    with pytest.raises(RunError, match="batch size 15 does not split evenly over 2 GPUs; give --batch-size, a multiple of 2"):
+        trainer.train_cell(build, None, tmp_path, seed=0, settings=settings, schedule=settings.schedule_for("metadata"),
+                           stop=StopRequest())

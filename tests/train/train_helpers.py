@@ -9,6 +9,15 @@ TWO_CELLS = ("tiny-augmented-paper-s0", "tiny-metadata-paper-s0")
 TWO_CELLS_ARGS = ["run", "--allow-cpu", "--backbones", "tiny", "--epochs", "2"]
 
 
+def long_epochs(monkeypatch, steps: int = 896) -> None:
+    """Epochs of ``steps`` batches whatever the schedule and the training part (``config.Schedule.epoch_steps``):
+    the tiny backbone learns in a few such epochs, where one-pass epochs of a small set would spend the test's
+    time on each epoch's validation and checkpoint."""
+    from skinbench.config import Schedule
+
+    monkeypatch.setattr(Schedule, "epoch_steps", lambda self, n_train: steps)
+
+
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
     """Wait until ``path`` exists while ``process`` runs (it must not end first)."""
     deadline = time.monotonic() + timeout
