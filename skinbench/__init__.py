@@ -1,8 +1,22 @@
-"""skinbench: an open benchmark of ImageNet backbones for skin-lesion classification."""
+"""skinbench: an open benchmark of ImageNet backbones for skin-lesion classification.
+
+The Python API (``skinbench.api``)::
+
+    import skinbench
+
+    spec = skinbench.RunSpec.from_options(matrix="demo", dataset="synthetic", out="results/demo")
+    skinbench.run(spec)                       # train the cells; finished ones are kept
+    run = skinbench.load_run("results/demo")  # typed cells, and a pandas table of their metrics
+    skinbench.write_report("results/demo")    # report.md and its CSVs
+"""
 
 import os
 
 # TensorFlow's C++ start-up chatter drowns the CLI's own output; users can still override it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+from skinbench.version import __version__  # noqa: E402
+from skinbench.api import Run, load_run, run, write_report  # noqa: E402  (light: no Keras until a run starts)
+from skinbench.spec import RunSpec  # noqa: E402
+
+__all__ = ["RunSpec", "Run", "run", "load_run", "write_report", "__version__"]

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from skinbench import __version__
+from skinbench.version import __version__
 from skinbench.commands import bench, data, explain, export, models, predict, report, run
 from skinbench.commands import status as status_command
 from skinbench.commands import compare as compare_command

@@ -13,15 +13,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skinbench"
 
 #: Layer of each module (by the longest matching prefix) and the layers it may import.
 LAYERS = {
-    "leaf": ("skinbench", "skinbench.classes", "skinbench.errors", "skinbench.io", "skinbench.paths",
+    "leaf": ("skinbench.version", "skinbench.classes", "skinbench.errors", "skinbench.io", "skinbench.paths",
              "skinbench.console", "skinbench.registry", "skinbench.catalogue", "skinbench.paper", "skinbench.records", "skinbench.gpu_bench"),
-    "settings": ("skinbench.config",),
+    "settings": ("skinbench.config", "skinbench.spec"),
     "data": ("skinbench.data",),
     "models": ("skinbench.models",),
     "eval": ("skinbench.eval",),
     "train": ("skinbench.train", "skinbench.benchmark"),
     "report": ("skinbench.report",),
     "deploy": ("skinbench.deploy",),
+    "api": ("skinbench", "skinbench.api"),
     "commands": ("skinbench.commands",),
     "cli": ("skinbench.cli", "skinbench.__main__"),
 }
@@ -34,7 +35,8 @@ ALLOWED = {
     "train": {"leaf", "settings", "data", "models", "eval", "train"},
     "report": {"leaf", "settings", "eval", "report"},
     "deploy": {"leaf", "settings", "data", "models", "eval", "train", "deploy"},
-    "commands": {"leaf", "settings", "data", "models", "eval", "train", "report", "deploy", "commands"},
+    "api": {"leaf", "settings", "data", "models", "eval", "train", "report", "deploy", "api"},
+    "commands": {"leaf", "settings", "data", "models", "eval", "train", "report", "deploy", "api", "commands"},
     "cli": {"leaf", "commands", "cli"},
 }
 HEAVY = ("keras", "tensorflow", "jax")

@@ -1,9 +1,16 @@
-"""`skinbench run` (a matrix of backbones x recipes) and `skinbench ablate mobilenetv3` (paper Table 9)."""
+"""`skinbench run` (a matrix of backbones x recipes) and `skinbench ablate mobilenetv3` (paper Table 9).
+
+Both are ``skinbench.api.run`` of a ``RunSpec``: each field of the specification is one option
+(``OPTIONS``), declared once and given to both commands by ``spec_command``; ``--config FILE``
+makes a file's values the options' defaults (flags given beside it win) and ``--print-config``
+prints the specification as a file ``--config`` reads.
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 
@@ -20,9 +27,8 @@ from skinbench.commands.options import (
     in_panel,
 )
 from skinbench import catalogue, config
-from skinbench.config import Profile, Settings
 from skinbench.errors import RunError
-from skinbench.train.executors import Execution, check_available, parse_execution
+from skinbench.spec import OPTION_SECTION, SECTIONS, RunSpec, read_options
 
 ablate_app = typer.Typer(help="Ablation studies.", no_args_is_help=True)
 
@@ -209,283 +215,132 @@ SlurmOption = Annotated[
 ]
 
 
-@guarded
-def run(
-    dataset: DatasetName = "ham10000",
-    data_dir: DataDir = None,
-    split: Split = "paper",
-    strict: Strict = False,
-    matrix: Matrix = None,
-    backbones: Backbones = None,
-    recipes: Recipes = None,
-    image_size: ImageSize = None,
-    weights: Weights = None,
-    attention: Attention = "paper",
-    epochs: Epochs = None,
-    batch_size: BatchSize = None,
-    schedule: Schedule = "paper",
-    deterministic: Deterministic = False,
-    bn_momentum: BnMomentum = None,
-    gradient_accumulation: GradientAccumulation = None,
-    seeds: Seeds = None,
-    seed: Seed = 0,
-    precision: Precision = None,
-    jit: Jit = False,
-    shard: Shard = None,
-    executor: Executor = "inline",
-    jobs: Jobs = None,
-    wait: Wait = False,
-    partition: Partition = None,
-    time_limit: TimeLimit = None,
-    gpus_per_cell: GpusPerCell = None,
-    cpus_per_cell: CpusPerCell = None,
-    mem: Mem = None,
-    array_parallelism: ArrayParallelism = None,
-    slurm_option: SlurmOption = None,
-    allow_cpu: AllowCpu = False,
-    out: Out = None,
-    keep_models: KeepModels = True,
-    dry_run: DryRun = False,
-    quiet: Quiet = False,
-) -> None:
+Ablation = Annotated[
+    Optional[str],
+    choice_option(
+        "--ablation",
+        ("mobilenetv3",),
+        "Run an ablation in place of a matrix ('skinbench ablate mobilenetv3' is the same).",
+        rich_help_panel=MODEL,
+    ),
+]
+def _load_config(ctx: typer.Context, value: Optional[Path]) -> Optional[Path]:
+    """``--config``: the file's options become the command's defaults (so flags override them)."""
+    if value is not None:
+        try:
+            options = read_options(value)
+        except RunError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        ctx.default_map = {**(ctx.default_map or {}), **options}
+    return value
+
+
+ConfigFile = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config",
+        is_eager=True,
+        callback=_load_config,
+        rich_help_panel=OUTPUT,
+        help="A run specification (TOML, or YAML) whose values are the defaults of these options; flags given beside "
+        "it override them. --print-config writes one.",
+    ),
+]
+PrintConfig = Annotated[
+    bool,
+    typer.Option(
+        "--print-config",
+        rich_help_panel=OUTPUT,
+        help="Print the run specification these options make (TOML, as --config reads it) and exit.",
+    ),
+]
+
+#: The option of each field of ``RunSpec`` (the parameter's name is the field's).
+OPTIONS: dict[str, Any] = {
+    "dataset": DatasetName, "data_dir": DataDir, "split": Split, "strict": Strict,
+    "matrix": Matrix, "ablation": Ablation, "backbones": Backbones, "recipes": Recipes, "cuts": Cuts, "smoke": Smoke,
+    "seeds": Seeds, "seed": Seed, "shard": Shard,
+    "image_size": ImageSize, "weights": Weights, "attention": Attention, "bn_momentum": BnMomentum,
+    "schedule": Schedule, "epochs": Epochs, "batch_size": BatchSize, "precision": Precision, "jit": Jit,
+    "deterministic": Deterministic, "gradient_accumulation": GradientAccumulation, "keep_models": KeepModels,
+    "executor": Executor, "jobs": Jobs, "wait": Wait, "partition": Partition, "time_limit": TimeLimit,
+    "gpus_per_cell": GpusPerCell, "cpus_per_cell": CpusPerCell, "mem": Mem, "array_parallelism": ArrayParallelism,
+    "slurm_option": SlurmOption, "allow_cpu": AllowCpu, "out": Out, "quiet": Quiet,
+}
+#: What ``skinbench ablate <name>`` leaves out: the matrix it replaces.
+MATRIX_ONLY = frozenset({"matrix", "ablation", "backbones", "recipes"})
+
+
+def _default(name: str) -> Any:
+    """The option's default: its field's (an empty tuple is the option's None)."""
+    kind = SECTIONS[OPTION_SECTION[name]]
+    default = kind.__dataclass_fields__[name].default
+    return None if default == () else default
+
+
+def spec_command(exclude: frozenset[str] = frozenset(), **fixed: Any) -> Callable[[Callable], Callable]:
+    """A command whose options are ``OPTIONS`` but ``exclude``, plus --config, --print-config and
+    --dry-run; it calls the decorated function with the ``RunSpec`` they make (``fixed`` set too)."""
+
+    def make(func: Callable[..., None]) -> Callable:
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        parameters = [
+            inspect.Parameter(name, keyword, default=_default(name), annotation=option)
+            for name, option in OPTIONS.items()
+            if name not in exclude
+        ]
+        parameters += [
+            inspect.Parameter("config_file", keyword, default=None, annotation=ConfigFile),
+            inspect.Parameter("print_config", keyword, default=False, annotation=PrintConfig),
+            inspect.Parameter("dry_run", keyword, default=False, annotation=DryRun),
+        ]
+
+        def command(*, config_file: Optional[Path], print_config: bool, dry_run: bool, **values: Any) -> None:
+            func(RunSpec.from_options(**values, **fixed), print_config=print_config, dry_run=dry_run)
+
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__name__, command.__doc__ = func.__name__, func.__doc__
+        return guarded(command)
+
+    return make
+
+
+@spec_command()
+def run(spec: RunSpec, *, print_config: bool, dry_run: bool) -> None:
     """Train a matrix of cells (backbone x recipe x seed); finished cells are kept, killed ones resume.
 
-    Defaults: each backbone's native image size, the schedule's epoch cap and batch (150 and 32 under paper), ImageNet weights;
+    Defaults: each backbone's native image size, the schedule's epoch cap and batch (paper: 150 epochs of batch 32), ImageNet weights;
     the smoke matrix: 64 px, 2 epochs, batch 16, random weights (BatchNorm momentum 0.9), a 1000-image synthetic set;
     the demo matrix: the same for 5 epochs.
     """
-    spec = config.matrix_spec(matrix or ("all" if backbones else "full"))
-    cells = config.select(
-        spec,
-        backbones=catalogue.BACKBONES.parse(backbones, "--backbones"),
-        recipes=config.parse_list(recipes, "--recipes", catalogue.RECIPE_NAMES),
-        split=split,
-        seeds=config.parse_seeds(seeds, seed),
-    )
-    settings = _settings(
-        spec.profile, image_size=image_size, epochs=epochs, batch_size=batch_size, weights=weights,
-        precision=precision, jit=jit, schedule=schedule, attention=attention, deterministic=deterministic,
-        bn_momentum=bn_momentum, gradient_accumulation=gradient_accumulation, keep_model=keep_models,
-    )
-    part, execution = _execution(
-        shard, dataset, data_dir, executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit,
-        gpus_per_cell=gpus_per_cell, cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism,
-        slurm_options=slurm_option,
-    )
-    _check_sizes({cell.backbone for cell in cells}, settings)
-    require_gpu = _require_gpu(execution, allow_cpu=allow_cpu, cpu_sized=spec.profile.cpu_sized(settings), dry_run=dry_run)
-    # Every option is checked: now the heavy imports.
-    from skinbench.train.runner import matrix_plans
-
-    plans = _shard(matrix_plans(cells, settings), part)
-    _start(plans, settings, spec.profile, dataset, data_dir, out or Path("results") / spec.name, quiet, strict, execution,
-           require_gpu=require_gpu, dry_run=dry_run)
+    _start(spec, print_config=print_config, dry_run=dry_run)
 
 
 @ablate_app.command("mobilenetv3")
-@guarded
-def ablate_mobilenetv3(
-    dataset: DatasetName = "ham10000",
-    data_dir: DataDir = None,
-    split: Split = "paper",
-    strict: Strict = False,
-    cuts: Cuts = None,
-    smoke: Smoke = False,
-    image_size: ImageSize = None,
-    weights: Weights = None,
-    attention: Attention = "paper",
-    epochs: Epochs = None,
-    batch_size: BatchSize = None,
-    schedule: Schedule = "paper",
-    deterministic: Deterministic = False,
-    bn_momentum: BnMomentum = None,
-    gradient_accumulation: GradientAccumulation = None,
-    seeds: Seeds = None,
-    seed: Seed = 0,
-    precision: Precision = None,
-    jit: Jit = False,
-    shard: Shard = None,
-    executor: Executor = "inline",
-    jobs: Jobs = None,
-    wait: Wait = False,
-    partition: Partition = None,
-    time_limit: TimeLimit = None,
-    gpus_per_cell: GpusPerCell = None,
-    cpus_per_cell: CpusPerCell = None,
-    mem: Mem = None,
-    array_parallelism: ArrayParallelism = None,
-    slurm_option: SlurmOption = None,
-    allow_cpu: AllowCpu = False,
-    out: Out = None,
-    keep_models: KeepModels = True,
-    dry_run: DryRun = False,
-    quiet: Quiet = False,
-) -> None:
+@spec_command(MATRIX_ONLY, ablation="mobilenetv3")
+def ablate_mobilenetv3(spec: RunSpec, *, print_config: bool, dry_run: bool) -> None:
     """Paper Table 9: MobileNetV3Large cut at each layer of the table, with the metadata recipe.
 
     Defaults as for 'skinbench run'; --smoke: 64 px, 1 epoch, batch 16, random weights (BatchNorm momentum 0.9).
     """
-    profile = config.SMOKE_ABLATION if smoke else config.BENCHMARK
-    settings = _settings(
-        profile, image_size=image_size, epochs=epochs, batch_size=batch_size, weights=weights, precision=precision,
-        jit=jit, schedule=schedule, attention=attention, deterministic=deterministic, bn_momentum=bn_momentum,
-        gradient_accumulation=gradient_accumulation, keep_model=keep_models,
-    )
-    chosen = _parse_cuts(cuts) if cuts is not None or not smoke else config.SMOKE_ABLATION_CUTS
-    chosen_seeds = config.parse_seeds(seeds, seed)
-    part, execution = _execution(
-        shard, dataset, data_dir, executor, jobs=jobs, wait=wait, partition=partition, time_limit=time_limit,
-        gpus_per_cell=gpus_per_cell, cpus_per_cell=cpus_per_cell, mem=mem, array_parallelism=array_parallelism,
-        slurm_options=slurm_option,
-    )
-    _check_sizes({catalogue.ABLATION_BACKBONE}, settings)
-    require_gpu = _require_gpu(execution, allow_cpu=allow_cpu, cpu_sized=profile.cpu_sized(settings), dry_run=dry_run)
-    # Every option is checked: now the heavy imports.
-    from skinbench.train.runner import ablation_plans
-
-    plans = ablation_plans(chosen, split=split, seeds=chosen_seeds, attention=settings.attention)
-    plans = _shard(plans, part)
-    _start(plans, settings, profile, dataset, data_dir, out or Path("results") / "ablation", quiet, strict, execution,
-           require_gpu=require_gpu, dry_run=dry_run)
+    _start(spec, print_config=print_config, dry_run=dry_run)
 
 
-def _shard(plans: list, parts: tuple[int, int] | None) -> list:
-    """The plans of shard ``--shard K/N`` (all without it)."""
-    if parts is None:
-        return plans
-    keep = {cell.cell_id for cell in config.shard([p.cell for p in plans], *parts)}
-    return [p for p in plans if p.cell.cell_id in keep]
-
-
-def _parse_cuts(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        cuts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
-    return config.check_cuts(cuts)
-
-
-def _settings(
-    profile: Profile,
-    *,
-    image_size: str | None,
-    epochs: int | None,
-    batch_size: int | None,
-    weights: str | None,
-    precision: str | None,
-    jit: bool,
-    schedule: str,
-    attention: str,
-    deterministic: bool,
-    bn_momentum: float | None,
-    gradient_accumulation: int | None,
-    keep_model: bool,
-) -> Settings:
-    """The profile's settings with every option given on the command line applied.
-
-    The parser has already refused values outside --schedule's, --attention's and
-    --precision's choices.
-    """
-    if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
-        raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
-    settings = profile.settings.override(schedule=schedule, batch_size=batch_size)
-    batches = sorted({settings.schedule_for(recipe).batch_size for recipe in catalogue.RECIPES})
-    if gradient_accumulation and any(batch % gradient_accumulation for batch in batches):
-        raise RunError(f"--gradient-accumulation {gradient_accumulation} does not divide the batch of "
-                       f"{' or '.join(map(str, batches))} into equal micro-batches; use a divisor of --batch-size")
-    return profile.settings.override(
-        image_size=config.parse_image_size(image_size),
-        epochs=epochs,
-        batch_size=batch_size,
-        weights=weights,
-        precision=precision,
-        jit=jit or None,
-        schedule=schedule,
-        attention=attention,
-        deterministic=deterministic or None,
-        bn_momentum=bn_momentum,
-        gradient_accumulation=gradient_accumulation,
-        keep_model=keep_model,
-    )
-
-
-def _execution(
-    shard: str | None, dataset: str, data_dir: Path | None, executor: str, **options: object
-) -> tuple[tuple[int, int] | None, Execution]:
-    """The shard and the executor's settings, checked with the data options before any heavy import."""
-    part = config.parse_shard(shard)
-    execution = parse_execution(executor, shard=part is not None, **options)
-    check_available(execution)
-    _check_data(dataset, data_dir)
-    return part, execution
-
-
-def _check_data(dataset: str, data_dir: Path | None) -> None:
-    if dataset == "synthetic" and data_dir is not None:
-        raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
-    if dataset == "ham10000":
-        from skinbench.data.ham10000 import check_data_dir
-
-        check_data_dir(data_dir)
-
-
-def _check_sizes(backbones: set[str], settings: Settings) -> None:
-    """--image-size against each backbone's smallest input (backbones registered by a plugin are
-    checked when their model is built)."""
-    for name in sorted(backbones & set(catalogue.BACKBONES)):
-        catalogue.BACKBONES[name].check_size(settings.image_size)
-
-
-def _require_gpu(execution: Execution, *, allow_cpu: bool, cpu_sized: bool, dry_run: bool) -> bool:
-    """Whether the cells need a GPU; refused here, before any heavy import, when none is visible.
-
-    A SLURM submission is not checked here (a login node has no GPU): its jobs check, and a job
-    given no GPU (``--gpus-per-cell 0``) needs ``--allow-cpu``.
-    """
-    from skinbench.train.device import require_gpu
-
-    needed = not (allow_cpu or cpu_sized)
-    if dry_run:
-        return needed
-    if execution.executor == catalogue.SLURM:
-        if needed and execution.gpus_per_cell == 0:
-            raise RunError("--gpus-per-cell 0 gives the jobs no GPU, and this plan is larger than the smoke and demo "
-                           "matrices: add --allow-cpu to train it on CPUs")
-        return needed
-    require_gpu(allow_cpu=allow_cpu, cpu_sized=cpu_sized)
-    return needed
-
-
-def _start(
-    plans,
-    settings: Settings,
-    profile: Profile,
-    dataset: str,
-    data_dir: Path | None,
-    out: Path,
-    quiet: bool,
-    strict: bool,
-    execution: Execution,
-    *,
-    require_gpu: bool,
-    dry_run: bool,
-) -> None:
+def _start(spec: RunSpec, *, print_config: bool, dry_run: bool) -> None:
+    """Print the specification, or its plan, or run it and say what happened."""
+    from skinbench import api
     from skinbench.console import err_console
-    from skinbench.train.device import device_line
-    from skinbench.train.rundata import DataSource
-    from skinbench.train.runner import run_cells
 
-    source = DataSource(dataset, data_dir, profile.synthetic, strict)
+    if print_config:
+        typer.echo(spec.to_toml(), nl=False)
+        return
     if dry_run:
         from skinbench.commands.plan import print_plan
 
-        print_plan(plans, settings, source, out)
+        prepared = api.prepare(spec, dry_run=True)
+        print_plan(prepared.plans, prepared.settings, prepared.source(), prepared.out)
         return
-    if execution.executor != catalogue.SLURM:  # a SLURM job says its own device in its log
-        err_console.print(device_line(precision=settings.precision, jit=settings.jit), highlight=False, soft_wrap=True)
-    summary = run_cells(plans, settings, source, out, quiet=quiet, execution=execution, require_gpu=require_gpu)
+    summary = api.run(spec)
     running = f", {len(summary.running)} still running in earlier jobs" if summary.running else ""
     running += f", {len(summary.repaired)} repaired (evaluated again)" if summary.repaired else ""
     if summary.followed:

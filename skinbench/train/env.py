@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import psutil
 
-from skinbench import __version__
+from skinbench.version import __version__
 from skinbench.records import CpuRecord, Environment
 
 _PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy")

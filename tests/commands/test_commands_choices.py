@@ -129,10 +129,8 @@ def test_refusals_read_like_the_librarys_own_errors() -> None:
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Run `run` and `ablate mobilenetv3` up to training: what they hand the library."""
-    from skinbench.commands import run
-
+def captured(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
+    """Run `run` and `ablate mobilenetv3` up to training: what they hand the runner."""
     seen: dict = {}
     runner = types.ModuleType("skinbench.train.runner")
 
@@ -144,13 +142,13 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict:
         seen.update(cuts=cuts, split=split, attention=attention)
         return []
 
-    runner.matrix_plans, runner.ablation_plans = matrix_plans, ablation_plans
+    def run_cells(plans, settings, source, out, **options):
+        seen.update(plans=plans, settings=settings, dataset=source.name, **options)
+        return types.SimpleNamespace(running=[], repaired=[], followed=True, finished=[], skipped=[], out=out)
+
+    runner.matrix_plans, runner.ablation_plans, runner.run_cells = matrix_plans, ablation_plans, run_cells
     monkeypatch.setitem(sys.modules, "skinbench.train.runner", runner)
-
-    def start(plans, settings, profile, dataset, data_dir, out, quiet, strict, *execution, **options):
-        seen.update(plans=plans, settings=settings, dataset=dataset, **options)
-
-    monkeypatch.setattr(run, "_start", start)
+    monkeypatch.chdir(tmp_path)  # the run folder (results/<matrix>) keeps its run.toml here
     return seen
 
 

@@ -85,12 +85,12 @@ def test_profiles_know_their_cpu_size() -> None:
 
 def test_slurm_submission_is_not_refused_but_a_job_without_a_gpu_needs_allow_cpu(no_driver, monkeypatch) -> None:
     from skinbench.catalogue import SLURM
-    from skinbench.commands import run
+    from skinbench import api
     from skinbench.train.executors import Execution
 
-    assert run._require_gpu(Execution(executor=SLURM), allow_cpu=False, cpu_sized=False, dry_run=False) is True
+    assert api._require_gpu(Execution(executor=SLURM), allow_cpu=False, cpu_sized=False, dry_run=False) is True
     with pytest.raises(RunError, match="--gpus-per-cell 0 gives the jobs no GPU"):
-        run._require_gpu(Execution(executor=SLURM, gpus_per_cell=0), allow_cpu=False, cpu_sized=False, dry_run=False)
+        api._require_gpu(Execution(executor=SLURM, gpus_per_cell=0), allow_cpu=False, cpu_sized=False, dry_run=False)
 
 
 def test_the_device_line_names_backend_devices_precision_and_xla() -> None:

@@ -1,0 +1,238 @@
+"""The Python API: run a specification, load a run folder, write its report.
+
+    import skinbench
+
+    spec = skinbench.RunSpec.from_options(matrix="demo", dataset="synthetic", seeds="0,1", out="results/demo")
+    skinbench.run(spec)                       # trains the cells (finished ones are kept)
+    run = skinbench.load_run("results/demo")  # typed cells and a table of their metrics
+    print(run.table[["cell", "accuracy", "balanced_accuracy"]])
+    skinbench.write_report("results/demo")    # report.md and its CSVs
+
+``skinbench run`` and ``skinbench ablate`` are this module's ``run`` with the command line's
+options. Every option is checked here, before any heavy import, so a mistake costs no time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from skinbench import catalogue, config
+from skinbench.config import Profile, Settings
+from skinbench.errors import RunError
+from skinbench.io import write_text
+from skinbench.spec import SPEC_FILE, RunSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from skinbench.report.runs import CellFolder, Results
+    from skinbench.train.executors import Execution
+    from skinbench.train.runner import RunSummary
+
+#: The ablations ``MatrixSection.ablation`` names (``skinbench ablate <name>``).
+ABLATIONS: tuple[str, ...] = ("mobilenetv3",)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A specification resolved into what the runner takes."""
+
+    spec: RunSpec
+    plans: list
+    settings: Settings
+    profile: Profile
+    execution: Execution
+    out: Path
+    require_gpu: bool
+
+    def source(self):
+        """The ``train.rundata.DataSource`` the cells read."""
+        from skinbench.train.rundata import DataSource
+
+        data = self.spec.data
+        return DataSource(data.dataset, data.data_dir, self.profile.synthetic, data.strict)
+
+
+def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
+    """Check every option of ``spec`` and resolve its cells, settings and executor.
+
+    No Keras, TensorFlow or JAX is imported before the options are checked.
+    """
+    from skinbench.train.executors import check_available, parse_execution
+
+    m = spec.matrix
+    seeds = config.parse_seeds(m.seeds, m.seed)
+    if m.ablation is not None:
+        if m.ablation not in ABLATIONS:
+            raise RunError(f"unknown ablation {m.ablation!r}; choose from {', '.join(ABLATIONS)}")
+        if m.matrix is not None or m.backbones is not None or m.recipes is not None:
+            raise RunError("an ablation trains its own cells: give no matrix, backbones or recipes with it")
+        profile = config.SMOKE_ABLATION if m.smoke else config.BENCHMARK
+        name, backbones = "ablation", {catalogue.ABLATION_BACKBONE}
+        chosen = _parse_cuts(m.cuts) if m.cuts is not None or not m.smoke else config.SMOKE_ABLATION_CUTS
+    else:
+        if m.cuts is not None or m.smoke:
+            raise RunError("cuts and smoke are options of an ablation ('skinbench ablate mobilenetv3')")
+        matrix = config.matrix_spec(m.matrix or ("all" if m.backbones else "full"))
+        cells = config.select(
+            matrix,
+            backbones=catalogue.BACKBONES.parse(m.backbones, "--backbones"),
+            recipes=config.parse_list(m.recipes, "--recipes", catalogue.RECIPE_NAMES),
+            split=spec.data.split,
+            seeds=seeds,
+        )
+        profile, name, backbones = matrix.profile, matrix.name, {cell.backbone for cell in cells}
+    settings = _settings(spec, profile)
+    part = config.parse_shard(m.shard)
+    x = spec.execution
+    execution = parse_execution(
+        x.executor, shard=part is not None, jobs=x.jobs, wait=x.wait, partition=x.partition, time_limit=x.time_limit,
+        gpus_per_cell=x.gpus_per_cell, cpus_per_cell=x.cpus_per_cell, mem=x.mem,
+        array_parallelism=x.array_parallelism, slurm_options=list(x.slurm_option) or None,
+    )
+    check_available(execution)
+    _check_data(spec.data.dataset, spec.data.data_dir)
+    for backbone in sorted(backbones & set(catalogue.BACKBONES)):
+        catalogue.BACKBONES[backbone].check_size(settings.image_size)
+    require_gpu = _require_gpu(execution, allow_cpu=x.allow_cpu, cpu_sized=profile.cpu_sized(settings), dry_run=dry_run)
+    # Every option is checked: now the heavy imports.
+    from skinbench.train.runner import ablation_plans, matrix_plans
+
+    if m.ablation is not None:
+        plans = ablation_plans(chosen, split=spec.data.split, seeds=seeds, attention=settings.attention)
+    else:
+        plans = matrix_plans(cells, settings)
+    return Prepared(spec, _shard(plans, part), settings, profile, execution, x.out or Path("results") / name, require_gpu)
+
+
+def run(spec: RunSpec) -> RunSummary:
+    """Train the cells of ``spec`` into its run folder (finished cells are kept, interrupted ones
+    resume) and return what happened; ``spec`` is kept in the folder's run.toml."""
+    prepared = prepare(spec)
+    from skinbench.console import err_console
+    from skinbench.train.device import device_line
+    from skinbench.train.runner import run_cells
+
+    if prepared.execution.executor != catalogue.SLURM:  # a SLURM job says its own device in its log
+        err_console.print(device_line(precision=prepared.settings.precision, jit=prepared.settings.jit),
+                          highlight=False, soft_wrap=True)
+    keep_spec(spec, prepared.out)
+    return run_cells(prepared.plans, prepared.settings, prepared.source(), prepared.out, quiet=spec.execution.quiet,
+                     execution=prepared.execution, require_gpu=prepared.require_gpu)
+
+
+def keep_spec(spec: RunSpec, out: Path) -> None:
+    """Write ``spec`` into the run folder as run.toml, once: a folder keeps the specification it was
+    started with (later invocations, shards and resumes leave it)."""
+    path = Path(out) / SPEC_FILE
+    if not path.exists():
+        Path(out).mkdir(parents=True, exist_ok=True)
+        write_text(path, spec.to_toml())
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder (or several, merged), read: its typed cells and one row of metrics per finished cell."""
+
+    results: Results
+    table: pd.DataFrame  #: cells.csv's columns: one row per finished cell
+
+    @property
+    def cells(self) -> tuple[CellFolder, ...]:
+        return self.results.cells
+
+
+def load_run(*paths: Path | str) -> Run:
+    """Read the run folder(s) ``paths``: every cell's records, and a pandas table of every finished
+    cell's metrics (recomputed from its predictions.csv; no bootstrap intervals)."""
+    from skinbench.report.runs import load_results
+    from skinbench.report.summary import summarise
+    from skinbench.report.tables import cells_frame
+
+    results = load_results([Path(p) for p in paths])
+    return Run(results, cells_frame(summarise(results, 0)))
+
+
+def write_report(*paths: Path | str, out: Path | str | None = None, bootstrap: int = 1000, plots: bool = True) -> Path:
+    """Write the report of the run folder(s) ``paths`` (report.md, its CSVs and figures) and return report.md's path."""
+    from skinbench.report.build import build_report
+
+    path, _ = build_report([Path(p) for p in paths], Path(out) if out is not None else None, bootstrap=bootstrap, plots=plots)
+    return path
+
+
+def _settings(spec: RunSpec, profile: Profile) -> Settings:
+    """The profile's settings with every option ``spec`` sets applied."""
+    model, training = spec.model, spec.training
+    weights = model.weights
+    if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
+        raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
+    settings = profile.settings.override(schedule=training.schedule, batch_size=training.batch_size)
+    batches = sorted({settings.schedule_for(recipe).batch_size for recipe in catalogue.RECIPES})
+    k = training.gradient_accumulation
+    if k and any(batch % k for batch in batches):
+        raise RunError(f"--gradient-accumulation {k} does not divide the batch of "
+                       f"{' or '.join(map(str, batches))} into equal micro-batches; use a divisor of --batch-size")
+    return profile.settings.override(
+        image_size=config.parse_image_size(model.image_size),
+        epochs=training.epochs,
+        batch_size=training.batch_size,
+        weights=weights,
+        precision=training.precision,
+        jit=training.jit or None,
+        schedule=training.schedule,
+        attention=model.attention,
+        deterministic=training.deterministic or None,
+        bn_momentum=model.bn_momentum,
+        gradient_accumulation=k,
+        keep_model=training.keep_models,
+    )
+
+
+def _shard(plans: list, parts: tuple[int, int] | None) -> list:
+    """The plans of shard ``K/N`` (all without one)."""
+    if parts is None:
+        return plans
+    keep = {cell.cell_id for cell in config.shard([p.cell for p in plans], *parts)}
+    return [p for p in plans if p.cell.cell_id in keep]
+
+
+def _parse_cuts(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        cuts = [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
+    return config.check_cuts(cuts)
+
+
+def _check_data(dataset: str, data_dir: Path | None) -> None:
+    if dataset == "synthetic" and data_dir is not None:
+        raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
+    if dataset == "ham10000":
+        from skinbench.data.ham10000 import check_data_dir
+
+        check_data_dir(data_dir)
+
+
+def _require_gpu(execution: Execution, *, allow_cpu: bool, cpu_sized: bool, dry_run: bool) -> bool:
+    """Whether the cells need a GPU; refused here, before any heavy import, when none is visible.
+
+    A SLURM submission is not checked here (a login node has no GPU): its jobs check, and a job
+    given no GPU (``--gpus-per-cell 0``) needs ``--allow-cpu``.
+    """
+    from skinbench.train.device import require_gpu
+
+    needed = not (allow_cpu or cpu_sized)
+    if dry_run:
+        return needed
+    if execution.executor == catalogue.SLURM:
+        if needed and execution.gpus_per_cell == 0:
+            raise RunError("--gpus-per-cell 0 gives the jobs no GPU, and this plan is larger than the smoke and demo "
+                           "matrices: add --allow-cpu to train it on CPUs")
+        return needed
+    require_gpu(allow_cpu=allow_cpu, cpu_sized=cpu_sized)
+    return needed
