@@ -42,7 +42,7 @@ import pandas as pd
 
 from skinbench import gpu_bench
 from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_ROWS, BACKBONES, HAM10000_IMAGES, METADATA, RECIPES
-from skinbench.config import Settings, matrix_spec
+from skinbench.config import MATRICES, Settings
 from skinbench.data.augment import default_target_total
 from skinbench.data.splits import expected_sizes
 from skinbench.errors import RunError
@@ -84,7 +84,7 @@ def cells(matrix: str) -> list[Cell]:
     """The matrix's cells and the ablation rows (all MobileNetV3Large on the metadata data)."""
     found = [
         Cell(f"{backbone} {recipe}", backbone, recipe, AUGMENTED_TRAIN_IMAGES if RECIPES[recipe].augmented else TRAIN_IMAGES)
-        for backbone, recipe in matrix_spec(matrix).pairs
+        for backbone, recipe in MATRICES.get(matrix).pairs
     ]
     return found + [
         Cell(f"{ABLATION_BACKBONE} ablation {key}", ABLATION_BACKBONE, METADATA, TRAIN_IMAGES, ablation=key)

@@ -16,7 +16,18 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from skinbench.version import __version__  # noqa: E402
-from skinbench.api import Run, load_run, run, write_report  # noqa: E402  (light: no Keras until a run starts)
-from skinbench.spec import RunSpec  # noqa: E402
 
 __all__ = ["RunSpec", "Run", "run", "load_run", "write_report", "__version__"]
+
+
+def __getattr__(name: str):
+    """The API's names, imported when first used: ``import skinbench`` stays as light as the CLI needs."""
+    if name == "RunSpec":
+        from skinbench.spec import RunSpec
+
+        return RunSpec
+    if name in ("Run", "run", "load_run", "write_report"):
+        from skinbench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'skinbench' has no attribute {name!r}")

@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from skinbench.train.executors import Execution
     from skinbench.train.runner import RunSummary
 
-#: The ablations ``MatrixSection.ablation`` names (``skinbench ablate <name>``).
-ABLATIONS: tuple[str, ...] = ("mobilenetv3",)
-
-
 @dataclass(frozen=True)
 class Prepared:
     """A specification resolved into what the runner takes."""
@@ -65,17 +61,16 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
     m = spec.matrix
     seeds = config.parse_seeds(m.seeds, m.seed)
     if m.ablation is not None:
-        if m.ablation not in ABLATIONS:
-            raise RunError(f"unknown ablation {m.ablation!r}; choose from {', '.join(ABLATIONS)}")
+        ablation = catalogue.ABLATIONS.get(m.ablation)
         if m.matrix is not None or m.backbones is not None or m.recipes is not None:
             raise RunError("an ablation trains its own cells: give no matrix, backbones or recipes with it")
         profile = config.SMOKE_ABLATION if m.smoke else config.BENCHMARK
-        name, backbones = "ablation", {catalogue.ABLATION_BACKBONE}
+        name, backbones = "ablation", {ablation.backbone}
         chosen = _parse_cuts(m.cuts) if m.cuts is not None or not m.smoke else config.SMOKE_ABLATION_CUTS
     else:
         if m.cuts is not None or m.smoke:
             raise RunError("cuts and smoke are options of an ablation ('skinbench ablate mobilenetv3')")
-        matrix = config.matrix_spec(m.matrix or ("all" if m.backbones else "full"))
+        matrix = config.MATRICES.get(m.matrix or ("all" if m.backbones else "full"))
         cells = config.select(
             matrix,
             backbones=catalogue.BACKBONES.parse(m.backbones, "--backbones"),

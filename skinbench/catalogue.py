@@ -140,14 +140,30 @@ class Recipe:
 
 
 AUGMENTED, METADATA = "augmented", "metadata"  #: the recipes' names
-RECIPES: dict[str, Recipe] = {
-    AUGMENTED: Recipe(AUGMENTED, "Augmented Data", metadata=False, weighted_loss=False, augmented=True),
-    METADATA: Recipe(METADATA, "Metadata and WeightLoss", metadata=True, weighted_loss=True, augmented=False),
-}
-RECIPE_NAMES: tuple[str, ...] = tuple(RECIPES)
+RECIPES: Registry[Recipe] = Registry("recipe", (
+    Recipe(AUGMENTED, "Augmented Data", metadata=False, weighted_loss=False, augmented=True),
+    Recipe(METADATA, "Metadata and WeightLoss", metadata=True, weighted_loss=True, augmented=False),
+), error=RunError)
+RECIPE_NAMES: tuple[str, ...] = RECIPES.names()
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """A study of one backbone's variants (``skinbench ablate <name>``)."""
+
+    name: str
+    backbone: str
+    description: str
+
+
+#: Every ablation, one entry each.
+ABLATIONS: Registry[Ablation] = Registry("ablation", (
+    Ablation("mobilenetv3", "mobilenetv3large",
+             "the paper's Table 9: MobileNetV3Large cut at each of its layers, with the metadata recipe"),
+), error=RunError)
 
 #: The backbone the paper's truncation ablation (Table 9) cuts.
-ABLATION_BACKBONE = "mobilenetv3large"
+ABLATION_BACKBONE = ABLATIONS["mobilenetv3"].backbone
 #: The paper's ``Layer[:N]`` cut points, and those that land on a 1x1 feature map, where soft
 #: attention can only rescale the features (a softmax over one position is 1).
 ABLATION_CUTS: tuple[int, ...] = (230, 240, 246, 251, 260, 266, 270)
@@ -220,7 +236,6 @@ SPLITS: tuple[str, ...] = ("paper", "leaky", "lesion", "official")
 PRECISIONS: tuple[str, ...] = ("float32", "mixed", "mixed_float16", "mixed_bfloat16", "auto")  #: train.precision
 ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
 DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
-MATRICES: tuple[str, ...] = ("full", "paper", "modern", "all", "smoke", "demo")
 TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
 INLINE, LOCAL, SLURM = "inline", "local", "slurm"  #: where cells run (train.executors)
 EXECUTORS: tuple[str, ...] = (INLINE, LOCAL, SLURM)

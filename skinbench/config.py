@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from skinbench import catalogue
 from skinbench.catalogue import (
@@ -24,13 +24,13 @@ from skinbench.catalogue import (
     AUTHOR_REPOSITORY,
     AUTHOR_STEPS_DIVISOR,
     HAM10000_IMAGES,
-    MATRICES,
     METADATA,
     PAPER_BATCH_SIZE,
     RECIPES,
     SPLITS,
 )
 from skinbench.errors import RunError
+from skinbench.registry import Registry
 
 
 #: Epoch rules: one pass over the training part, or the notebooks' ``steps_per_epoch=len(train_df)/10``.
@@ -209,12 +209,17 @@ BENCHMARK = Profile()
 
 
 @dataclass(frozen=True)
-class MatrixSpec:
-    """A named list of (backbone, recipe) pairs with the profile it runs under by default."""
+class Matrix:
+    """A named set of (backbone, recipe) pairs, with the profile it runs under by default."""
 
     name: str
-    pairs: tuple[tuple[str, str], ...]
+    description: str  #: what it trains, for --help and the docs
+    choose: Callable[[], tuple[tuple[str, str], ...]]  #: its pairs, chosen when asked (plugins may add backbones)
     profile: Profile
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return self.choose()
 
 
 _PAPER_AUGMENTED = ("inceptionresnetv2", "densenet201", "resnet50", "vgg16")
@@ -233,22 +238,25 @@ SMOKE_BACKBONES = ("mobilenetv3small", "mobilenetv3large")
 DEMO_BACKBONES = ("mobilenetv3small",)
 
 
-def matrix_spec(name: str) -> MatrixSpec:
-    """The named matrix: ``full`` (the paper's eleven backbones x both recipes), ``paper`` (the 13
-    cells the paper reports), ``modern`` (today's backbones x both recipes), ``all`` (every
-    registered backbone x both recipes), ``smoke`` or ``demo``."""
-    groups = {"full": {"group": catalogue.PAPER}, "modern": {"group": catalogue.MODERN}, "all": {}}
-    if name in groups:
-        pairs = tuple((b, r) for b in catalogue.BACKBONES.names(**groups[name]) for r in RECIPES)
-        return MatrixSpec(name, pairs, BENCHMARK)
-    if name == "paper":
-        pairs = tuple((b, AUGMENTED) for b in _PAPER_AUGMENTED) + tuple((b, METADATA) for b in _PAPER_METADATA)
-        return MatrixSpec("paper", pairs, BENCHMARK)
-    if name == "smoke":
-        return MatrixSpec("smoke", tuple((b, r) for b in SMOKE_BACKBONES for r in RECIPES), SMOKE)
-    if name == "demo":
-        return MatrixSpec("demo", tuple((b, r) for b in DEMO_BACKBONES for r in RECIPES), DEMO)
-    raise RunError(f"--matrix must be one of {', '.join(MATRICES)}; not {name!r}")
+def _both_recipes(backbones: Callable[[], Iterable[str]]) -> Callable[[], tuple[tuple[str, str], ...]]:
+    return lambda: tuple((b, r) for b in backbones() for r in RECIPES)
+
+
+#: Every matrix, one entry each (``--matrix``); a plugin adds its own with ``MATRICES.register``.
+MATRICES: Registry[Matrix] = Registry("matrix", (
+    Matrix("full", "the paper's 11 backbones x 2 recipes",
+           _both_recipes(lambda: catalogue.BACKBONES.names(group=catalogue.PAPER)), BENCHMARK),
+    Matrix("paper", "the 13 cells the paper reports",
+           lambda: tuple((b, AUGMENTED) for b in _PAPER_AUGMENTED) + tuple((b, METADATA) for b in _PAPER_METADATA),
+           BENCHMARK),
+    Matrix("modern", "the backbones after the paper x 2 recipes",
+           _both_recipes(lambda: catalogue.BACKBONES.names(group=catalogue.MODERN)), BENCHMARK),
+    Matrix("all", "every registered backbone x 2 recipes", _both_recipes(catalogue.BACKBONES.names), BENCHMARK),
+    Matrix("smoke", "MobileNetV3Small and Large x 2 recipes under the smoke settings (a CPU check)",
+           _both_recipes(lambda: SMOKE_BACKBONES), SMOKE),
+    Matrix("demo", "MobileNetV3Small x 2 recipes under the demo settings (long enough to learn the synthetic set)",
+           _both_recipes(lambda: DEMO_BACKBONES), DEMO),
+), error=RunError)
 
 
 def parse_list(text: str | None, option: str, allowed: Sequence[str]) -> list[str] | None:
@@ -315,7 +323,7 @@ def expand(pairs: Iterable[tuple[str, str]], split: str, seeds: Sequence[int]) -
 
 
 def select(
-    spec: MatrixSpec, *, backbones: list[str] | None, recipes: list[str] | None, split: str, seeds: Sequence[int]
+    spec: Matrix, *, backbones: list[str] | None, recipes: list[str] | None, split: str, seeds: Sequence[int]
 ) -> list[Cell]:
     """The matrix's cells, filtered to the given backbones and recipes."""
     pairs = [(b, r) for b, r in spec.pairs if (backbones is None or b in backbones) and (recipes is None or r in recipes)]

@@ -40,7 +40,7 @@ class DataSection:
 class MatrixSection:
     """Which cells: a matrix or an ablation, filtered, under which seeds, in which shard."""
 
-    matrix: str | None = None  #: a key of catalogue.MATRICES (None: 'full', or 'all' with backbones)
+    matrix: str | None = None  #: a name of config.MATRICES (None: 'full', or 'all' with backbones)
     ablation: str | None = None  #: an ablation (catalogue.ABLATIONS) in place of a matrix
     backbones: str | None = None  #: comma-separated registry names
     recipes: str | None = None  #: comma-separated recipes

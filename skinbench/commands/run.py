@@ -54,10 +54,9 @@ Matrix = Annotated[
     Optional[str],
     choice_option(
         "--matrix",
-        catalogue.MATRICES,
-        "'full' (the paper's 11 backbones x 2 recipes; the default), 'paper' (the 13 cells the paper reports), "
-        "'modern' (today's backbones x 2 recipes), 'all' (every backbone x 2 recipes; the default with --backbones), "
-        "'smoke' (a small CPU check) or 'demo' (MobileNetV3Small long enough to learn the synthetic set).",
+        config.MATRICES.names(),
+        "; ".join(f"'{m.name}': {m.description}" for m in config.MATRICES.values())
+        + " (default 'full', or 'all' with --backbones).",
         rich_help_panel=MODEL,
     ),
 ]
@@ -219,8 +218,9 @@ Ablation = Annotated[
     Optional[str],
     choice_option(
         "--ablation",
-        ("mobilenetv3",),
-        "Run an ablation in place of a matrix ('skinbench ablate mobilenetv3' is the same).",
+        catalogue.ABLATIONS.names(),
+        "Run an ablation in place of a matrix ('skinbench ablate mobilenetv3' is the same): "
+        + "; ".join(f"'{a.name}': {a.description}" for a in catalogue.ABLATIONS.values()) + ".",
         rich_help_panel=MODEL,
     ),
 ]

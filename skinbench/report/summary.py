@@ -40,7 +40,7 @@ class GroupKey(NamedTuple):
             row = ABLATION_ROWS.get(self.ablation)
             key = f" [{self.ablation}]" if with_row_key else ""
             return f"{display_name(self.backbone)} {row.label if row else self.ablation}{key}"
-        recipe = RECIPES.get(self.recipe or "")
+        recipe = RECIPES.get(self.recipe or "", None)
         return f"{display_name(self.backbone)} + {recipe.label if recipe else self.recipe}"
 
 

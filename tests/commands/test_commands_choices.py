@@ -84,7 +84,7 @@ CHOICES = [
     (["run"], "--precision", catalogue.PRECISIONS),
     (["run"], "--attention", catalogue.ATTENTION_VARIANTS),
     (["run"], "--dataset", catalogue.DATASETS),
-    (["run"], "--matrix", catalogue.MATRICES),
+    (["run"], "--matrix", config.MATRICES.names()),
     (["run"], "--schedule", config.SCHEDULE_NAMES),
     (["run"], "--recipes", catalogue.RECIPE_NAMES),
     (["ablate", "mobilenetv3"], "--split", catalogue.SPLITS),

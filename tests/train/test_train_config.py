@@ -17,7 +17,7 @@ PAPER_CELLS = {
 
 
 def cells(name: str, seeds=(0,), split: str = "paper") -> list[Cell]:
-    return config.select(config.matrix_spec(name), backbones=None, recipes=None, split=split, seeds=seeds)
+    return config.select(config.MATRICES.get(name), backbones=None, recipes=None, split=split, seeds=seeds)
 
 
 def test_cell_ids() -> None:
@@ -31,17 +31,17 @@ def test_named_matrices() -> None:
     assert {f"{c.backbone}-{c.recipe}" for c in cells("paper")} == PAPER_CELLS
     smoke = cells("smoke")
     assert len(smoke) == 4 and {c.recipe for c in smoke} == {"augmented", "metadata"}
-    assert config.matrix_spec("smoke").profile.settings.epochs == 2
+    assert config.MATRICES.get("smoke").profile.settings.epochs == 2
     demo = cells("demo")
     assert {(c.backbone, c.recipe) for c in demo} == {("mobilenetv3small", "augmented"), ("mobilenetv3small", "metadata")}
 
 
 def test_filters_and_seeds() -> None:
-    spec = config.matrix_spec("full")
+    spec = config.MATRICES.get("full")
     chosen = config.select(spec, backbones=["resnet50"], recipes=["metadata"], split="lesion", seeds=[0, 1, 2])
     assert [c.cell_id for c in chosen] == [f"resnet50-metadata-lesion-s{s}" for s in (0, 1, 2)]
     with pytest.raises(RunError, match="no cell of the paper matrix"):
-        config.select(config.matrix_spec("paper"), backbones=["vgg16"], recipes=["metadata"], split="paper", seeds=[0])
+        config.select(config.MATRICES.get("paper"), backbones=["vgg16"], recipes=["metadata"], split="paper", seeds=[0])
     assert config.parse_seeds("2,0,2", 5) == [0, 2] and config.parse_seeds(None, 5) == [5]
     with pytest.raises(RunError):
         config.parse_seeds("a,b", 0)
