@@ -53,6 +53,9 @@ STATUSES = (FINISHED, FAILED)
 # Files and folders of a run folder that are not JSON records.
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
+#: The validation part's predictions by the evaluated weights: what calibration and operating
+#: points are fitted on (report.clinical); cells trained before it was written lack it.
+VAL_PREDICTIONS_FILE = "predictions-val.csv"
 MODEL_FILE = "model.keras"  #: the kept model (inference.json says how to feed it)
 EXPORT_DIR = "export"  #: ``skinbench export``'s files and their ExportReport records
 EXPLAIN_DIR = "explain"  #: ``skinbench explain``'s figures

@@ -7,12 +7,13 @@ from typing import Sequence
 
 from skinbench.io import write_csv, write_text
 from skinbench.report.claims import claims_section
+from skinbench.report.clinical import clinical_section, reliability_figure, write_clinical
 from skinbench.report.deployment import CSV_NAME as DEPLOYMENT_CSV
 from skinbench.report.deployment import deployment_section
 from skinbench.report.document import compose
 from skinbench.report.leak import leak_section
 from skinbench.report.official import official_section
-from skinbench.report.plots import Figures, draw_all
+from skinbench.report.plots import Figures, draw_all, save_figure
 from skinbench.report.render import write_table_csv
 from skinbench.report.runs import load_results
 from skinbench.report.summary import Summary, summarise
@@ -43,6 +44,11 @@ def build_report(
     if not deployment.empty:
         write_csv(out / DEPLOYMENT_CSV, deployment, float_format="%.6g")
     write_csv(out / CELLS_NAME, cells_frame(summary), float_format="%.6g")
+    clinical_text, calibrated, points = clinical_section(summary)
+    write_clinical(out, calibrated, points)
     figures = draw_all(summary, tables, out) if plots else Figures()
+    if plots and (figure := reliability_figure(summary)) is not None:
+        clinical_text += f"\n![Reliability of each cell's reported part]({save_figure(figure, out, 'reliability.png')})\n"
     claims = "\n".join(text for text in (claims_text, leak_text) if text)
-    return write_text(out / REPORT_NAME, compose(summary, tables, figures, official_text + deployment_text, claims)), summary
+    after = official_text + deployment_text + clinical_text
+    return write_text(out / REPORT_NAME, compose(summary, tables, figures, after, claims)), summary

@@ -11,6 +11,8 @@ from typing import Any, Iterable
 import pandas as pd
 
 from skinbench.catalogue import ABLATION_ROWS
+from skinbench.eval.calibration import BINS
+from skinbench.eval.operating_points import MIN_TPR
 from skinbench.records import DAMAGED, FAILED, FINISHED, PENDING, DataInfo, ScheduleRecord
 from skinbench.report.plots import Figures
 from skinbench.report.render import DASH, interval_text, run_text, table_markdown
@@ -131,6 +133,18 @@ def _definitions(summary: Summary) -> str:
         "one pass over the training set; training images/s is that set's size over that time.",
         "- ±: sample standard deviation over seeds; n: seeds that finished. Each seed is both a new split and a "
         "new initialisation (and training order), so this spread mixes the two.",
+        f"- ECE (top label): the images in {BINS} equal-width bins of their top probability; the sum over bins of "
+        "(share of images) × |accuracy − mean top probability| of the bin. Class-wise ECE: the same for each class's "
+        "probability against membership of that class, averaged over the classes. Brier score: the mean over images "
+        "of the sum over classes of (probability − one-hot label)², 0 perfect and 2 the worst. NLL: the mean of "
+        "−log(probability of the true class). Temperature scaling: log-probabilities divided by one T fitted to "
+        "minimise the NLL on the validation part; it changes no arg-max, so accuracy is unchanged.",
+        "- Operating points: melanoma (its probability) and malignant, mel + bcc + akiec (their summed probability), "
+        "against the rest; an image is called positive at or above the threshold. Sensitivity at specificity s: "
+        "the lowest threshold whose specificity on the validation part is at least s; specificity at sensitivity s: "
+        "the highest threshold whose sensitivity there is at least s; both measured on the reported part. Partial "
+        f"AUC: the area under the ROC curve where sensitivity is at least {MIN_TPR:.0%} (the ISIC 2024 challenge's "
+        "metric), 0.2 perfect, 0.02 chance. No interval is given for these.",
     ]
     if summary.bootstrap_n:
         lines.append(

@@ -43,7 +43,7 @@ def draw_all(summary: Summary, tables: list[Table], out: Path) -> Figures:
     """
     figures = Figures()
     for result in summary.cells:
-        figures.cells[result.cell.cell_id] = _save(cell_figure(result), out, f"cells/{result.cell.cell_id}.png")
+        figures.cells[result.cell.cell_id] = save_figure(cell_figure(result), out, f"cells/{result.cell.cell_id}.png")
         means = result.cell.path / EXPLAIN_DIR / CLASS_MEANS
         if means.exists():
             relative = f"{PLOTS_DIR}/explain/{result.cell.cell_id}.png"
@@ -157,10 +157,10 @@ def _short(row: str) -> str:
 
 def _add(figures: Figures, table: str, out: Path, name: str, caption: str, figure: Figure | None) -> None:
     if figure is not None:
-        figures.after_table.setdefault(table, []).append((caption, _save(figure, out, name)))
+        figures.after_table.setdefault(table, []).append((caption, save_figure(figure, out, name)))
 
 
-def _save(figure: Figure, out: Path, name: str) -> str:
+def save_figure(figure: Figure, out: Path, name: str) -> str:
     """Write the figure under ``<out>/plots/`` atomically; return its path relative to ``out``."""
     relative = f"{PLOTS_DIR}/{name}"
     FigureCanvasAgg(figure)

@@ -25,6 +25,7 @@ class CellInputs:
     class_weights: np.ndarray | None  #: None: unweighted loss
     resize_rule: str  #: how the images were resized (data.cache)
     encoder: dict | None  #: the fitted metadata encoder (MetadataEncoder.to_dict), None without metadata
+    val_ids: list[str] | None = None  #: the validation part's image ids (None: its predictions are not written)
 
     def micro_batches(self, k: int) -> "CellInputs":
         """The same inputs in batches ``k`` times smaller (``data.pipeline.Batches.micro_batches``)."""

@@ -266,6 +266,7 @@ class RunData:
             class_weights=class_weights,
             resize_rule=cache.rule,
             encoder=encoder.to_dict() if encoder is not None else None,
+            val_ids=val_frame["image_id"].tolist(),
         )
 
     def metadata_features(self, protocol: str, seed: int) -> int:

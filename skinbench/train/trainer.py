@@ -39,6 +39,7 @@ from skinbench.records import (
     CHECKPOINT_DIR,
     MODEL_FILE,
     PREDICTIONS_FILE,
+    VAL_PREDICTIONS_FILE,
     CellMetrics,
     InferenceInfo,
     ModelSummary,
@@ -347,6 +348,9 @@ def _evaluate(
     probs = predict_probabilities(model, inputs.report, replicas, predictor)
     eval_s = time.perf_counter() - start
     write_evaluation(folder, inputs, probs)
+    if inputs.val_ids is not None:  # what calibration and operating points are fitted on
+        val_probs = probs if inputs.report is inputs.val else predict_probabilities(model, inputs.val, replicas, predictor)
+        write_predictions(folder / VAL_PREDICTIONS_FILE, inputs.val_ids, inputs.val_labels, val_probs)
     ModelSummary(**summarize(model), **_bare_backbone(folder)).write(folder)
     write_history(folder, state.history)
     sample, _ = inputs.report[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from skinbench.report.leak import leak_frame
@@ -45,6 +46,10 @@ def test_paper_split_scores_higher_than_lesion_split_beyond_the_interval(
         assert result.exit_code == 0, result.output
     summary = summarise(load_results([out]), 1000)
     lesion = next(r for r in summary.cells if r.cell.split == "lesion")
+    # Reported on the test part; the validation part's own predictions are written beside them.
+    split = pd.read_csv(out / "split-lesion-s0.csv")
+    written = pd.read_csv(lesion.cell.path / "predictions-val.csv")
+    assert sorted(written["image"]) == sorted(split.loc[split["part"] == "val", "image_id"])
     assert lesion.ci["balanced_accuracy"]["low"] > CHANCE, "the model did not learn beyond chance on unseen lesions"
     frame = leak_frame(summary).set_index("metric")
     assert list(zip(frame["a_split"], frame["b_split"])) == [("paper", "lesion")] * 3

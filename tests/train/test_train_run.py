@@ -71,6 +71,8 @@ def test_cell_writes_every_record_consistently(two_cells: Path, cell_id: str) ->
     assert predictions[list(ISIC_COLUMNS)].sum(axis=1).round(3).eq(1).all()
     metadata = pd.read_csv(Path(config.dataset.root) / "HAM10000_metadata.csv").set_index("image_id")
     assert (predictions["label"] == predictions["image"].map(lambda i: ISIC_CODE[metadata.loc[i, "dx"]])).all()
+    # the validation part's predictions, what calibration and operating points are fitted on: here the same part
+    assert (folder / "predictions-val.csv").read_text() == (folder / "predictions.csv").read_text()
 
     # metrics: exactly what the predictions file gives.
     metrics = CellMetrics.read(folder)

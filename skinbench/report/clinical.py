@@ -1,0 +1,138 @@
+"""The report's calibration and clinical operating points, per cell (beyond the paper).
+
+Both are computed from the files every cell writes: predictions.csv (the reported part) and
+predictions-val.csv (the validation part, by the same weights). The validation part fits the
+temperature and chooses each threshold; the reported part is measured with them, so nothing is
+tuned on the images it is judged on. Where the reported part is the validation part itself (the
+paper split), the table says so: those figures are then fitted and measured on the same images.
+A cell trained before predictions-val.csv was written gets its uncalibrated figures only.
+Definitions: ``eval.calibration`` and ``eval.operating_points``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skinbench.eval.calibration import BINS, calibration, fit_temperature, reliability, scale
+from skinbench.eval.operating_points import LEVELS, MIN_TPR, TARGETS, operating_points, partial_auc, positives, score
+from skinbench.eval.predictions import read_predictions
+from skinbench.records import VAL_PREDICTIONS_FILE
+from skinbench.report.render import DASH
+from skinbench.report.summary import CellResult, Summary
+
+CALIBRATION_CSV, OPERATING_CSV = "calibration.csv", "operating_points.csv"
+
+
+def _validation(result: CellResult) -> tuple[np.ndarray, np.ndarray] | None:
+    path = result.cell.path / VAL_PREDICTIONS_FILE
+    if not path.exists():
+        return None
+    _, y_true, probs = read_predictions(path)
+    return y_true, probs
+
+
+def cell_frames(result: CellResult) -> tuple[dict, list[dict]]:
+    """One cell's calibration row and operating-point rows."""
+    y_true, probs = result.y_true, result.probs
+    recorded = result.cell.metrics()
+    part = recorded.part if recorded is not None else DASH
+    row = {"cell": result.cell.cell_id, "part": part, "n_images": len(y_true),
+           **{k: v for k, v in vars(calibration(y_true, probs)).items()}}
+    for target in TARGETS:
+        positive = positives(y_true, target)
+        row[f"pauc_{target}"] = partial_auc(positive, score(probs, target)) if 0 < positive.sum() < len(y_true) else None
+    validation = _validation(result)
+    points = []
+    if validation is not None:
+        val_true, val_probs = validation
+        temperature = fit_temperature(val_true, val_probs)
+        after = calibration(y_true, scale(probs, temperature))
+        row |= {"temperature": temperature, **{f"{k}_scaled": v for k, v in vars(after).items()},
+                "fitted_on": "val (the reported part itself)" if part == "val" else "val"}
+        points = [{"cell": result.cell.cell_id, **vars(p)} for p in operating_points(val_true, val_probs, y_true, probs)]
+    return row, points
+
+
+def clinical_frames(summary: Summary) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """calibration.csv and operating_points.csv: one row per finished cell, and per cell, target and level."""
+    rows, points = [], []
+    for result in summary.cells:
+        row, cell_points = cell_frames(result)
+        rows.append(row)
+        points += cell_points
+    return pd.DataFrame(rows), pd.DataFrame(points)
+
+
+def _number(value, digits: int = 3) -> str:
+    return DASH if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """Markdown for report.md (empty without finished cells) and the two frames written as CSVs."""
+    calibrated, points = clinical_frames(summary)
+    if calibrated.empty:
+        return "", calibrated, points
+    scaled = "temperature" in calibrated
+    lines = [
+        "## Calibration", "",
+        f"On each cell's reported part: top-label ECE ({BINS} equal-width bins), class-wise ECE, Brier score and NLL "
+        "(definitions at the end), before and after temperature scaling fitted on the validation part.", "",
+        "| Cell | Part | Images | ECE | Class-wise ECE | Brier | NLL | T | ECE after | Brier after | NLL after | Fitted on |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in calibrated.to_dict("records"):
+        after = [_number(row.get(k)) for k in ("temperature", "ece_scaled", "brier_scaled", "nll_scaled")] if scaled else [DASH] * 4
+        lines.append(f"| {row['cell']} | {row['part']} | {row['n_images']} | {_number(row['ece'])} | "
+                     f"{_number(row['classwise_ece'])} | {_number(row['brier'])} | {_number(row['nll'])} | "
+                     f"{' | '.join(after)} | {row.get('fitted_on') if isinstance(row.get('fitted_on'), str) else 'no validation predictions'} |")
+    lines += ["", "## Clinical operating points", "",
+              "Thresholds chosen on the validation part, applied to the reported part: sensitivity at a fixed "
+              "specificity and specificity at a fixed sensitivity, for melanoma and for malignant (mel, bcc, akiec) "
+              f"against benign; partial AUC where sensitivity is at least {MIN_TPR:.0%} (0.2 is perfect), on the "
+              "reported part.", ""]
+    levels = " | ".join(f"Sens @ spec {level:.0%}" for level in LEVELS) + " | " + " | ".join(
+        f"Spec @ sens {level:.0%}" for level in LEVELS)
+    for target in TARGETS:
+        lines += [f"**{target.capitalize()}**", "", f"| Cell | {levels} | pAUC (sens ≥ {MIN_TPR:.0%}) |",
+                  "|---|" + "---|" * (2 * len(LEVELS) + 1)]
+        for row in calibrated.to_dict("records"):
+            mine = points[(points["cell"] == row["cell"]) & (points["target"] == target)] if not points.empty else points
+            values = []
+            for fixed, measured in (("specificity", "sensitivity"), ("sensitivity", "specificity")):
+                for level in LEVELS:
+                    hit = mine[(mine["fixed"] == fixed) & np.isclose(mine["level"], level)] if not mine.empty else mine
+                    values.append(_number(hit[measured].iloc[0]) if len(hit) else DASH)
+            lines.append(f"| {row['cell']} | {' | '.join(values)} | {_number(row[f'pauc_{target}'])} |")
+        lines.append("")
+    return "\n".join(lines), calibrated, points
+
+
+def reliability_figure(summary: Summary):
+    """The reliability diagram of every finished cell's reported part (before temperature scaling)."""
+    from matplotlib.figure import Figure
+
+    if not summary.cells:
+        return None
+    figure = Figure(figsize=(6, 6))
+    ax = figure.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for result in summary.cells:
+        points = reliability(result.y_true, result.probs)
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, label=result.cell.cell_id)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean confidence (top label)", ylabel="accuracy",
+           title=f"Reliability, reported part ({BINS} equal-width bins)")
+    ax.legend(fontsize=6, loc="upper left")
+    return figure
+
+
+def write_clinical(out: Path, calibrated: pd.DataFrame, points: pd.DataFrame) -> None:
+    """calibration.csv and operating_points.csv (none without finished cells)."""
+    from skinbench.io import write_csv
+
+    if not calibrated.empty:
+        write_csv(out / CALIBRATION_CSV, calibrated, float_format="%.6g")
+    if not points.empty:
+        write_csv(out / OPERATING_CSV, points, float_format="%.6g")
