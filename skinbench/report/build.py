@@ -16,6 +16,8 @@ from skinbench.report.official import official_section
 from skinbench.report.plots import Figures, draw_all, save_figure
 from skinbench.report.render import write_table_csv
 from skinbench.report.runs import load_results
+from skinbench.report.subgroups import CSV_NAME as SUBGROUPS_CSV
+from skinbench.report.subgroups import subgroup_section
 from skinbench.report.summary import Summary, summarise
 from skinbench.report.tables import build_tables, cells_frame
 
@@ -46,9 +48,12 @@ def build_report(
     write_csv(out / CELLS_NAME, cells_frame(summary), float_format="%.6g")
     clinical_text, calibrated, points = clinical_section(summary)
     write_clinical(out, calibrated, points)
+    subgroups_text, subgroups = subgroup_section(summary)
+    if not subgroups.empty:
+        write_csv(out / SUBGROUPS_CSV, subgroups, float_format="%.6g")
     figures = draw_all(summary, tables, out) if plots else Figures()
     if plots and (figure := reliability_figure(summary)) is not None:
         clinical_text += f"\n![Reliability of each cell's reported part]({save_figure(figure, out, 'reliability.png')})\n"
     claims = "\n".join(text for text in (claims_text, leak_text) if text)
-    after = official_text + deployment_text + clinical_text
+    after = official_text + deployment_text + clinical_text + subgroups_text
     return write_text(out / REPORT_NAME, compose(summary, tables, figures, after, claims)), summary

@@ -154,7 +154,7 @@ def _write_validation(folder: Path, val: pd.DataFrame, cell_id: str, bonus: floa
 
 
 def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: str, recipe: str,
-               ablation: str | None, seed: int, status: str, split: str = "paper") -> None:
+               ablation: str | None, seed: int, status: str, split: str = "paper", root: str = "synthetic") -> None:
     middle = f"ablation-{ablation}" if ablation else recipe
     cell_id = f"{backbone}-{middle}-{split}-s{seed}"
     folder = run / cell_id
@@ -167,7 +167,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         metadata=recipe == "metadata" and (row is None or row.metadata), cut=row.cut_key if row else None,
         extra_dense=row.extra_dense if row else 0, precision="float32", jit=False,
         deterministic=False, bn_momentum=None, gradient_accumulation=None, schedule=ScheduleRecord(**SCHEDULE, class_weights="balanced" if recipe == "metadata" else None),
-        dataset=DatasetRecord("synthetic", True, "synthetic", len(frame), FINGERPRINT),
+        dataset=DatasetRecord("synthetic", True, root, len(frame), FINGERPRINT),
         backend="tensorflow",
     ).write(folder)
     Environment(

@@ -1,0 +1,155 @@
+"""The report's subgroups: each cell's reported part by sex, age band and anatomical site group.
+
+The groups come from the dataset's metadata (HAM10000_metadata.csv in the folder the cell's
+config.json names): a missing or unrecorded value is its own group, ``unknown``, never dropped.
+Per group: images, lesions, balanced accuracy and melanoma recall, each with a 95% percentile
+bootstrap interval that resamples the group's lesions (each with all its images), as the cells
+table does. A group with fewer than ``MIN_IMAGES`` images, or without two classes, is marked too
+small and left out of the worst-group gap: the largest minus the smallest balanced accuracy
+among the groups of one attribute.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skinbench.classes import CLASSES
+from skinbench.eval.metrics import resample_counts, resampled_metrics
+from skinbench.eval.predictions import read_predictions
+from skinbench.records import PREDICTIONS_FILE
+from skinbench.report.render import DASH
+from skinbench.report.summary import CellResult, Summary
+
+CSV_NAME = "subgroups.csv"
+METADATA_FILE = "HAM10000_metadata.csv"
+UNKNOWN = "unknown"
+MIN_IMAGES = 30  #: fewer images in a group: too small to say anything
+#: Age bands, as [low, high) in years.
+AGE_BANDS: tuple[tuple[int, int], ...] = ((0, 30), (30, 45), (45, 60), (60, 75), (75, 200))
+#: HAM10000's localization values in site groups; any other value is "other".
+SITE_GROUPS: dict[str, tuple[str, ...]] = {
+    "head and neck": ("face", "scalp", "ear", "neck"),
+    "trunk": ("back", "trunk", "chest", "abdomen"),
+    "upper extremity": ("upper extremity", "hand"),
+    "lower extremity": ("lower extremity", "foot"),
+    "other": ("acral", "genital"),
+}
+
+
+def age_band(age: float) -> str:
+    if pd.isna(age):
+        return UNKNOWN
+    low, high = next((low, high) for low, high in AGE_BANDS if low <= age < high)
+    return f"{low}+" if high >= 200 else f"{low}-{high - 1}"
+
+
+def site_group(site: object) -> str:
+    if pd.isna(site) or str(site).strip().lower() in ("", UNKNOWN):
+        return UNKNOWN
+    return next((group for group, sites in SITE_GROUPS.items() if str(site).strip().lower() in sites), "other")
+
+
+def attributes(metadata: pd.DataFrame) -> pd.DataFrame:
+    """Each image's sex, age band and site group (indexed by image_id)."""
+    sex = metadata["sex"].fillna(UNKNOWN).astype(str).str.strip().str.lower().replace("", UNKNOWN)
+    return pd.DataFrame({
+        "sex": sex.to_numpy(),
+        "age band": metadata["age"].map(age_band).to_numpy(),
+        "site": metadata["localization"].map(site_group).to_numpy(),
+    }, index=metadata["image_id"].to_numpy())
+
+
+def _metadata(result: CellResult) -> pd.DataFrame | None:
+    path = Path(result.cell.config.dataset.root) / METADATA_FILE
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _group_row(y: np.ndarray, probs: np.ndarray, lesions: np.ndarray, n: int, seed: int) -> dict:
+    mel = CLASSES.index("mel")
+    classes = len(np.unique(y))
+    row: dict = {"images": len(y), "lesions": len(np.unique(lesions)), "classes": classes,
+                 "too_small": len(y) < MIN_IMAGES or classes < 2}
+    counts = np.ones((1, len(y)))
+    if n:
+        counts = np.vstack([counts, resample_counts(len(y), n, seed, lesions)])
+    balanced = resampled_metrics(counts, y, probs)["balanced_accuracy"]
+    hits, melanomas = (y == mel) & (probs.argmax(axis=1) == mel), (y == mel).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = (counts @ hits) / (counts @ melanomas)
+    for name, values in (("balanced_accuracy", balanced), ("mel_recall", recall)):
+        row[name] = None if np.isnan(values[0]) else float(values[0])
+        low, high = (np.nanpercentile(values[1:], [2.5, 97.5]) if n and not np.all(np.isnan(values[1:]))
+                     else (np.nan, np.nan))
+        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (None if np.isnan(low) else float(low),
+                                                         None if np.isnan(high) else float(high))
+    return row
+
+
+def subgroup_frame(summary: Summary) -> tuple[pd.DataFrame, list[str]]:
+    """One row per cell, attribute and group; and, per cell without it, the metadata file not found."""
+    rows, missing = [], []
+    for result in summary.cells:
+        metadata = _metadata(result)
+        if metadata is None:
+            missing.append(str(Path(result.cell.config.dataset.root) / METADATA_FILE))
+            continue
+        image_ids, _, _ = read_predictions(result.cell.path / PREDICTIONS_FILE)
+        groups = attributes(metadata).reindex(image_ids).fillna(UNKNOWN)
+        for attribute in groups.columns:
+            for group in sorted(groups[attribute].unique()):
+                members = (groups[attribute] == group).to_numpy()
+                seed = zlib.crc32(f"{result.cell.cell_id}/{attribute}/{group}".encode())
+                row = _group_row(result.y_true[members], result.probs[members], result.lesions[members],
+                                 summary.bootstrap_n, seed)
+                rows.append({"cell": result.cell.cell_id, "attribute": attribute, "group": group, **row})
+    return pd.DataFrame(rows), missing
+
+
+def worst_group_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per cell and attribute: the largest minus the smallest balanced accuracy of the groups not too small."""
+    usable = frame[~frame["too_small"] & frame["balanced_accuracy"].notna()]
+    gaps = usable.groupby(["cell", "attribute"])["balanced_accuracy"].agg(["max", "min", "count"]).reset_index()
+    gaps = gaps[gaps["count"] >= 2]
+    return gaps.assign(gap=gaps["max"] - gaps["min"])
+
+
+def _value(row: dict, name: str) -> str:
+    value, low, high = row.get(name), row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
+    if value is None or pd.isna(value):
+        return DASH
+    if low is None or pd.isna(low):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def subgroup_section(summary: Summary) -> tuple[str, pd.DataFrame]:
+    """Markdown for report.md (empty without finished cells) and the frame written as subgroups.csv."""
+    frame, missing = subgroup_frame(summary)
+    if frame.empty and not missing:
+        return "", frame
+    lines = ["## Subgroups", "",
+             "Each cell's reported part by sex, age band (" + ", ".join(
+                 f"{low}+" if high >= 200 else f"{low}-{high - 1}" for low, high in AGE_BANDS) + " years) and site "
+             "group (" + "; ".join(f"{group}: {', '.join(sites)}" for group, sites in SITE_GROUPS.items()) + "); "
+             f"'{UNKNOWN}' is its own group. Brackets: 95% bootstrap interval over the group's lesions"
+             + (f" ({summary.bootstrap_n:,} resamples)" if summary.bootstrap_n else " (skipped: --bootstrap 0)")
+             + f". Groups of fewer than {MIN_IMAGES} images or one class are marked too small and left out of the "
+             "worst-group gap (largest minus smallest balanced accuracy of one attribute's groups).", ""]
+    for path, count in pd.Series(missing, dtype=object).value_counts(sort=False).items():
+        lines += [f"No subgroups for {count} cell(s): no metadata at {path}.", ""]
+    if not frame.empty:
+        gaps = worst_group_gaps(frame).set_index(["cell", "attribute"])["gap"]
+        lines += ["| Cell | Attribute | Group | Images | Lesions | Balanced accuracy | Melanoma recall | Note |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in frame.to_dict("records"):
+            note = "too small" if row["too_small"] else ""
+            lines.append(f"| {row['cell']} | {row['attribute']} | {row['group']} | {row['images']} | {row['lesions']} | "
+                         f"{_value(row, 'balanced_accuracy')} | {_value(row, 'mel_recall')} | {note} |")
+        lines += ["", "Worst-group gap in balanced accuracy: " + (
+            "; ".join(f"{cell} by {attribute}: {gap:.3f}" for (cell, attribute), gap in gaps.items())
+            or "none (fewer than two groups large enough)") + ".", ""]
+    return "\n".join(lines), frame
