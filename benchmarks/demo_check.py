@@ -1,6 +1,6 @@
-"""Compare a fresh `make demo` report with the committed one: the headline numbers side by side, and whether they match.
+"""Compare a fresh `make demo-full` report with the committed one: the headline numbers side by side, and whether they match.
 
-    python benchmarks/demo_check.py [FRESH] [COMMITTED]   (default: results/demo results/demo-reference)
+    python benchmarks/demo_check.py [FRESH] [COMMITTED]   (default: results/demo-full results/demo-reference)
 
 The headline numbers are each cell's accuracy, balanced accuracy, macro F1 and macro AUC
 (cells.csv), each claim row's value and verdict (claims.csv) and each leak row's difference
@@ -96,4 +96,4 @@ def _text(value) -> str:
 
 if __name__ == "__main__":
     arguments = [Path(a) for a in sys.argv[1:]]
-    sys.exit(main(*(arguments + [Path("results/demo"), Path("results/demo-reference")][len(arguments):])))
+    sys.exit(main(*(arguments + [Path("results/demo-full"), Path("results/demo-reference")][len(arguments):])))

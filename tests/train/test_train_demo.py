@@ -1,6 +1,7 @@
-"""`make demo` is reproducible: its run command, run twice, writes byte-identical predictions.
+"""`make demo` and `make demo-full` are reproducible: their run command, run twice, writes
+byte-identical predictions.
 
-The commands are read from the Makefile's ``demo`` target, so the test runs what ``make demo`` runs.
+The commands are read from the Makefile's targets, so the tests run what ``make demo`` runs.
 The default suite runs a small version (the demo matrix's metadata cell, one epoch at 32 px on the
 tests' 150-image set); the slow one runs the demo's first command whole for one seed (both recipes,
 5 epochs at 64 px on the demo's 1,000-image synthetic set).
@@ -18,12 +19,12 @@ from skinbench.records import CellMetrics, read_history
 MAKEFILE = Path(__file__).resolve().parents[2] / "Makefile"
 
 
-def demo_run_commands() -> list[list[str]]:
-    """The ``skinbench run`` commands of the Makefile's demo target, as arguments, ``--out`` left out."""
+def demo_run_commands(target: str = "demo") -> list[list[str]]:
+    """The ``skinbench run`` commands of the Makefile's ``target``, as arguments, ``--out`` left out."""
     commands, in_demo = [], False
     for line in MAKEFILE.read_text().splitlines():
         if not line.startswith("\t"):
-            in_demo = line.startswith("demo:")
+            in_demo = line.startswith(f"{target}:")
             continue
         words = shlex.split(line.strip())
         if in_demo and words[:2] == ["$(BIN)/skinbench", "run"]:
@@ -51,8 +52,10 @@ def _assert_identical(first: Path, second: Path) -> None:
     assert (first / "split-paper-s0.csv").read_bytes() == (second / "split-paper-s0.csv").read_bytes()
 
 
-def test_the_makefile_demo_runs_the_demo_matrix_under_three_splits() -> None:
-    commands = demo_run_commands()
+def test_the_makefile_demo_runs_the_demo_matrix_once_and_the_full_one_under_three_splits() -> None:
+    (quick,) = demo_run_commands()
+    assert quick[:3] == ["run", "--matrix", "demo"] and quick[quick.index("--seeds") + 1] == "0" and "--split" not in quick
+    commands = demo_run_commands("demo-full")
     assert [c[c.index("--split") + 1] if "--split" in c else "paper" for c in commands] == ["paper", "lesion", "leaky"]
     assert all(c[:3] == ["run", "--matrix", "demo"] and "--seeds" in c for c in commands)
 
