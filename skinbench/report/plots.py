@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import LogFormatter, MaxNLocator, NullFormatter
 from sklearn.metrics import roc_curve
 
 from skinbench.io import write_atomic
@@ -106,26 +106,41 @@ _MARKERS = {AUGMENTED: "s", METADATA: "o"}
 
 def cost_figure(summary: Summary) -> Figure | None:
     """Accuracy (mean ± std over seeds) of each backbone and recipe against its parameters and its
-    time per epoch (log scales); None when no cell has both."""
-    figure = Figure(figsize=(13, 5.5))
-    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.11, top=0.9, wspace=0.2)
-    drawn = False
-    for axis, (label, value) in zip(figure.subplots(1, 2), _COSTS):
-        for recipe, marker in _MARKERS.items():
-            for key in summary.where(recipe=recipe, ablation=None):
-                cost, accuracy = value(summary, key), summary.stat(key, "accuracy")
-                if cost is None or accuracy is None:
-                    continue
-                axis.errorbar(cost.mean, accuracy.mean, xerr=cost.std or 0, yerr=accuracy.std or 0, fmt=marker,
-                              capsize=3, color="tab:blue" if recipe == METADATA else "tab:orange")
-                axis.annotate(f"{display_name(key.backbone)} ({recipe}){summary.split_suffix(key)}",
-                              (cost.mean, accuracy.mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
-                drawn = True
+    time per epoch (log scales), one panel per cost that some cell has; None when no cell has one."""
+    panels = []
+    for label, value in _COSTS:
+        points = [
+            (recipe, key, cost, accuracy)
+            for recipe in _MARKERS
+            for key in summary.where(recipe=recipe, ablation=None)
+            if (cost := value(summary, key)) is not None and (accuracy := summary.stat(key, "accuracy")) is not None
+        ]
+        if points:
+            panels.append((label, points))
+    if not panels:
+        return None
+    figure = Figure(figsize=(6.5 * len(panels), 5.5))
+    figure.subplots_adjust(left=0.06 * 2 / len(panels), right=0.98, bottom=0.11, top=0.9, wspace=0.2)
+    for axis, (label, points) in zip(np.atleast_1d(figure.subplots(1, len(panels))), panels):
+        for recipe, key, cost, accuracy in points:
+            axis.errorbar(cost.mean, accuracy.mean, xerr=cost.std or 0, yerr=accuracy.std or 0, fmt=_MARKERS[recipe],
+                          capsize=3, color="tab:blue" if recipe == METADATA else "tab:orange")
+            axis.annotate(f"{display_name(key.backbone)} ({recipe}){summary.split_suffix(key)}",
+                          (cost.mean, accuracy.mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
         axis.set(xscale="log", xlabel=f"{label}, log scale", ylabel="accuracy", title=f"This run: accuracy against {label}")
-        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.margins(x=0.5, y=0.1)  # room for the labels right of the points
+        _label_log_axis(axis)
         axis.grid(True, alpha=0.3)
-    return figure if drawn else None
+    return figure
+
+
+def _label_log_axis(axis) -> None:
+    """Tick labels on a log x axis whatever its span: within one decade the minor ticks carry them."""
+    low, high = axis.get_xlim()
+    if high / low < 10:
+        axis.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf)))
+    else:
+        axis.xaxis.set_minor_formatter(NullFormatter())
 
 
 def ablation_figure(table: Table) -> Figure | None:
