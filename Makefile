@@ -12,7 +12,7 @@ EXTRAS = dev$(if $(GPU_EXTRA),+$(GPU_EXTRA))
 STAMP  = $(VENV)/.installed-$(EXTRAS)
 comma := ,
 
-.PHONY: install test test-all demo demo-full reproduce bench clean
+.PHONY: install test test-all demo demo-full docs reproduce bench clean
 
 install: $(STAMP)
 
@@ -58,8 +58,11 @@ reproduce:
 	KERAS_BACKEND=$(GPU_BACKEND) $(BIN)/skinbench ablate mobilenetv3 --data-dir $(or $(DATA),data) --out $(RESULTS)/full
 	$(BIN)/skinbench report $(RESULTS)/full
 
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: install
 	$(BIN)/python benchmarks/pipeline_vs_keras.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache $(RESULTS)/demo $(RESULTS)/demo-full demo-data
+	rm -rf $(VENV) build site *.egg-info .pytest_cache $(RESULTS)/demo $(RESULTS)/demo-full demo-data

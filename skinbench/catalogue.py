@@ -270,7 +270,7 @@ PAPER_AUGMENTED_IMAGES = 18015  #: the paper's training set after offline augmen
 HAM10000_METADATA_FEATURES = 21
 
 # The author's notebooks: the public repository and the commit its facts below were read at
-# (config.SCHEDULES' ``code`` schedule follows them; README "Schedules" says what differs).
+# (config.SCHEDULES' ``code`` schedule follows them; docs/guides/training.md, "Schedules", says what differs).
 AUTHOR_REPOSITORY = "ScaleMind-C9308A/SLC-ID-SA"  #: also published as KhoiDOO/SLC-ID-SA
 AUTHOR_COMMIT = "3c00e2de491d71e433760c93eb1909bb6923d30a"
 #: The metadata recipe's notebook (the paper's metadata rows; every "LRStrategy" notebook of that

@@ -85,7 +85,7 @@ def _notebook(path: str) -> str:
 
 
 #: name -> recipe -> Schedule. "paper" (the default) is the paper's text. "code" is what the author's
-#: notebooks ran, per recipe (README "Schedules" lists what skinbench cannot reproduce of them):
+#: notebooks ran, per recipe (docs/guides/training.md, "Schedules", lists what skinbench cannot reproduce of them):
 #: metadata, every "LRStrategy" notebook (batches of 10, ceil(n / 10) of them an epoch: one pass;
 #: Adam 1e-3; ReduceLROnPlateau; EarlyStopping on val_loss, patience 35, min_delta 0.001; 500 epochs);
 #: augmented, IRV2+SA_15split (batch 16, ceil(n / 10) batches an epoch from about 8,000 images per

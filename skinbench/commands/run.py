@@ -96,7 +96,7 @@ Schedule = Annotated[
                 for recipe, s in recipes.items()
             )
             for name, recipes in config.SCHEDULES.items()
-        ) + " (README, Schedules).",
+        ) + " (docs/guides/training.md, Schedules).",
         rich_help_panel=TRAINING,
     ),
 ]

@@ -23,7 +23,7 @@ from skinbench.errors import RunError
 
 #: Where a loaded NVIDIA kernel driver says its version (Linux).
 NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")
-#: What to install for a GPU, per backend (the README's Install section says the same).
+#: What to install for a GPU, per backend (docs/install.md says the same).
 GPU_INSTALL = {
     "jax": "make install GPU=1, then KERAS_BACKEND=jax (JAX with CUDA 12, the backend recommended on a GPU)",
     "tensorflow": "make install GPU=tensorflow (TensorFlow with its CUDA libraries)",

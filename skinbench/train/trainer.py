@@ -102,7 +102,7 @@ def _create_training_variables(model: keras.Model) -> None:
     Keras leaves them to the first trace of the train step when no distribution strategy is
     set; variables created inside a ``tf.function`` make TensorFlow trace the whole step a
     second time (on the smoke matrix the train step's tracing took 2.8 times as long; see the
-    README's performance section).
+    performance logbook, docs/performance.md).
     """
     model.optimizer.build(model.trainable_variables)
     labels = np.eye(NUM_CLASSES, dtype="float32")[:1]

@@ -1,4 +1,4 @@
-"""The README's Python API example, run as it is written: a run, its folder read back, its report."""
+"""The docs' Python API example, run as it is written: a run, its folder read back, its report."""
 
 from __future__ import annotations
 
@@ -11,18 +11,17 @@ import pytest
 import skinbench
 from skinbench.spec import SPEC_FILE, RunSpec, read_options
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "python-api.md"
 
 
 def _example() -> str:
-    section = README.read_text().split("## Python API and run specifications", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.search(r"```python\n(.*?)```", GUIDE.read_text(), re.S).group(1)
 
 
-def test_the_readme_example_runs_and_reads_its_run_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_the_documented_example_runs_and_reads_its_run_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKINBENCH_CACHE", str(tmp_path / "cache"))
-    exec(compile(_example(), "README.md", "exec"), {})
+    exec(compile(_example(), str(GUIDE), "exec"), {})
     printed = capsys.readouterr().out
     out = tmp_path / "results" / "api-example"
     run = skinbench.load_run(out)
