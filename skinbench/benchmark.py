@@ -41,6 +41,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
@@ -270,6 +271,26 @@ def _row(
         peak_memory_gib=peak_memory[0],
         peak_memory_upper_bound=peak_memory[1],
     )
+
+
+def bench_backbones(
+    names: Sequence[str],
+    precisions: Sequence[str],
+    measured: Callable[[BenchRow], None],
+    *,
+    starting: Callable[[str, str], None] = lambda name, precision: None,
+    **options: Any,
+) -> list[BenchRow]:
+    """``bench_backbone`` of every backbone at every precision, in turn; ``measured`` gets each row
+    as soon as it is measured (so a caller can keep it before the next starts)."""
+    rows = []
+    for name in names:
+        for precision in precisions:
+            starting(name, precision)
+            row = bench_backbone(name, precision=precision, **options)
+            measured(row)
+            rows.append(row)
+    return rows
 
 
 def resolve_backbones(text: str) -> list[str]:

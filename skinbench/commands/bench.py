@@ -88,23 +88,25 @@ def bench(
     timing = {key: value for key, value in (("min_seconds", min_seconds), ("repeats", repeats)) if value is not None}
     rows: list[dict] = []
     with console.status("") as status:
-        for name in names:
-            for prec in precisions(precision):
-                status.update(f"measuring {name} ({prec}, batch {batch_size})")
-                row = benchmark.bench_backbone(
-                    name, image_size=size, batch_size=batch_size, precision=prec, recipe=recipe, steps=steps,
-                    warmup=warmup, jit=jit, lock=lock, **timing,
-                )
-                rows.append(row.as_dict())
-                err_console.print(
-                    f"{name} {prec} ({row.policy}): {row.train_images_per_s:.1f} train images/s "
-                    f"({row.train_images_per_s_min:.1f}-{row.train_images_per_s_max:.1f}), batch 1: "
-                    f"{row.latency_ms_b1:.2f} ms predict_on_batch, {row.latency_ms_b1_stateless:.2f} ms compiled "
-                    f"(compile {row.compile_s:.1f} s)",
-                    highlight=False,
-                )
-                if out:  # rewritten after every row, so a stopped run keeps what it measured
-                    _write(pd.DataFrame(rows), out)
+
+        def measured(row) -> None:
+            rows.append(row.as_dict())
+            err_console.print(
+                f"{row.backbone} {row.precision} ({row.policy}): {row.train_images_per_s:.1f} train images/s "
+                f"({row.train_images_per_s_min:.1f}-{row.train_images_per_s_max:.1f}), batch 1: "
+                f"{row.latency_ms_b1:.2f} ms predict_on_batch, {row.latency_ms_b1_stateless:.2f} ms compiled "
+                f"(compile {row.compile_s:.1f} s)",
+                highlight=False,
+            )
+            if out:  # rewritten after every row, so a stopped run keeps what it measured
+                _write(pd.DataFrame(rows), out)
+
+        benchmark.bench_backbones(
+            names, precisions(precision), measured, starting=lambda name, prec: status.update(
+                f"measuring {name} ({prec}, batch {batch_size})"),
+            image_size=size, batch_size=batch_size, recipe=recipe, steps=steps, warmup=warmup, jit=jit, lock=lock,
+            **timing,
+        )
     _emit(pd.DataFrame(rows), out, fmt)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -272,3 +272,58 @@ def class_means_figure(by_class: dict[str, list[Explanation]]) -> Figure:
 
 def save(fig: Figure, path: Path) -> Path:
     return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+
+
+@dataclass(frozen=True)
+class CellExplanation:
+    """What ``explain_cell`` wrote: every image's explanation, the lesion measure (synthetic sets), the folder."""
+
+    explanations: list[Explanation]
+    lesion: LesionAttention | None
+    out: Path
+
+    @property
+    def flagged(self) -> list[str]:
+        """Images whose attention map barely changes when the weights are randomised."""
+        return [e.image_id for e in self.explanations if e.randomised_correlation > UNCHANGED]
+
+
+def explain_cell(
+    cell_dir: Path,
+    images: Sequence[Path] = (),
+    *,
+    per_class: int = 0,
+    metadata: Path | None = None,
+    out: Path | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> CellExplanation:
+    """Explain ``images`` and ``per_class`` reported images of each class of a kept cell: one PNG
+    per image and, with ``per_class``, the mean map per class (and the lesion measure on a
+    synthetic set), into ``out`` (default ``<cell>/explain``)."""
+    from skinbench.data.ham10000 import read_table
+    from skinbench.deploy.model import check_metadata_columns, load_cell
+    from skinbench.records import CLASS_MEANS, EXPLAIN_DIR
+
+    if not images and not per_class:
+        raise RunError("nothing to explain: name image files, or pass --per-class N")
+    kept = load_cell(cell_dir)
+    out = Path(out) if out is not None else Path(cell_dir) / EXPLAIN_DIR
+    found, lesion = [], None
+    if images:
+        table = read_table(metadata) if metadata is not None else None
+        if table is not None:
+            check_metadata_columns(table, metadata)
+        found += explain(kept, list(images), table, lesions=known_lesions(kept, [Path(p).stem for p in images]), warn=warn)
+    if per_class:
+        chosen, metadata_rows, files = per_class_images(kept, per_class)
+        explained = explain(kept, [files[i] for i in chosen], metadata_rows.reset_index(),
+                            lesions=known_lesions(kept, list(chosen)), warn=warn)
+        grouped = by_class(explained, chosen)
+        found += [e for group in grouped.values() for e in group]
+        save(class_means_figure(grouped), out / CLASS_MEANS)
+        lesion = lesion_attention(explained, chosen)
+        if lesion is not None:
+            lesion.write(out)
+    for explanation in found:
+        save(figure(explanation), out / f"{explanation.image_id}.png")
+    return CellExplanation(found, lesion, out)
