@@ -19,7 +19,7 @@ from skinbench.catalogue import (
     PAPER_EPOCH_STEPS,
     display_name,
 )
-from skinbench.paper import paper_value
+from skinbench.studies.do2022.published import published
 from skinbench.records import CellConfig, Timing, read_history
 from skinbench.report.runs import load_results
 from skinbench.report.summary import Summary, summarise
@@ -102,10 +102,10 @@ def test_table11_compares_the_bare_application_and_time_with_validation(summary:
     assert epoch["run"] == pytest.approx(np.mean(per_cell)) and epoch["n_seeds"] == 2
     assert epoch["run_std"] == pytest.approx(np.std(per_cell, ddof=1))
     # Epochs of batch 32 are not the author's 897 steps of 10: its seconds are shown, not subtracted.
-    assert epoch["paper"] == paper_value(11, DENSENET, "epoch_s") and math.isnan(epoch["difference"])
+    assert epoch["paper"] == published().value(11, DENSENET, "epoch_s") and math.isnan(epoch["difference"])
     image = frame.loc[("Milliseconds per training image, training + validation", DENSENET)]
     per_image = [1000 * s / Timing.read(f).epoch_images for s, f in zip(per_cell, folders)]
-    paper_image = 1000 * paper_value(11, DENSENET, "epoch_s") / PAPER_EPOCH_IMAGES
+    paper_image = 1000 * published().value(11, DENSENET, "epoch_s") / PAPER_EPOCH_IMAGES
     assert image["run"] == pytest.approx(np.mean(per_image)) and image["paper"] == pytest.approx(paper_image)
     assert image["difference"] == pytest.approx(np.mean(per_image) - paper_image)
 
@@ -122,7 +122,7 @@ def test_table11_subtracts_epoch_seconds_when_the_epochs_are_the_papers(shards: 
         dataclasses.replace(config, schedule=schedule, batch_size=AUTHOR_METADATA_BATCH).write(folder)
     frame = cost(_summary(shards)).frame.set_index(["row", "column"])
     epoch = frame.loc[("Seconds per epoch, training + validation", DENSENET)]
-    assert epoch["difference"] == pytest.approx(epoch["run"] - paper_value(11, DENSENET, "epoch_s"))
+    assert epoch["difference"] == pytest.approx(epoch["run"] - published().value(11, DENSENET, "epoch_s"))
 
 
 def test_table9_says_what_the_plain_row_is(summary: Summary) -> None:

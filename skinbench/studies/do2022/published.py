@@ -1,0 +1,134 @@
+"""The seed paper's published numbers: one data file per version, ``VERSIONS`` names them.
+
+Long format: ``table,row,column,value,source,note``. ``table`` is skinbench's table number, which
+is the preprint's (the report's Tables 2-11); ``source`` names the table of the version's own
+numbering the value comes from (``preprint Table 4``, ``article Table 5``); ``note`` records a
+disagreement, with the other version or within this one, as a sentence the report shows under
+the table. An empty ``value`` means the version printed none ("Unknown"); a table or row the
+version does not have has no lines. Rows and columns per table:
+
+- 2: class code or ``total`` x ``n_images``.
+- 3: backbone display name (``catalogue.BACKBONES``) x ``size_mb``, ``params_m`` (preprint),
+  ``trainable_params`` (article: exact counts), ``depth``.
+- 4, 5: backbone x ``accuracy`` (augmented data; metadata).
+- 6, 7: ``<backbone> + <recipe label>`` x class codes and ``mean`` (F1; recall).
+- 8: mobile backbone x ``accuracy``, ``balanced_accuracy`` (the paper's definition),
+  ``precision``, ``f1``, ``sensitivity``, ``specificity``, ``auc`` (unweighted means).
+- 9: the ablation row's ``paper_name`` (``catalogue.ABLATION_ROWS``) x ``accuracy`` (preprint only).
+- 10: ``MobileNetV3Large`` (the [:240] model) x ``accuracy``, ``precision``, ``f1``,
+  ``sensitivity``, ``specificity``, ``auc`` (support-weighted means; preprint only).
+- 11: backbone x ``params_m`` (preprint: the bare backbone's), ``trainable_params`` (article: the
+  model as trained), ``depth``, ``accuracy``, ``epoch_s`` (seconds per the paper's "epoch" of
+  ``catalogue.PAPER_EPOCH_IMAGES`` images on a ``catalogue.PAPER_DEVICE``), ``infer_s`` (article).
+
+Every number here is labelled as the paper's wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib import resources
+
+import pandas as pd
+
+from skinbench.errors import RunError
+from skinbench.registry import Registry
+
+COLUMNS = ("table", "row", "column", "value", "source", "note")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of the paper and its data file."""
+
+    name: str  # the report's --paper value
+    citation: str  # authors and title
+    reference: str  # where it was published, and how its numbers were taken
+    source_prefix: str  # how its ``source`` column names its tables ("preprint", "article")
+    #: Why its augmented-data rows (Tables 4, 6, 7) are shown without a difference from this run's.
+    augmented_note: str
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.csv"
+
+
+VERSIONS: Registry[Version] = Registry("paper version", [
+    Version(
+        "preprint",
+        'Do Hoang, "Diagnostic support of skin lesion classification using CNN and soft attention" (HAM10000)',
+        "the manuscript submitted to Sensors in 2022 (no DOI or arXiv identifier)",
+        "preprint",
+        "the paper's augmented rows were not measured on its 10% validation part (about 67% nv): its InceptionResNetV2 "
+        "row is the author's IRV2+SA_15split notebook, on a test set of single-image lesions (828 images, about 80% nv) "
+        "that also picked the checkpoint, and no notebook of the author's repository prints the other augmented rows",
+    ),
+    Version(
+        "sensors2022",
+        'Nguyen, Bui & Do, "Skin Lesion Classification on Imbalanced Data Using Deep Learning with Soft Attention"',
+        "Sensors 22(19):7530, 2022, doi:10.3390/s22197530; values transcribed from the authors' final proof LaTeX "
+        "(github.com/KhoiDOO/SLC-ID-SA), whose abstract and figures match the published article's; the tables were "
+        "not checked cell by cell against the published ones",
+        "article",
+        "the article's augmented rows (its Table 5's AD column, Tables A3 and A4) were trained on offline-augmented "
+        "images without the weighted loss and scored on a test set of 857 images that the article says HAM10000 "
+        "provides, whose relation to its 90/10 training/validation split it does not state",
+    ),
+], error=RunError)
+#: The version the report uses unless told otherwise.
+DEFAULT_VERSION = "preprint"
+
+
+@dataclass(frozen=True)
+class Published:
+    """One version's numbers, looked up by (table, row, column) in skinbench's table numbering."""
+
+    version: Version
+    frame: pd.DataFrame  # COLUMNS, one line per printed number
+
+    def value(self, table: int | str, row: str, column: str) -> float | None:
+        """One number, or None where this version prints none."""
+        return self._values.get((str(table), row, column))
+
+    def table(self, table: int | str) -> pd.DataFrame:
+        """One table's values as a wide frame: index = row, columns = column."""
+        return self._part(table).pivot(index="row", columns="column", values="value")
+
+    def rows(self, table: int | str) -> list[str]:
+        """The rows of one table, in this version's order."""
+        return list(dict.fromkeys(self._part(table)["row"]))
+
+    def notes(self, table: int | str) -> list[str]:
+        """The distinct notes on one table's values, in file order."""
+        return [n for n in dict.fromkeys(self._part(table)["note"]) if n]
+
+    def cite(self, *tables: int | str) -> str:
+        """"Table 6" or "Tables 4, 5", with this version's own tables in brackets where it numbers them
+        otherwise ("Table 6 (article Table A3)")."""
+        own = f"Table {tables[0]}" if len(tables) == 1 else f"Tables {', '.join(str(t) for t in tables)}"
+        sources = list(dict.fromkeys(s for t in tables for s in self._part(t)["source"]))
+        if all(s == f"{self.version.source_prefix} Table {t}" for t in tables for s in self._part(t)["source"]):
+            return own
+        return f"{own} ({', '.join(sources)})"
+
+    def has(self, table: int | str) -> bool:
+        return not self._part(table).empty
+
+    def _part(self, table: int | str) -> pd.DataFrame:
+        return self.frame[self.frame["table"] == str(table)]
+
+    @cached_property
+    def _values(self) -> dict[tuple[str, str, str], float]:
+        frame = self.frame.dropna(subset=["value"])
+        return {(t, r, c): float(v) for t, r, c, v in frame[["table", "row", "column", "value"]].itertuples(index=False)}
+
+
+@lru_cache(maxsize=None)
+def published(version: str = DEFAULT_VERSION) -> Published:
+    """The numbers of one version (``VERSIONS``); an unknown name is a RunError listing the choices."""
+    entry = VERSIONS.get(version)
+    with resources.files(__package__).joinpath(entry.file).open() as handle:
+        frame = pd.read_csv(handle, dtype={"table": str, "row": str, "column": str, "source": str, "note": str},
+                            keep_default_na=False, na_values={"value": [""]})
+    return Published(entry, frame[list(COLUMNS)])
