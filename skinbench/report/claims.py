@@ -415,11 +415,11 @@ def _mobile(cells: _Cells, paper: Published) -> list[Comparison]:
 def _paper_params(paper: Published, table: int, small: str, large: str) -> tuple[float | None, float | None, str]:
     """The paper's parameters of the two backbones and what they count: Table 3's or 11's ``params_m`` (the
     Keras applications), else the version's ``trainable_params`` (Table 3: the applications'; 11: the models')."""
-    trainable = "trainable parameters of the " + ("Keras applications" if table == 3 else "models as trained")
-    for column, what in (("params_m", "the Keras applications"), ("trainable_params", trainable)):
+    trainable = "trainable parameters (M) of the " + ("Keras applications" if table == 3 else "models as trained")
+    for column, scale, what in (("params_m", 1.0, "the Keras applications"), ("trainable_params", 1e-6, trainable)):
         a, b = paper.value(table, small, column), paper.value(table, large, column)
         if a is not None and b is not None:
-            return a, b, f"{paper.cite(table)}, {what}"
+            return a * scale, b * scale, f"{paper.cite(table)}, {what}"
     return None, None, ""
 
 

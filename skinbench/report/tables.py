@@ -123,8 +123,8 @@ def with_paper_notes(table: Table, paper: Published) -> Table:
             notes.append(f"Paper values: {paper.cite(number)} of {paper.version.name}.")
         missing = [r for r in default.rows(number) if r not in paper.rows(number)]
         if missing:
-            notes.append(f"Not in this version: {', '.join(missing)} ({default.version.name} Table {number} has "
-                         "them); the paper column is empty there.")
+            notes.append(f"Not in this version: {', '.join(missing)} (in {default.version.name} Table {number}); "
+                         "the paper column is empty there.")
     notes += paper.notes(number)
     return replace(table, notes=table.notes + tuple(notes)) if notes else table
 

@@ -2,9 +2,9 @@
 
 Long format: ``table,row,column,value,source,note``. ``table`` is skinbench's table number, which
 is the preprint's (the report's Tables 2-11); ``source`` names the table of the version's own
-numbering the value comes from (``preprint Table 4``, ``article Table 5``); ``note`` records a
-disagreement, with the other version or within this one, as a sentence the report shows under
-the table. An empty ``value`` means the version printed none ("Unknown"); a table or row the
+numbering the value comes from (``preprint Table 4``, ``article Table 5``); ``note`` records
+disagreements, with the other version or within this one, as sentences the report shows under
+the table (several notes on one value are separated by ``NOTE_SEPARATOR``). An empty ``value`` means the version printed none ("Unknown"); a table or row the
 version does not have has no lines. Rows and columns per table:
 
 - 2: class code or ``total`` x ``n_images``.
@@ -36,6 +36,7 @@ from skinbench.errors import RunError
 from skinbench.registry import Registry
 
 COLUMNS = ("table", "row", "column", "value", "source", "note")
+NOTE_SEPARATOR = " | "
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ class Published:
 
     def notes(self, table: int | str) -> list[str]:
         """The distinct notes on one table's values, in file order."""
-        return [n for n in dict.fromkeys(self._part(table)["note"]) if n]
+        notes = (note for cell in self._part(table)["note"] if cell for note in cell.split(NOTE_SEPARATOR))
+        return list(dict.fromkeys(notes))
 
     def cite(self, *tables: int | str) -> str:
         """"Table 6" or "Tables 4, 5", with this version's own tables in brackets where it numbers them
