@@ -10,7 +10,7 @@ import typer
 from skinbench.commands.common import guarded
 from skinbench.commands.options import choice_option
 from skinbench.console import console
-from skinbench.studies.do2022.published import DEFAULT_VERSION, VERSIONS
+from skinbench.studies.do2022.versions import DEFAULT_VERSION, VERSIONS
 
 
 @guarded
