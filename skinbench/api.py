@@ -150,11 +150,15 @@ def load_run(*paths: Path | str) -> Run:
     return Run(results, cells_frame(summarise(results, 0)))
 
 
-def write_report(*paths: Path | str, out: Path | str | None = None, bootstrap: int = 1000, plots: bool = True) -> Path:
-    """Write the report of the run folder(s) ``paths`` (report.md, its CSVs and figures) and return report.md's path."""
+def write_report(
+    *paths: Path | str, out: Path | str | None = None, bootstrap: int = 1000, plots: bool = True, paper: str = "preprint",
+) -> Path:
+    """Write the report of the run folder(s) ``paths`` (report.md, its CSVs and figures) beside the
+    numbers of the paper's version ``paper`` (preprint or sensors2022) and return report.md's path."""
     from skinbench.report.build import build_report
 
-    path, _ = build_report([Path(p) for p in paths], Path(out) if out is not None else None, bootstrap=bootstrap, plots=plots)
+    path, _ = build_report([Path(p) for p in paths], Path(out) if out is not None else None, bootstrap=bootstrap,
+                           plots=plots, paper=paper)
     return path
 
 

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skinbench"
 #: Layer of each module (by the longest matching prefix) and the layers it may import.
 LAYERS = {
     "leaf": ("skinbench.version", "skinbench.classes", "skinbench.errors", "skinbench.io", "skinbench.paths",
-             "skinbench.console", "skinbench.registry", "skinbench.catalogue", "skinbench.paper", "skinbench.records", "skinbench.gpu_bench"),
+             "skinbench.console", "skinbench.registry", "skinbench.catalogue", "skinbench.studies", "skinbench.records", "skinbench.gpu_bench"),
     "settings": ("skinbench.config", "skinbench.spec"),
     "data": ("skinbench.data",),
     "models": ("skinbench.models",),

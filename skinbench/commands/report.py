@@ -8,7 +8,9 @@ from typing import Annotated, List, Optional
 import typer
 
 from skinbench.commands.common import guarded
+from skinbench.commands.options import choice_option
 from skinbench.console import console
+from skinbench.studies.do2022.versions import DEFAULT_VERSION, VERSIONS
 
 
 @guarded
@@ -21,10 +23,14 @@ def report(
         int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals; 0 skips them.")
     ] = 1000,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG figures.")] = True,
+    paper: Annotated[
+        str, choice_option("--paper", VERSIONS.names(), "Which version of the paper's published numbers stands beside "
+                           "this run's: the preprint or the Sensors 2022 article.")
+    ] = DEFAULT_VERSION,
 ) -> None:
     """Write the paper's Tables 2-11 beside this run's values (Markdown + CSV) and the plots."""
     from skinbench.report.build import build_report
 
-    path, summary = build_report(run_dirs, out, bootstrap=bootstrap, plots=plots)
+    path, summary = build_report(run_dirs, out, bootstrap=bootstrap, plots=plots, paper=paper)
     finished = len(summary.cells)
     console.print(f"{path} ({finished} finished cell(s), {len(summary.unfinished)} not finished)", highlight=False)

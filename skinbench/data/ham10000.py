@@ -189,7 +189,7 @@ def table2(dataset: Dataset) -> pd.DataFrame:
     CSV before any drop) and, when the CSV lists as many images as HAM10000, ``paper`` (the
     paper's published counts, for comparison).
     """
-    from skinbench.paper import paper_table
+    from skinbench.studies.do2022.published import published
 
     usable = dataset.frame["dx"].value_counts().reindex(list(CLASSES), fill_value=0)
     listed = dataset.listed.reindex(list(CLASSES), fill_value=0)
@@ -199,7 +199,7 @@ def table2(dataset: Dataset) -> pd.DataFrame:
         "percent": [*(100 * usable / max(usable.sum(), 1)).round(2).tolist(), 100.0 if usable.sum() else 0.0],
         "listed": [*listed.tolist(), int(listed.sum())],
     }, index=pd.Index([*CLASSES, "total"], name="class"))
-    paper = paper_table(2)["n_images"]
+    paper = published().table(2)["n_images"]
     if listed.sum() == paper["total"]:
         table["paper"] = paper.reindex(table.index).astype(int)
     return table

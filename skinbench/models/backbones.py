@@ -120,11 +120,11 @@ def application(
 
 
 def paper_table3(backbone: Backbone) -> dict[str, float]:
-    """The paper's Table 3 values (``size_mb``, ``params_m``, ``depth``); NaN where the paper
+    """The preprint's Table 3 values (``size_mb``, ``params_m``, ``depth``); NaN where the paper
     printed none or has no row (VGG16 and the backbones after the paper)."""
-    from skinbench.paper import paper_table
+    from skinbench.studies.do2022.published import published
 
-    table = paper_table(3)
+    table = published("preprint").table(3)
     columns = ("size_mb", "params_m", "depth")
     if backbone.display not in table.index:
         return dict.fromkeys(columns, float("nan"))

@@ -20,25 +20,29 @@ from skinbench.report.subgroups import CSV_NAME as SUBGROUPS_CSV
 from skinbench.report.subgroups import subgroup_section
 from skinbench.report.summary import Summary, summarise
 from skinbench.report.tables import build_tables, cells_frame
+from skinbench.studies.do2022.published import DEFAULT_VERSION, published
 
 REPORT_NAME = "report.md"
 CELLS_NAME = "cells.csv"
 
 
 def build_report(
-    folders: Sequence[Path], out: Path | None = None, *, bootstrap: int = 1000, plots: bool = True
+    folders: Sequence[Path], out: Path | None = None, *, bootstrap: int = 1000, plots: bool = True,
+    paper: str = DEFAULT_VERSION,
 ) -> tuple[Path, Summary]:
     """Write report.md, one CSV per table, cells.csv and (unless ``plots`` is False) the figures.
 
     ``out`` defaults to the first run folder; ``bootstrap`` is the number of resamples for the
-    95% intervals (0 skips them). Returns the report's path and the summary it was built from.
+    95% intervals (0 skips them); ``paper`` the version of the paper whose numbers stand beside this run's
+    (``studies.do2022.published.VERSIONS``; an unknown one is a RunError before anything is read). Returns the report's path and the summary it was built from.
     """
+    printed = published(paper)
     results = load_results(folders)
     out = Path(out) if out is not None else results.folders[0]
     summary = summarise(results, bootstrap)
-    tables = build_tables(summary)
+    tables = build_tables(summary, printed)
     official_text, official_table = official_section(summary)
-    claims_text, claims_table = claims_section(summary)
+    claims_text, claims_table = claims_section(summary, printed)
     leak_text, leak_table = leak_section(summary)
     for table in [*tables, *(t for t in (claims_table, leak_table, official_table) if t is not None)]:
         write_table_csv(table, out)
@@ -56,4 +60,4 @@ def build_report(
         clinical_text += f"\n![Reliability of each cell's reported part]({save_figure(figure, out, 'reliability.png')})\n"
     claims = "\n".join(text for text in (claims_text, leak_text) if text)
     after = official_text + deployment_text + clinical_text + subgroups_text
-    return write_text(out / REPORT_NAME, compose(summary, tables, figures, after, claims)), summary
+    return write_text(out / REPORT_NAME, compose(summary, printed, tables, figures, after, claims)), summary

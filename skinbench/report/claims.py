@@ -68,12 +68,12 @@ from skinbench.eval.paired import (
     percentile_interval,
     t_sides,
 )
-from skinbench.paper import paper_value
 from skinbench.report.pairs import CORRECTNESS_METRIC, Predictions, cells_text, test_name
 from skinbench.report.render import DASH, interval_text, run_text
 from skinbench.report.runs import CellFolder
 from skinbench.report.summary import CellResult, Summary
-from skinbench.report.tables import PAPER_AUGMENTED_NOTE, Table
+from skinbench.report.tables import Table
+from skinbench.studies.do2022.published import Published, published
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -202,13 +202,15 @@ def decide(p_support: float | None, p_contra: float | None, p_adjusted: float | 
     return SUPPORTED if p_support < p_contra else CONTRADICTED
 
 
-def comparisons(summary: Summary) -> list[Comparison]:
-    """Every comparison of CLAIMS whose cells are in the run, in CLAIMS order, split by split."""
+def comparisons(summary: Summary, paper: Published | None = None) -> list[Comparison]:
+    """Every comparison of CLAIMS whose cells are in the run, in CLAIMS order, split by split, with the values
+    of ``paper`` (default: the default version's)."""
+    paper = paper or published()
     found: list[Comparison] = []
     for split in summary.splits:
         cells = _Cells(summary, split)
-        found += _balance(cells) + _augmented_accuracy(cells) + _ablation_claims(cells) + _mobile(cells)
-        found += _depth(cells)
+        found += _balance(cells, paper) + _augmented_accuracy(cells, paper) + _ablation_claims(cells, paper)
+        found += _mobile(cells, paper) + _depth(cells, paper)
     order = list(CLAIMS)
     return sorted(found, key=lambda c: order.index(c.claim))  # stable: splits keep their order within a claim
 
@@ -249,14 +251,15 @@ def _adjusted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def claims_section(summary: Summary) -> tuple[str, Table | None]:
+def claims_section(summary: Summary, paper: Published | None = None) -> tuple[str, Table | None]:
     """Markdown for report.md and the table (claims.csv), or ``("", None)`` when no claim's cells are in the run."""
-    found = comparisons(summary)
+    paper = paper or published()
+    found = comparisons(summary, paper)
     if not found:
         return "", None
     frame, problems = claims_frame(summary, found)
     table = Table(TABLE_NAME, "The paper's claims, tested", frame)
-    return _markdown(summary, found, frame, problems), table
+    return _markdown(summary, found, frame, problems, paper), table
 
 
 # ---------------------------------------------------------------- the comparisons of each claim
@@ -306,42 +309,43 @@ def _recipe_row(backbone: str, recipe: str) -> str:
     return f"{display_name(backbone)} + {RECIPES[recipe].label}"
 
 
-def _paper_spread(table: int, row: str) -> float | None:
+def _paper_spread(paper: Published, table: int, row: str) -> float | None:
     """The sd over classes (ddof 0) of one row's printed per-class values (derived, not printed)."""
-    values = [paper_value(table, row, c) for c in CLASSES]
+    values = [paper.value(table, row, c) for c in CLASSES]
     return None if any(v is None for v in values) else float(np.std(values))
 
 
-def _balance(cells: _Cells) -> list[Comparison]:
+def _balance(cells: _Cells, paper: Published) -> list[Comparison]:
     found = []
     for backbone in cells.backbones():
         seeds = _paired(cells.seeds(backbone, METADATA), cells.seeds(backbone, AUGMENTED))
         meta, aug = _recipe_row(backbone, METADATA), _recipe_row(backbone, AUGMENTED)
         # The paper's augmented rows come from another test set: its values are shown, not their difference.
         measures = [
-            Measure("macro_f1", 1, 0.0, paper_value(6, meta, "mean"), paper_value(6, aug, "mean"), "Table 6",
+            Measure("macro_f1", 1, 0.0, paper.value(6, meta, "mean"), paper.value(6, aug, "mean"), paper.cite(6),
                     paper_like=False),
-            Measure("balanced_accuracy", 1, 0.0, paper_value(7, meta, "mean"), paper_value(7, aug, "mean"), "Table 7",
+            Measure("balanced_accuracy", 1, 0.0, paper.value(7, meta, "mean"), paper.value(7, aug, "mean"),
+                    paper.cite(7), paper_like=False),
+            Measure("f1_spread", -1, 0.0, _paper_spread(paper, 6, meta), _paper_spread(paper, 6, aug),
+                    f"{paper.cite(6)}, derived: sd over classes of the printed per-class F1", holds="macro_f1",
                     paper_like=False),
-            Measure("f1_spread", -1, 0.0, _paper_spread(6, meta), _paper_spread(6, aug),
-                    "Table 6, derived: sd over classes of the printed per-class F1", holds="macro_f1", paper_like=False),
-            Measure("recall_spread", -1, 0.0, _paper_spread(7, meta), _paper_spread(7, aug),
-                    "Table 7, derived: sd over classes of the printed per-class recall", holds="balanced_accuracy",
-                    paper_like=False),
+            Measure("recall_spread", -1, 0.0, _paper_spread(paper, 7, meta), _paper_spread(paper, 7, aug),
+                    f"{paper.cite(7)}, derived: sd over classes of the printed per-class recall",
+                    holds="balanced_accuracy", paper_like=False),
         ]
         label = f"{display_name(backbone)}: {RECIPES[METADATA].label} (a) − {RECIPES[AUGMENTED].label} (b)"
         found += _comparison(cells, "balance", label, seeds, measures)
     return found
 
 
-def _augmented_accuracy(cells: _Cells) -> list[Comparison]:
+def _augmented_accuracy(cells: _Cells, paper: Published) -> list[Comparison]:
     found = []
     for backbone in cells.backbones():
         augmented, metadata = cells.seeds(backbone, AUGMENTED), cells.seeds(backbone, METADATA)
         seeds = _paired(augmented, metadata)
         name = display_name(backbone)
-        measure = Measure("accuracy", 1, 0.0, paper_value(4, name, "accuracy"), paper_value(5, name, "accuracy"),
-                          "Tables 4, 5", paper_like=False)
+        measure = Measure("accuracy", 1, 0.0, paper.value(4, name, "accuracy"), paper.value(5, name, "accuracy"),
+                          paper.cite(4, 5), paper_like=False)
         label = f"{name}: {RECIPES[AUGMENTED].label} (a) − {RECIPES[METADATA].label} (b)"
         notes = [_recipes_differ(augmented, metadata)] if seeds else []
         found += _comparison(cells, "augmented_accuracy", label, seeds, [measure], notes)
@@ -360,7 +364,7 @@ def _recipes_differ(a: dict[int, CellResult], b: dict[int, CellResult]) -> str:
             "seen and the loss, not augmentation alone")
 
 
-def _ablation_claims(cells: _Cells) -> list[Comparison]:
+def _ablation_claims(cells: _Cells, paper: Published) -> list[Comparison]:
     """Soft attention (two comparisons) and Dense(512), on Table 9's rows."""
     found = []
     for claim, row_a, row_b, direction in (
@@ -370,8 +374,8 @@ def _ablation_claims(cells: _Cells) -> list[Comparison]:
     ):
         a, b = ABLATION_ROWS[row_a], ABLATION_ROWS[row_b]
         measures = [
-            Measure("accuracy", direction, 0.0, paper_value(9, a.paper_name, "accuracy"),
-                    paper_value(9, b.paper_name, "accuracy"), "Table 9"),
+            Measure("accuracy", direction, 0.0, paper.value(9, a.paper_name, "accuracy"),
+                    paper.value(9, b.paper_name, "accuracy"), paper.cite(9)),
             Measure("balanced_accuracy", direction),
         ]
         label = f"{_row_name(a)} (a) − {_row_name(b)} (b)"
@@ -379,7 +383,7 @@ def _ablation_claims(cells: _Cells) -> list[Comparison]:
     return found
 
 
-def _mobile(cells: _Cells) -> list[Comparison]:
+def _mobile(cells: _Cells, paper: Published) -> list[Comparison]:
     """MobileNetV3Large ([:240], Table 11's, and the metadata recipe's, Table 5's) against InceptionResNetV2."""
     found = []
     irv2 = cells.seeds("inceptionresnetv2", METADATA)
@@ -390,26 +394,36 @@ def _mobile(cells: _Cells) -> list[Comparison]:
         (cells.ablation(best.key), 11, _row_name(best)),
         (cells.seeds(ABLATION_BACKBONE, METADATA), 5, f"{small} + {RECIPES[METADATA].label}"),
     ):
-        paper_a, paper_b = paper_value(table, small, "accuracy"), paper_value(table, large, "accuracy")
-        source = f"Table {table}; the margin, {margin:g}, is fixed in advance, not the paper's gap"
+        paper_a, paper_b = paper.value(table, small, "accuracy"), paper.value(table, large, "accuracy")
+        source = f"{paper.cite(table)}; the margin, {margin:g}, is fixed in advance, not the paper's gap"
         measures = [
             Measure("accuracy", 1, -margin, paper_a, paper_b, source),
             Measure("balanced_accuracy", 1, -margin, paper_source=f"the margin, {margin:g}, is fixed in advance"),
         ]
-        params = (paper_value(11, small, "params_m"), paper_value(11, large, "params_m"), "Table 11, the Keras applications")
-        if table == 5:
-            params = (paper_value(3, small, "params_m"), paper_value(3, large, "params_m"), "Table 3, the Keras applications")
+        params = _paper_params(paper, 3 if table == 5 else 11, small, large)
         measures.append(Measure("model.params", paper_a=params[0], paper_b=params[1], paper_source=params[2]))
-        epoch = (paper_value(11, small, "epoch_s"), paper_value(11, large, "epoch_s")) if table == 11 else (None, None)
+        epoch = (paper.value(11, small, "epoch_s"), paper.value(11, large, "epoch_s")) if table == 11 else (None, None)
         measures.append(Measure("timing.epoch_s", paper_a=epoch[0], paper_b=epoch[1],
-                                paper_source=f"Table 11, epochs of {PAPER_EPOCH_STEPS} steps on a {PAPER_DEVICE}" if table == 11 else ""))
+                                paper_source=f"{paper.cite(11)}, epochs of {PAPER_EPOCH_STEPS} steps on a {PAPER_DEVICE}"
+                                if table == 11 else ""))
         measures.append(Measure("timing.latency_ms_b1"))
         label = f"{what} (a) − {large} + {RECIPES[METADATA].label} (b)"
         found += _comparison(cells, "mobile", label, _paired(a, irv2), measures)
     return found
 
 
-def _depth(cells: _Cells) -> list[Comparison]:
+def _paper_params(paper: Published, table: int, small: str, large: str) -> tuple[float | None, float | None, str]:
+    """The paper's parameters of the two backbones and what they count: Table 3's or 11's ``params_m`` (the
+    Keras applications), else the version's ``trainable_params`` (Table 3: the applications'; 11: the models')."""
+    trainable = "trainable parameters (M) of the " + ("Keras applications" if table == 3 else "models as trained")
+    for column, scale, what in (("params_m", 1.0, "the Keras applications"), ("trainable_params", 1e-6, trainable)):
+        a, b = paper.value(table, small, column), paper.value(table, large, column)
+        if a is not None and b is not None:
+            return a * scale, b * scale, f"{paper.cite(table)}, {what}"
+    return None, None, ""
+
+
+def _depth(cells: _Cells, paper: Published) -> list[Comparison]:
     """Per recipe: the mean over deep backbones against the mean over the others, each seed on its images."""
     found = []
     for recipe in RECIPES:
@@ -427,13 +441,14 @@ def _depth(cells: _Cells) -> list[Comparison]:
             SeedCells(s, tuple(by_seed[s][b].cell for b in deep), tuple(by_seed[s][b].cell for b in shallow)) for s in seeds
         )
         rows = {b: _recipe_row(b, recipe) for b in backbones}
-        paper_deep = [_paper_spread(6, rows[b]) for b in deep]
-        paper_shallow = [_paper_spread(6, rows[b]) for b in shallow]
+        paper_deep = [_paper_spread(paper, 6, rows[b]) for b in deep]
+        paper_shallow = [_paper_spread(paper, 6, rows[b]) for b in shallow]
         complete = None not in paper_deep + paper_shallow
         measure = Measure(
             "f1_spread", -1, 0.0,
             float(np.mean(paper_deep)) if complete else None, float(np.mean(paper_shallow)) if complete else None,
-            "Table 6, derived: sd over classes of the printed per-class F1, mean over the same backbones" if complete else "",
+            f"{paper.cite(6)}, derived: sd over classes of the printed per-class F1, mean over the same backbones"
+            if complete else "",
             holds="macro_f1",
         )
         label = (f"{RECIPES[recipe].label}: depth ≥ {DEEP_DEPTH} ({_names(deep)}) (a) − depth < {DEEP_DEPTH} "
@@ -538,7 +553,8 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
-def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame, problems: list[str]) -> str:
+def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame, problems: list[str],
+              paper: Published) -> str:
     lines = [
         "## The paper's claims, tested",
         "",
@@ -596,8 +612,8 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
         "- Spread: the standard deviation (ddof 0) of the per-class values over the classes present; the paper's is "
         "derived from its printed per-class values. A class absent from the evaluated images, or from a bootstrap "
         "resample, is left out of every mean and spread, for both sides alike.",
-        "- Ratios are this run's means over seeds, a / b, and have no verdict; the paper's parameter counts are the bare "
-        "Keras applications', this run's the trained models'.",
+        "- Ratios are this run's means over seeds, a / b, and have no verdict; the paper's parameter counts are what "
+        "its source (Paper column) names, this run's the trained models'.",
         "- p (Holm): the row's two-sided p-value adjusted within its family (its claim on its split; family size "
         "in claims.csv `family_size`); the unadjusted `p_value` and the one-sided `p_support` and `p_contra` are "
         "there too. A balance row's support is the larger of the spread's and the mean's non-inferiority p.",
@@ -605,7 +621,7 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
         f"lesion has one image ({MCNEMAR_TEST}); clustered where lesions have several ({CLUSTERED_MCNEMAR_TEST}).",
     ]
     if (frame["paper_value"].isna() & frame["paper_a"].notna() & frame["paper_b"].notna()).any():
-        lines.append(f"- Paper values without a difference: {PAPER_AUGMENTED_NOTE}.")
+        lines.append(f"- Paper values without a difference: {paper.version.augmented_note}.")
     if summary.bootstrap_n:
         lines.append(
             f"- Paired bootstrap: {summary.bootstrap_n:,} resamples of the shared lesions (each with all its images, "

@@ -18,8 +18,8 @@ from skinbench.report.plots import Figures
 from skinbench.report.render import DASH, interval_text, run_text, table_markdown
 from skinbench.report.summary import Summary
 from skinbench.report.tables import Table
+from skinbench.studies.do2022.published import Published
 
-PAPER = 'Do Hoang, "Diagnostic support of skin lesion classification using CNN and soft attention" (HAM10000)'
 _METRIC_HEADINGS = {
     "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy",
@@ -28,18 +28,19 @@ _METRIC_HEADINGS = {
 }
 
 
-def compose(summary: Summary, tables: list[Table], figures: Figures, official: str = "", claims: str = "") -> str:
-    """The whole report.md (``official``: the sections after Tables 2-11: the official split's, deployment;
+def compose(summary: Summary, paper: Published, tables: list[Table], figures: Figures, official: str = "",
+            claims: str = "") -> str:
+    """The whole report.md, beside ``paper``'s values (``official``: the sections after Tables 2-11: the official split's, deployment;
     ``claims``: the paper's claims tested and the leak, report.claims and report.leak, right after Tables 2-11)."""
-    parts = [_header(summary)]
+    parts = [_header(summary, paper)]
     for table in tables:
         parts.append(table_markdown(table))
         parts += [f"![{caption}]({path})\n" for caption, path in figures.after_table.get(table.name, [])]
-    parts += [claims, official, _cells(summary, figures), _protocol(summary), _definitions(summary), _warnings(summary), _unfinished(summary)]
+    parts += [claims, official, _cells(summary, figures), _protocol(summary), _definitions(summary, paper), _warnings(summary), _unfinished(summary)]
     return "\n".join(part for part in parts if part)
 
 
-def _header(summary: Summary) -> str:
+def _header(summary: Summary, paper: Published) -> str:
     results = summary.results
     title = "# skinbench report" + (": SYNTHETIC DATA, not HAM10000" if results.synthetic else "")
     counts = pd.Series([c.status for c in results.cells]).value_counts()
@@ -50,11 +51,14 @@ def _header(summary: Summary) -> str:
     lines += [
         f"Run folder(s): {', '.join(f.name for f in results.folders)}. Cells: {state}.",
         "",
-        f"Each table puts this run's values beside the published ones of {PAPER}. "
+        f"Each table puts this run's values beside the published ones of {paper.version.citation}. "
         "This run's values are recomputed from each cell's predictions.csv; over several seeds they are "
         "the mean ± sample standard deviation (n = seeds). "
         f"{DASH} marks a cell that did not run or a number the paper does not print. "
         "Definitions, protocol and warnings are at the end.",
+        "",
+        f"Paper version: `{paper.version.name}`, {paper.version.reference} (`skinbench report --paper`; the tables "
+        "keep the preprint's numbering).",
         "",
     ]
     return "\n".join(lines)
@@ -113,7 +117,7 @@ def _protocol(summary: Summary) -> str:
     return "## Protocol\n\n" + "\n".join(f"- {name}:{'' if value.startswith(chr(10)) else ' '}{value}" for name, value in items.items()) + "\n"
 
 
-def _definitions(summary: Summary) -> str:
+def _definitions(summary: Summary, paper: Published) -> str:
     lines = [
         "- Accuracy: share of images whose arg-max class is the true class.",
         "- Balanced accuracy: mean per-class recall, the ISIC 2018 challenge's metric (cells table). "
@@ -160,7 +164,8 @@ def _definitions(summary: Summary) -> str:
             f"with base seed {summary.bootstrap_seed}, so no two cells share resamples and the same run folders "
             "always give the same intervals."
         )
-    lines.append("- Paper values: as printed in the paper (skinbench/paper_results.csv).")
+    lines.append(f"- Paper values: as printed in the paper's version `{paper.version.name}` "
+                 f"(skinbench/studies/do2022/{paper.version.file}, each value with its source table).")
     return "## Definitions\n\n" + "\n".join(lines) + "\n"
 
 

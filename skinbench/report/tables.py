@@ -11,7 +11,7 @@ Nothing is filled in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -34,18 +34,11 @@ from skinbench.catalogue import (
     RECIPES,
     display_name,
 )
-from skinbench.paper import paper_rows, paper_value
 from skinbench.report.runs import CellFolder
 from skinbench.report.summary import CellResult, GroupKey, Stat, Summary
+from skinbench.studies.do2022.published import DEFAULT_VERSION, Published, published
 
 COLUMNS = ("row", "column", "run", "run_std", "n_seeds", "ci_low", "ci_high", "paper", "difference")
-#: Why the paper's augmented numbers (Tables 4, 6 and 7) are shown without a difference, and not compared
-#: with its metadata numbers either.
-PAPER_AUGMENTED_NOTE = (
-    "the paper's augmented rows were not measured on its 10% validation part (about 67% nv): its InceptionResNetV2 "
-    "row is the author's IRV2+SA_15split notebook, on a test set of single-image lesions (828 images, about 80% nv) "
-    "that also picked the checkpoint, and no notebook of the author's repository prints the other augmented rows"
-)
 
 
 @dataclass(frozen=True)
@@ -59,6 +52,7 @@ class Table:
     headers: dict[str, str] = field(default_factory=dict)  # column key -> heading
     formats: dict[str, str] = field(default_factory=dict)  # row or column key -> format spec
     notes: tuple[str, ...] = ()
+    paper_table: int | None = None  # the paper's table it shows beside this run's values, if any
 
     def format_of(self, row: str, column: str) -> str:
         return self.formats.get(column) or self.formats.get(row) or ".3f"
@@ -95,31 +89,56 @@ class _Rows:
         return frame
 
 
-def build_tables(summary: Summary) -> list[Table]:
-    """Every table of the report, in the paper's order."""
-    return [
-        data_distribution(summary),
-        backbone_size(summary),
-        accuracy_table(summary, 4, AUGMENTED),
-        accuracy_table(summary, 5, METADATA),
-        per_class_table(summary, 6, "f1"),
-        per_class_table(summary, 7, "recall"),
-        mobile_models(summary),
-        ablation(summary),
-        best_mobilenetv3large(summary),
+def build_tables(summary: Summary, paper: Published) -> list[Table]:
+    """Every table of the report, in the paper's order, beside ``paper``'s values."""
+    tables = [
+        data_distribution(summary, paper),
+        backbone_size(summary, paper),
+        accuracy_table(summary, paper, 4, AUGMENTED),
+        accuracy_table(summary, paper, 5, METADATA),
+        per_class_table(summary, paper, 6, "f1"),
+        per_class_table(summary, paper, 7, "recall"),
+        mobile_models(summary, paper),
+        ablation(summary, paper),
+        best_mobilenetv3large(summary, paper),
         best_mobilenetv3large_per_class(summary),
-        cost(summary),
+        cost(summary, paper),
     ]
+    return [with_paper_notes(table, paper) for table in tables]
 
 
-def data_distribution(summary: Summary) -> Table:
+def with_paper_notes(table: Table, paper: Published) -> Table:
+    """``table`` with what the paper's data file says of its numbers: where they come from when the
+    version numbers its tables otherwise, what this version lacks that the default one has, and its notes."""
+    number = table.paper_table
+    if number is None:
+        return table
+    default = published(DEFAULT_VERSION)
+    notes = []
+    if not paper.has(number):
+        notes.append(f"Not in this version: {paper.version.name} has no counterpart of Table {number}; "
+                     "the paper column is empty.")
+    else:
+        if paper.cite(number) != f"Table {number}":
+            notes.append(f"Paper values: {paper.cite(number)} of {paper.version.name}.")
+        missing = [r for r in default.rows(number) if r not in paper.rows(number)]
+        if missing:
+            notes.append(f"Not in this version: {', '.join(missing)} (in {default.version.name} Table {number}); "
+                         "the paper column is empty there.")
+    notes += paper.notes(number)
+    return replace(table, notes=table.notes + tuple(notes)) if notes else table
+
+
+
+
+def data_distribution(summary: Summary, paper: Published) -> Table:
     """Table 2: images per class in the dataset (data.json ``class_counts``)."""
     data = summary.results.data
     counts = data.class_counts if data else {}
     rows = _Rows()
     for name in (*CLASSES, "total"):
         count = sum(counts.values()) if name == "total" and counts else counts.get(name)
-        rows.add(name, "n_images", None if count is None else Stat(float(count)), paper_value(2, name, "n_images"))
+        rows.add(name, "n_images", None if count is None else Stat(float(count)), paper.value(2, name, "n_images"))
     dropped = data.dropped if data else {}
     notes = [
         "This run: the images the dataset had after dropped rows (data.json `class_counts`); "
@@ -132,10 +151,11 @@ def data_distribution(summary: Summary) -> Table:
     return Table(
         "table02_data_distribution", "Table 2. Data distribution", rows.frame(),
         row_header="Class", headers={"n_images": "Images"}, formats={"n_images": ".0f"}, notes=tuple(notes),
+        paper_table=2,
     )
 
 
-def backbone_size(summary: Summary) -> Table:
+def backbone_size(summary: Summary, paper: Published) -> Table:
     """Table 3: the bare Keras application's parameters, depth and size beside the paper's, and
     the trained model's (with FLOPs) in columns of their own, from model.json."""
     rows = _Rows()
@@ -144,12 +164,13 @@ def backbone_size(summary: Summary) -> Table:
             backbone=backbone, recipe=AUGMENTED, ablation=None
         )
         name = display_name(backbone)
-        if not keys and name not in paper_rows(3):
+        if not keys and name not in paper.rows(3):
             continue
         key = keys[0] if keys else None
-        rows.add(name, "params_m", _stat(summary, key, "model.backbone_params", 1e-6), paper_value(3, name, "params_m"))
-        rows.add(name, "depth", _stat(summary, key, "model.backbone_depth"), paper_value(3, name, "depth"))
-        rows.add(name, "size_mb", _stat(summary, key, "model.backbone_size_mb"), paper_value(3, name, "size_mb"))
+        params, like = _paper_params(paper, 3, name)
+        rows.add(name, "params_m", _stat(summary, key, "model.backbone_params", 1e-6), params, compare=like)
+        rows.add(name, "depth", _stat(summary, key, "model.backbone_depth"), paper.value(3, name, "depth"))
+        rows.add(name, "size_mb", _stat(summary, key, "model.backbone_size_mb"), paper.value(3, name, "size_mb"))
         rows.add(name, "model_params_m", _stat(summary, key, "model.params", 1e-6), None)
         rows.add(name, "model_depth", _stat(summary, key, "model.depth"), None)
         rows.add(name, "model_size_mb", _stat(summary, key, "model.size_mb"), None)
@@ -172,50 +193,52 @@ def backbone_size(summary: Summary) -> Table:
             "Trained model: the model as trained (backbone cut + soft attention + head, with the metadata branch for "
             "the metadata recipe; that recipe's cells where present), from model.json. The paper gives no such "
             "figures, so these columns have no difference.",
+            *_trainable_note(paper, 3),
         ),
+        paper_table=3,
     )
 
 
-def accuracy_table(summary: Summary, table: int, recipe: str) -> Table:
+def accuracy_table(summary: Summary, paper: Published, table: int, recipe: str) -> Table:
     """Tables 4 and 5: accuracy per backbone for one recipe."""
     rows = _Rows()
-    for backbone in _backbone_rows(summary, table, recipe, display_name):
+    for backbone in _backbone_rows(summary, paper, table, recipe, display_name):
         name = display_name(backbone)
         for key in summary.where(backbone=backbone, recipe=recipe, ablation=None) or [None]:
             label = name + (summary.split_suffix(key) if key else "")
-            rows.add(label, "accuracy", _stat(summary, key, "accuracy"), paper_value(table, name, "accuracy"),
+            rows.add(label, "accuracy", _stat(summary, key, "accuracy"), paper.value(table, name, "accuracy"),
                      compare=recipe != AUGMENTED)
     what = "augmented data" if recipe == AUGMENTED else "metadata"
-    notes = (f"No difference is shown: {PAPER_AUGMENTED_NOTE}.",) if recipe == AUGMENTED else ()
+    notes = (f"No difference is shown: {paper.version.augmented_note}.",) if recipe == AUGMENTED else ()
     return Table(
         f"table{table:02d}_accuracy_{recipe}", f"Table {table}. Accuracy with {what} (recipe `{recipe}`)",
-        rows.frame(), headers={"accuracy": "Accuracy"}, notes=notes,
+        rows.frame(), headers={"accuracy": "Accuracy"}, notes=notes, paper_table=table,
     )
 
 
-def per_class_table(summary: Summary, table: int, metric: str) -> Table:
+def per_class_table(summary: Summary, paper: Published, table: int, metric: str) -> Table:
     """Tables 6 (F1) and 7 (recall): per class and the unweighted mean, for both recipes."""
     rows = _Rows()
     for recipe in RECIPES:
         def label(backbone: str, recipe: str = recipe) -> str:
             return f"{display_name(backbone)} + {RECIPES[recipe].label}"
 
-        for backbone in _backbone_rows(summary, table, recipe, label):
+        for backbone in _backbone_rows(summary, paper, table, recipe, label):
             paper_row = label(backbone)
             for key in summary.where(backbone=backbone, recipe=recipe, ablation=None) or [None]:
                 row = paper_row + (summary.split_suffix(key) if key else "")
                 like = recipe != AUGMENTED  # the paper's augmented rows come from another test set
                 for name in CLASSES:
                     stat = _stat(summary, key, f"per_class.{name}.{metric}")
-                    rows.add(row, name, stat, paper_value(table, paper_row, name), compare=like)
-                rows.add(row, "mean", _stat(summary, key, f"macro_{metric}"), paper_value(table, paper_row, "mean"),
+                    rows.add(row, name, stat, paper.value(table, paper_row, name), compare=like)
+                rows.add(row, "mean", _stat(summary, key, f"macro_{metric}"), paper.value(table, paper_row, "mean"),
                          compare=like)
     title = {"f1": "F1 score", "recall": "Recall (sensitivity)"}[metric]
     notes = ("F1 = 2TP / (2TP + FP + FN); the paper prints TN in the denominator too, a typo.",) if metric == "f1" else ()
-    notes += (f"The augmented rows show the paper's values without a difference: {PAPER_AUGMENTED_NOTE}.",)
+    notes += (f"The augmented rows show the paper's values without a difference: {paper.version.augmented_note}.",)
     return Table(
         f"table{table:02d}_{metric}_per_class", f"Table {table}. {title} per class and their unweighted mean",
-        rows.frame(), headers={"mean": "Mean"}, notes=notes,
+        rows.frame(), headers={"mean": "Mean"}, notes=notes, paper_table=table,
     )
 
 
@@ -230,11 +253,11 @@ _TABLE8_METRICS = {
 }
 
 
-def mobile_models(summary: Summary) -> Table:
+def mobile_models(summary: Summary, paper: Published) -> Table:
     """Table 8: the mobile backbones with the metadata recipe, unweighted means."""
     mobile = BACKBONES.names(mobile=True)
-    in_paper = [b for b in mobile if display_name(b) in paper_rows(8)]
-    in_paper.sort(key=lambda b: paper_rows(8).index(display_name(b)))
+    in_paper = [b for b in mobile if display_name(b) in paper.rows(8)]
+    in_paper.sort(key=lambda b: paper.rows(8).index(display_name(b)))
     extra = [b for b in mobile if b not in in_paper and summary.where(backbone=b, recipe=METADATA, ablation=None)]
     rows = _Rows()
     for backbone in in_paper + extra:
@@ -242,23 +265,24 @@ def mobile_models(summary: Summary) -> Table:
         for key in summary.where(backbone=backbone, recipe=METADATA, ablation=None) or [None]:
             column = name + (summary.split_suffix(key) if key else "")
             for paper_column, (row, metric) in _TABLE8_METRICS.items():
-                rows.add(row, column, _stat(summary, key, metric), paper_value(8, name, paper_column))
+                rows.add(row, column, _stat(summary, key, metric), paper.value(8, name, paper_column))
     return Table(
         "table08_mobile_models", "Table 8. Mobile models (recipe `metadata`)", rows.frame(), row_header="Metric",
         notes=("Means are unweighted over the seven classes; the paper averaged rounded per-class values.",),
+        paper_table=8,
     )
 
 
-def ablation(summary: Summary) -> Table:
+def ablation(summary: Summary, paper: Published) -> Table:
     """Table 9: the MobileNetV3Large truncation ablation, accuracy per row."""
     present = {k.ablation for k in summary.groups if k.ablation is not None}
     rows = _Rows()
     for row_key in [*ABLATION_ROWS, *sorted(present - set(ABLATION_ROWS))]:
         known = ABLATION_ROWS.get(row_key)
         label = f"{known.paper_name if known else row_key} [{row_key}{', 1x1' if known and known.one_by_one else ''}]"
-        paper = paper_value(9, known.paper_name, "accuracy") if known else None
+        printed = paper.value(9, known.paper_name, "accuracy") if known else None
         for key in summary.where(ablation=row_key) or [None]:
-            rows.add(label + (summary.split_suffix(key) if key else ""), "accuracy", _stat(summary, key, "accuracy"), paper)
+            rows.add(label + (summary.split_suffix(key) if key else ""), "accuracy", _stat(summary, key, "accuracy"), printed)
     notes = [
         "Rows marked 1x1 cut where the feature map is 1x1: soft attention there is only a scaling; "
         "they are run as the paper did.",
@@ -273,7 +297,7 @@ def ablation(summary: Summary) -> Table:
     ]
     return Table(
         "table09_ablation", f"Table 9. {display_name(ABLATION_BACKBONE)} ablation", rows.frame(),
-        headers={"accuracy": "Accuracy"}, notes=tuple(notes),
+        headers={"accuracy": "Accuracy"}, notes=tuple(notes), paper_table=9,
     )
 
 
@@ -289,14 +313,14 @@ _TABLE10_METRICS = {
 }
 
 
-def best_mobilenetv3large(summary: Summary) -> Table:
+def best_mobilenetv3large(summary: Summary, paper: Published) -> Table:
     """Table 10: the paper's best MobileNetV3Large (the [:240] cut), each metric the mean the paper used."""
     rows = _Rows()
     label = ABLATION_ROWS[BEST_ABLATION].label
     for key in summary.where(ablation=BEST_ABLATION) or [None]:
         column = f"{display_name(ABLATION_BACKBONE)} {label}" + (summary.split_suffix(key) if key else "")
         for paper_column, (row, metric) in _TABLE10_METRICS.items():
-            rows.add(row, column, _stat(summary, key, metric), paper_value(10, display_name(ABLATION_BACKBONE), paper_column))
+            rows.add(row, column, _stat(summary, key, metric), paper.value(10, display_name(ABLATION_BACKBONE), paper_column))
     notes = [
         "Each row is compared with the mean the paper used. Precision, F1 and sensitivity: support-weighted means "
         "(the paper's equal values, as the author's classification report shows). Specificity and ROC AUC: "
@@ -309,7 +333,7 @@ def best_mobilenetv3large(summary: Summary) -> Table:
     return Table(
         "table10_best_mobilenetv3large",
         f"Table 10. The best {display_name(ABLATION_BACKBONE)} ({label} + soft attention + metadata)",
-        rows.frame(), row_header="Metric", notes=tuple(notes),
+        rows.frame(), row_header="Metric", notes=tuple(notes), paper_table=10,
     )
 
 
@@ -338,9 +362,10 @@ _MODEL_PARAMS, _MODEL_DEPTH = "Trained model: parameters (M)", "Trained model: d
 _EPOCH_IMAGES = "Training images per epoch"
 _EPOCH_ROW = "Seconds per epoch, training + validation"
 _IMAGE_ROW = "Milliseconds per training image, training + validation"
+_INFER_ROW = "Inference time (s), as the paper prints it"
 
 
-def cost(summary: Summary) -> Table:
+def cost(summary: Summary, paper: Published) -> Table:
     """Table 11: the bare application's size, the trained model's, accuracy, and time per epoch and
     per training image with validation included (as the paper's progress-bar times are)."""
     models = {
@@ -350,22 +375,26 @@ def cost(summary: Summary) -> Table:
     rows = _Rows()
     devices = []
     for name, keys in models.items():
-        paper_epoch = paper_value(11, name, "epoch_s")
+        paper_epoch = paper.value(11, name, "epoch_s")
         best = f" {ABLATION_ROWS[BEST_ABLATION].label}" if name == display_name(ABLATION_BACKBONE) else ""
         for key in keys or [None]:
             column = name + best + (summary.split_suffix(key) if key else "")
-            rows.add(_APP_PARAMS, column, _stat(summary, key, "model.backbone_params", 1e-6), paper_value(11, name, "params_m"))
-            rows.add(_APP_DEPTH, column, _stat(summary, key, "model.backbone_depth"), paper_value(11, name, "depth"))
-            rows.add(_MODEL_PARAMS, column, _stat(summary, key, "model.params", 1e-6), None)
+            rows.add(_APP_PARAMS, column, _stat(summary, key, "model.backbone_params", 1e-6), paper.value(11, name, "params_m"))
+            rows.add(_APP_DEPTH, column, _stat(summary, key, "model.backbone_depth"), paper.value(11, name, "depth"))
+            trainable = paper.value(11, name, "trainable_params")
+            rows.add(_MODEL_PARAMS, column, _stat(summary, key, "model.params", 1e-6),
+                     None if trainable is None else trainable * 1e-6, compare=False)
             rows.add(_MODEL_DEPTH, column, _stat(summary, key, "model.depth"), None)
-            rows.add("Accuracy", column, _stat(summary, key, "accuracy"), paper_value(11, name, "accuracy"))
+            rows.add("Accuracy", column, _stat(summary, key, "accuracy"), paper.value(11, name, "accuracy"))
             rows.add(_EPOCH_IMAGES, column, _stat(summary, key, "timing.epoch_images"), PAPER_EPOCH_IMAGES)
             rows.add(_EPOCH_ROW, column, epoch_seconds(summary, key), paper_epoch, compare=_paper_epochs(summary, key))
             paper_image = None if paper_epoch is None else 1000 * paper_epoch / PAPER_EPOCH_IMAGES
             rows.add(_IMAGE_ROW, column, image_milliseconds(summary, key), paper_image)
+            if any(paper.value(11, n, "infer_s") is not None for n in models):
+                rows.add(_INFER_ROW, column, None, paper.value(11, name, "infer_s"))
             if key is not None:
                 devices.append(f"{column}: {_devices(summary, key)}")
-    printed = ", ".join(f"{name} {paper_value(11, name, 'epoch_s'):g} s" for name in models)
+    printed = ", ".join(f"{name} {paper.value(11, name, 'epoch_s'):g} s" for name in models)
     densenet = display_name("densenet201")
     low, high = AUTHOR_DENSENET201_EPOCH_S
     return Table(
@@ -390,9 +419,10 @@ def cost(summary: Summary) -> Table:
             f"batch 32 (the `paper` schedule) is not timed like the author's batches of {AUTHOR_METADATA_BATCH}.",
             f"Devices: the paper, an {PAPER_DEVICE}; this run, " + ("; ".join(devices) or "none finished") + " (env.json).",
             f"The author's own logs show {densenet} between {low:,} and {high:,} s per {PAPER_EPOCH_STEPS}-step epoch "
-            f"across runs, not one stable {paper_value(11, densenet, 'epoch_s'):,.0f} s.",
-            "The paper's Table 11 gives InceptionResNetV2 0.90 accuracy where its Table 5 gives 0.89.",
+            f"across runs, not one stable {paper.value(11, densenet, 'epoch_s'):,.0f} s.",
+            *_trainable_note(paper, 11),
         ),
+        paper_table=11,
     )
 
 
@@ -483,14 +513,33 @@ def _backbones(summary: Summary) -> list[str]:
     return [*BACKBONES.names(), *sorted({k.backbone for k in summary.groups} - set(BACKBONES))]
 
 
-def _backbone_rows(summary: Summary, table: int, recipe: str, label: Callable[[str], str]) -> list[str]:
+def _backbone_rows(summary: Summary, paper: Published, table: int, recipe: str, label: Callable[[str], str]) -> list[str]:
     """Backbones with a row in the paper's table (its order), then those only this run has."""
-    paper = paper_rows(table)
-    in_paper = sorted((b for b in _backbones(summary) if label(b) in paper), key=lambda b: paper.index(label(b)))
+    printed = paper.rows(table)
+    in_paper = sorted((b for b in _backbones(summary) if label(b) in printed), key=lambda b: printed.index(label(b)))
     extra = [
         b for b in _backbones(summary) if b not in in_paper and summary.where(backbone=b, recipe=recipe, ablation=None)
     ]
     return in_paper + extra
+
+
+def _paper_params(paper: Published, table: int, row: str) -> tuple[float | None, bool]:
+    """The paper's parameters (M) of one backbone and whether they are the total this run counts: the
+    version's ``params_m``, else its exact ``trainable_params`` (not the same quantity: no difference)."""
+    total = paper.value(table, row, "params_m")
+    if total is not None:
+        return total, True
+    trainable = paper.value(table, row, "trainable_params")
+    return (None if trainable is None else trainable * 1e-6), False
+
+
+def _trainable_note(paper: Published, table: int) -> tuple[str, ...]:
+    """Where the version prints trainable parameters: what the parameter column then shows."""
+    if not any(column == "trainable_params" for column in paper.table(table).columns):
+        return ()
+    where = "Keras application" if table == 3 else "Trained model"
+    return (f"{where}: parameters (M): the paper's value is its exact count of trainable parameters, in millions, "
+            "shown without a difference: this run counts every parameter, trainable or not.",)
 
 
 def _best_ablation(summary: Summary) -> tuple[str, float] | None:

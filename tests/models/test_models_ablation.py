@@ -11,7 +11,7 @@ from skinbench.errors import ModelError
 from skinbench.models.ablation import BACKBONE, CUTS, LOGITS, ROW_CUTS, get_row
 from skinbench.models.backbones import locate
 from skinbench.models.build import build_model
-from skinbench.paper import paper_rows
+from skinbench.studies.do2022.published import published
 
 
 def _build_row(row: AblationRow, **kwargs) -> keras.Model:
@@ -115,7 +115,7 @@ def test_plain_row_is_the_whole_network_then_a_7_way_softmax() -> None:
 
 
 def test_rows_cover_paper_table9() -> None:
-    assert [row.paper_name for row in ABLATION_ROWS.values()] == paper_rows(9)  # the paper's order
+    assert [row.paper_name for row in ABLATION_ROWS.values()] == published().rows(9)  # the paper's order
     assert sorted({row.cut for row in ABLATION_ROWS.values() if row.attention}) == list(ABLATION_CUTS)
     assert [cut.n for cut in CUTS.values()] == list(ABLATION_CUTS)
     assert {row.cut_key for row in ABLATION_ROWS.values() if not row.attention} == {LOGITS.key}

@@ -1,4 +1,4 @@
-"""Every value in paper_results.csv matches the seed paper's text, and nothing is missing."""
+"""Every value in the preprint's data file (studies/do2022/preprint.csv) matches the seed paper's text, and nothing is missing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skinbench.catalogue import BACKBONES
-from skinbench.paper import load_paper, paper_table, paper_value
+from skinbench.studies.do2022.published import published
 
 SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "000_af7c15a66b6bd985.txt"
 
@@ -93,7 +93,7 @@ def _seed_values(lines: list[str]) -> set[tuple[str, str, str, float | None]]:
 
 
 def _csv_values() -> set[tuple[str, str, str, float | None]]:
-    frame = load_paper()
+    frame = published("preprint").frame
     return {
         (row.table, row.row, row.column, None if row.value != row.value else float(row.value))
         for row in frame.itertuples()
@@ -105,17 +105,17 @@ def test_every_paper_value_matches_the_seed_text() -> None:
     seed = _seed_values(SEED.read_text().splitlines())
     assert {t for t, *_ in seed} == {str(n) for n in range(2, 12)}
     csv = _csv_values()
-    assert csv - seed == set(), "in paper_results.csv but not in the seed"
-    assert seed - csv == set(), "in the seed but not in paper_results.csv"
+    assert csv - seed == set(), "in preprint.csv but not in the seed"
+    assert seed - csv == set(), "in the seed but not in preprint.csv"
 
 
 def test_no_duplicate_entries() -> None:
-    frame = load_paper()
+    frame = published("preprint").frame
     assert not frame.duplicated(["table", "row", "column"]).any()
 
 
 def test_lookups() -> None:
-    assert paper_value(3, "ResNet50", "params_m") == 25.6
-    assert paper_value(3, "MobileNetV3Large", "size_mb") is None
-    assert paper_value(4, "MobileNetV3Large", "accuracy") is None
-    assert paper_table(3).loc["NASNetLarge", "depth"] == 533
+    assert published("preprint").value(3, "ResNet50", "params_m") == 25.6
+    assert published("preprint").value(3, "MobileNetV3Large", "size_mb") is None
+    assert published("preprint").value(4, "MobileNetV3Large", "accuracy") is None
+    assert published("preprint").table(3).loc["NASNetLarge", "depth"] == 533

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from conftest import SHARDS
+from make_fixture import FIXTURES
 from skinbench.report.plots import cost_figure
 from skinbench.report.runs import load_results
 from skinbench.report.summary import summarise
+
+SHARDS = [FIXTURES / "shard-a", FIXTURES / "shard-b"]
 
 
 def _labels(figure) -> list[list[str]]:

@@ -14,6 +14,7 @@ from skinbench.report.build import build_report
 from skinbench.report.runs import load_results
 from skinbench.report.summary import summarise
 from skinbench.report.tables import accuracy_table
+from skinbench.studies.do2022.published import published
 
 
 def _edit_json(path: Path, **changes: object) -> None:
@@ -82,7 +83,7 @@ def test_half_finished_matrix_reports_dashes(tmp_path: Path, shards: list[Path])
 
 
 def test_missing_cells_show_a_dash_and_nothing_is_filled_in(shards: list[Path]) -> None:
-    table = accuracy_table(summarise(load_results(shards), bootstrap_n=0), 4, "augmented")
+    table = accuracy_table(summarise(load_results(shards), bootstrap_n=0), published(), 4, "augmented")
     row = table.frame.set_index("row").loc["InceptionResNetV2"]
     assert row["n_seeds"] == 0 and row["paper"] == 0.93
     assert row[["run", "run_std", "ci_low", "difference"]].isna().all()
@@ -94,7 +95,7 @@ def test_several_splits_are_labelled(shards: list[Path]) -> None:
     shutil.copytree(source, lesion)
     shutil.copy(shards[0] / "split-paper-s0.csv", shards[0] / "split-lesion-s0.csv")
     _edit_json(lesion / "config.json", split="lesion", cell_id=lesion.name)
-    rows = list(accuracy_table(summarise(load_results(shards), bootstrap_n=0), 5, "metadata").frame["row"])
+    rows = list(accuracy_table(summarise(load_results(shards), bootstrap_n=0), published(), 5, "metadata").frame["row"])
     assert "DenseNet201 [paper split]" in rows and "DenseNet201 [lesion split]" in rows
 
 

@@ -19,11 +19,11 @@ from skinbench.catalogue import (
     PAPER_EPOCH_STEPS,
     display_name,
 )
-from skinbench.paper import paper_value
 from skinbench.records import CellConfig, Timing, read_history
 from skinbench.report.runs import load_results
 from skinbench.report.summary import Summary, summarise
 from skinbench.report.tables import accuracy_table, ablation, backbone_size, best_mobilenetv3large, cost, per_class_table
+from skinbench.studies.do2022.published import published
 
 SHARDS = [FIXTURES / "shard-a", FIXTURES / "shard-b"]
 DENSENET = display_name("densenet201")
@@ -57,7 +57,7 @@ def test_table10_compares_each_row_with_the_mean_the_paper_used(summary: Summary
     # The fixture's cell tells the two means apart, so a row on the wrong one would show.
     for kind in ("precision", "f1", "recall", "specificity", "auc"):
         assert abs(metrics[f"macro_{kind}"] - metrics[f"weighted_{kind}"]) > 1e-3, kind
-    frame = best_mobilenetv3large(summary).frame.set_index("row")
+    frame = best_mobilenetv3large(summary, published()).frame.set_index("row")
     expected = {
         "Accuracy": "accuracy",
         "Precision (weighted)": "weighted_precision",
@@ -74,7 +74,7 @@ def test_table10_compares_each_row_with_the_mean_the_paper_used(summary: Summary
 
 
 def test_table3_compares_the_bare_application_and_shows_the_trained_model_apart(summary: Summary) -> None:
-    frame = backbone_size(summary).frame.set_index(["row", "column"])
+    frame = backbone_size(summary, published()).frame.set_index(["row", "column"])
     params, depth = BACKBONE["densenet201"]
     bare = frame.loc[(DENSENET, "params_m")]
     assert bare["run"] == pytest.approx(params / 1e6) and bare["paper"] == 20.2
@@ -88,7 +88,7 @@ def test_table3_compares_the_bare_application_and_shows_the_trained_model_apart(
 
 
 def test_table11_compares_the_bare_application_and_time_with_validation(summary: Summary) -> None:
-    table = cost(summary)
+    table = cost(summary, published())
     frame = table.frame.set_index(["row", "column"])
     params, depth = BACKBONE["densenet201"]
     assert frame.loc[("Keras application: parameters (M)", DENSENET), "difference"] == pytest.approx(params / 1e6 - 20.2)
@@ -102,10 +102,10 @@ def test_table11_compares_the_bare_application_and_time_with_validation(summary:
     assert epoch["run"] == pytest.approx(np.mean(per_cell)) and epoch["n_seeds"] == 2
     assert epoch["run_std"] == pytest.approx(np.std(per_cell, ddof=1))
     # Epochs of batch 32 are not the author's 897 steps of 10: its seconds are shown, not subtracted.
-    assert epoch["paper"] == paper_value(11, DENSENET, "epoch_s") and math.isnan(epoch["difference"])
+    assert epoch["paper"] == published().value(11, DENSENET, "epoch_s") and math.isnan(epoch["difference"])
     image = frame.loc[("Milliseconds per training image, training + validation", DENSENET)]
     per_image = [1000 * s / Timing.read(f).epoch_images for s, f in zip(per_cell, folders)]
-    paper_image = 1000 * paper_value(11, DENSENET, "epoch_s") / PAPER_EPOCH_IMAGES
+    paper_image = 1000 * published().value(11, DENSENET, "epoch_s") / PAPER_EPOCH_IMAGES
     assert image["run"] == pytest.approx(np.mean(per_image)) and image["paper"] == pytest.approx(paper_image)
     assert image["difference"] == pytest.approx(np.mean(per_image) - paper_image)
 
@@ -120,13 +120,13 @@ def test_table11_subtracts_epoch_seconds_when_the_epochs_are_the_papers(shards: 
         config = CellConfig.read(folder)
         schedule = dataclasses.replace(config.schedule, epoch_steps=PAPER_EPOCH_STEPS)
         dataclasses.replace(config, schedule=schedule, batch_size=AUTHOR_METADATA_BATCH).write(folder)
-    frame = cost(_summary(shards)).frame.set_index(["row", "column"])
+    frame = cost(_summary(shards), published()).frame.set_index(["row", "column"])
     epoch = frame.loc[("Seconds per epoch, training + validation", DENSENET)]
-    assert epoch["difference"] == pytest.approx(epoch["run"] - paper_value(11, DENSENET, "epoch_s"))
+    assert epoch["difference"] == pytest.approx(epoch["run"] - published().value(11, DENSENET, "epoch_s"))
 
 
 def test_table9_says_what_the_plain_row_is(summary: Summary) -> None:
-    table = ablation(summary)
+    table = ablation(summary, published())
     (plain,) = [row for row in ABLATION_ROWS.values() if not row.attention]
     (note,) = [note for note in table.notes if note.startswith(f"{plain.paper_name} [{plain.key}]")]
     assert "1000-way logits" in note and f"Layer[:{plain.cut}]" in note and "Dense(7, softmax)" in note
@@ -136,14 +136,14 @@ def test_table9_says_what_the_plain_row_is(summary: Summary) -> None:
 def test_the_papers_augmented_rows_are_shown_without_a_difference(summary: Summary) -> None:
     """Table 4's 0.91 for DenseNet201 (and Tables 6 and 7's augmented rows) come from another test set than
     the paper split's validation part: the paper's value stands beside this run's, with no run - paper."""
-    table4 = accuracy_table(summary, 4, "augmented")
+    table4 = accuracy_table(summary, published(), 4, "augmented")
     row = table4.frame.set_index("row").loc[DENSENET]
     assert row["run"] > 0 and row["paper"] == 0.91 and math.isnan(row["difference"])
     assert any("single-image lesions" in note for note in table4.notes)
-    metadata = accuracy_table(summary, 5, "metadata").frame.set_index("row").loc[DENSENET]
+    metadata = accuracy_table(summary, published(), 5, "metadata").frame.set_index("row").loc[DENSENET]
     assert metadata["difference"] == pytest.approx(metadata["run"] - 0.89)  # Table 5 is like with like
     for number, metric in ((6, "f1"), (7, "recall")):
-        frame = per_class_table(summary, number, metric).frame
+        frame = per_class_table(summary, published(), number, metric).frame
         augmented = frame[frame["row"] == f"{DENSENET} + Augmented Data"]
         assert augmented["paper"].notna().all() and augmented["difference"].isna().all()
         with_metadata = frame[frame["row"] == f"{DENSENET} + Metadata and WeightLoss"]
