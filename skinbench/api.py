@@ -152,13 +152,14 @@ def load_run(*paths: Path | str) -> Run:
 
 def write_report(
     *paths: Path | str, out: Path | str | None = None, bootstrap: int = 1000, plots: bool = True, paper: str = "preprint",
+    all_rows: bool = False,
 ) -> Path:
     """Write the report of the run folder(s) ``paths`` (report.md, its CSVs and figures) beside the
     numbers of the paper's version ``paper`` (preprint or sensors2022) and return report.md's path."""
     from skinbench.report.build import build_report
 
     path, _ = build_report([Path(p) for p in paths], Path(out) if out is not None else None, bootstrap=bootstrap,
-                           plots=plots, paper=paper)
+                           plots=plots, paper=paper, all_rows=all_rows)
     return path
 
 

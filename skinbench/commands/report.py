@@ -27,10 +27,14 @@ def report(
         str, choice_option("--paper", VERSIONS.names(), "Which version of the paper's published numbers stands beside "
                            "this run's: the preprint or the Sensors 2022 article.")
     ] = DEFAULT_VERSION,
+    all_rows: Annotated[
+        bool, typer.Option("--all-rows", help="Show every row of the paper's tables, not only those this run has.")
+    ] = False,
 ) -> None:
-    """Write the paper's Tables 2-11 beside this run's values (Markdown + CSV) and the plots."""
+    """Write report.md and report.html (this run's cells ranked, then the paper's Tables 2-11 beside this run's
+    values), the CSVs and the plots."""
     from skinbench.report.build import build_report
 
-    path, summary = build_report(run_dirs, out, bootstrap=bootstrap, plots=plots, paper=paper)
+    path, summary = build_report(run_dirs, out, bootstrap=bootstrap, plots=plots, paper=paper, all_rows=all_rows)
     finished = len(summary.cells)
     console.print(f"{path} ({finished} finished cell(s), {len(summary.unfinished)} not finished)", highlight=False)

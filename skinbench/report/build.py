@@ -11,6 +11,7 @@ from skinbench.report.clinical import clinical_section, reliability_figure, writ
 from skinbench.report.deployment import CSV_NAME as DEPLOYMENT_CSV
 from skinbench.report.deployment import deployment_section
 from skinbench.report.document import compose
+from skinbench.report.html import write_html
 from skinbench.report.leak import leak_section
 from skinbench.report.official import official_section
 from skinbench.report.plots import Figures, draw_all, save_figure
@@ -23,12 +24,13 @@ from skinbench.report.tables import build_tables, cells_frame
 from skinbench.studies.do2022.published import DEFAULT_VERSION, published
 
 REPORT_NAME = "report.md"
+HTML_NAME = "report.html"
 CELLS_NAME = "cells.csv"
 
 
 def build_report(
     folders: Sequence[Path], out: Path | None = None, *, bootstrap: int = 1000, plots: bool = True,
-    paper: str = DEFAULT_VERSION,
+    paper: str = DEFAULT_VERSION, all_rows: bool = False, html: bool = True,
 ) -> tuple[Path, Summary]:
     """Write report.md, one CSV per table, cells.csv and (unless ``plots`` is False) the figures.
 
@@ -60,4 +62,7 @@ def build_report(
         clinical_text += f"\n![Reliability of each cell's reported part]({save_figure(figure, out, 'reliability.png')})\n"
     claims = "\n".join(text for text in (claims_text, leak_text) if text)
     after = official_text + deployment_text + clinical_text + subgroups_text
-    return write_text(out / REPORT_NAME, compose(summary, printed, tables, figures, after, claims)), summary
+    path = write_text(out / REPORT_NAME, compose(summary, printed, tables, figures, after, claims, all_rows=all_rows))
+    if html:
+        write_html(path, out / HTML_NAME)
+    return path, summary

@@ -558,6 +558,8 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
     lines = [
         "## The paper's claims, tested",
         "",
+        *(["On synthetic images the comparisons below check the mechanics only: no verdict is given and nothing is "
+           "set against the paper (claims.csv keeps every column).", ""] if summary.results.synthetic else []),
         "Each of the paper's conclusions is stated as a comparison of two sides, a and b, of this run's cells on the "
         "same images (same split and seed, matched by image id); only comparisons whose cells are in the run appear. "
         "This run: the difference a − b (mean ± sd over seeds, n = seeds). The test: Student's t over seeds from "
@@ -593,6 +595,9 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
             }
             for r in part.itertuples(index=False)
         ]
+        if summary.results.synthetic:  # the mechanics only: no verdict, nothing set against the paper
+            for record in records:
+                del record["Verdict"], record["Paper"]
         labels = [r["Comparison"] for r in records]
         for index in range(len(records) - 1, 0, -1):  # each comparison named on its first row only
             if labels[index] == labels[index - 1]:

@@ -29,12 +29,15 @@ _METRIC_HEADINGS = {
 
 
 def compose(summary: Summary, paper: Published, tables: list[Table], figures: Figures, official: str = "",
-            claims: str = "") -> str:
+            claims: str = "", *, all_rows: bool = False) -> str:
     """The whole report.md, beside ``paper``'s values (``official``: the sections after Tables 2-11: the official split's, deployment;
-    ``claims``: the paper's claims tested and the leak, report.claims and report.leak, right after Tables 2-11)."""
-    parts = [_header(summary, paper)]
+    ``claims``: the paper's claims tested and the leak, report.claims and report.leak, right after Tables 2-11).
+
+    It opens with this run's cells, ranked; the paper's tables then show the rows that ran (every
+    row with ``all_rows``). On synthetic images no difference to the paper is printed."""
+    parts = [_header(summary, paper), _ranked(summary)]
     for table in tables:
-        parts.append(table_markdown(table))
+        parts.append(table_markdown(table, compare=not summary.results.synthetic, all_rows=all_rows))
         parts += [f"![{caption}]({path})\n" for caption, path in figures.after_table.get(table.name, [])]
     parts += [claims, official, _cells(summary, figures), _protocol(summary), _definitions(summary, paper), _warnings(summary), _unfinished(summary)]
     return "\n".join(part for part in parts if part)
@@ -61,6 +64,36 @@ def _header(summary: Summary, paper: Published) -> str:
         "keep the preprint's numbering).",
         "",
     ]
+    return "\n".join(lines)
+
+
+def _ranked(summary: Summary) -> str:
+    """This run's finished cells, best balanced accuracy first: what the user ran, before the paper's tables."""
+    if not summary.cells:
+        return "## This run's cells, ranked\n\nNo cell has finished.\n"
+    ranked = sorted(summary.cells, key=lambda r: -(r.values.get("balanced_accuracy") or -1.0))
+    records = []
+    for rank, result in enumerate(ranked, 1):
+        interval = (result.ci or {}).get("balanced_accuracy", {})
+        balanced = run_text(result.values.get("balanced_accuracy"), None, 1)
+        if interval:
+            balanced += " " + interval_text(interval["low"], interval["high"])
+        params = result.values.get("model.params")
+        records.append({
+            "Rank": str(rank), "Cell": result.cell.cell_id, "Balanced accuracy": balanced,
+            "Accuracy": run_text(result.values.get("accuracy"), None, 1),
+            "Macro F1": run_text(result.values.get("macro_f1"), None, 1),
+            "Parameters (M)": DASH if params is None else f"{params / 1e6:.1f}",
+            "s / epoch": run_text(result.values.get("timing.epoch_s"), None, 1, ".1f"),
+        })
+    lines = ["## This run's cells, ranked", "",
+             "By balanced accuracy (mean per-class recall) on each cell's reported part"
+             + (", with its 95% lesion-bootstrap interval" if summary.bootstrap_n else "")
+             + "; cells of different splits or seeds are on different images. The paper's tables follow.", "",
+             pd.DataFrame(records).to_markdown(index=False, disable_numparse=True), ""]
+    if summary.results.synthetic:
+        lines += ["On synthetic images these numbers check the mechanics only: the report prints no difference to the "
+                  "paper and no verdict on its claims.", ""]
     return "\n".join(lines)
 
 

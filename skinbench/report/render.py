@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ from skinbench.report.tables import Table
 
 DASH = "—"
 CELL_LEGEND = "Each cell: this run / paper / difference (run − paper)."
+SYNTHETIC_LEGEND = "Each cell: this run / paper (no difference: this run's images are synthetic)."
 
 
 def write_table_csv(table: Table, out: Path) -> Path:
@@ -19,22 +21,33 @@ def write_table_csv(table: Table, out: Path) -> Path:
     return write_csv(out / f"{table.name}.csv", table.frame, float_format="%.6g")
 
 
-def table_markdown(table: Table) -> str:
+def table_markdown(table: Table, *, compare: bool = True, all_rows: bool = True) -> str:
     """The table under its title, then its notes.
 
     A table with one value column gets separate columns for this run, its 95% interval, the
-    paper and the difference; a wider one puts "run / paper / difference" in each cell.
+    paper and the difference; a wider one puts "run / paper / difference" in each cell. Without
+    ``compare`` (synthetic images) no difference is shown; without ``all_rows`` the rows this run
+    has no value for are named in one line instead.
     """
+    ran = table.frame.groupby("row", sort=False)["run"].apply(lambda values: values.notna().any())
+    skipped = [row for row, has in ran.items() if not has] if not all_rows else []
+    if skipped:
+        table = replace(table, frame=table.frame[~table.frame["row"].isin(skipped)])
     columns = list(dict.fromkeys(table.frame["column"]))
-    body = _expanded(table) if len(columns) == 1 else _grid(table, columns)
-    lines = [f"## {table.title}", "", body.to_markdown(index=False, disable_numparse=True), ""]
+    lines = [f"## {table.title}", ""]
+    if not table.frame.empty:
+        body = _expanded(table, compare) if len(columns) == 1 else _grid(table, columns, compare)
+        lines += [body.to_markdown(index=False, disable_numparse=True), ""]
+    if skipped:
+        lines += [f"Not run here ({len(skipped)} of the paper's rows; `skinbench report --all-rows` shows them): "
+                  f"{', '.join(skipped)}.", ""]
     if len(columns) > 1 and table.frame["paper"].notna().any():
-        lines[2:2] = [CELL_LEGEND, ""]
+        lines[2:2] = [CELL_LEGEND if compare else SYNTHETIC_LEGEND, ""]
     lines += [f"- {note}" for note in table.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _expanded(table: Table) -> pd.DataFrame:
+def _expanded(table: Table, compare: bool = True) -> pd.DataFrame:
     frame = table.frame
     records = []
     for entry in frame.itertuples(index=False):
@@ -44,12 +57,13 @@ def _expanded(table: Table) -> pd.DataFrame:
             record["95% CI"] = interval_text(entry.ci_low, entry.ci_high, fmt)
         if frame["paper"].notna().any():
             record["Paper"] = _paper_text(entry.paper, fmt)
-            record["Difference"] = _number(entry.difference, "+" + fmt)
+            if compare:
+                record["Difference"] = _number(entry.difference, "+" + fmt)
         records.append(record)
     return pd.DataFrame(records)
 
 
-def _grid(table: Table, columns: list[str]) -> pd.DataFrame:
+def _grid(table: Table, columns: list[str], compare: bool = True) -> pd.DataFrame:
     frame = table.frame
     with_paper = set(frame.loc[frame["paper"].notna(), "column"])
     records: dict[str, dict[str, str]] = {}
@@ -57,7 +71,7 @@ def _grid(table: Table, columns: list[str]) -> pd.DataFrame:
         fmt = table.format_of(entry.row, entry.column)
         text = run_text(entry.run, entry.run_std, entry.n_seeds, fmt)
         if entry.column in with_paper:
-            text = f"{text} / {_paper_text(entry.paper, fmt)} / {_number(entry.difference, '+' + fmt)}"
+            text = f"{text} / {_paper_text(entry.paper, fmt)}" + (f" / {_number(entry.difference, '+' + fmt)}" if compare else "")
         records.setdefault(entry.row, {table.row_header: entry.row})[table.headers.get(entry.column, entry.column)] = text
     headings = [table.row_header, *(table.headers.get(c, c) for c in columns)]
     return pd.DataFrame(list(records.values())).reindex(columns=headings).fillna(DASH)

@@ -417,7 +417,8 @@ def cost(summary: Summary, paper: Published) -> Table:
             f"{PAPER_EPOCH_IMAGES:,} (derived, not printed), this run's the median epoch time / timing.json "
             "`epoch_images` (the images one epoch trains on). A larger batch trains an image faster, so a run at "
             f"batch 32 (the `paper` schedule) is not timed like the author's batches of {AUTHOR_METADATA_BATCH}.",
-            f"Devices: the paper, an {PAPER_DEVICE}; this run, " + ("; ".join(devices) or "none finished") + " (env.json).",
+            f"Devices: the paper, an {PAPER_DEVICE}; this run, " + ("; ".join(devices) or (
+                f"none: no cell of these models finished ({len(summary.cells)} other cell(s) did)")) + " (env.json).",
             f"The author's own logs show {densenet} between {low:,} and {high:,} s per {PAPER_EPOCH_STEPS}-step epoch "
             f"across runs, not one stable {paper.value(11, densenet, 'epoch_s'):,.0f} s.",
             *_trainable_note(paper, 11),

@@ -8,7 +8,9 @@ holds finished cells (two seeds of one group) and a failed cell; shard ``b`` hol
 finished cells, two ablation rows (one on a 1x1 cut) and a pending cell. The report's golden
 files are built from these two. Shard ``c``, which the claims and leak tests add, holds the
 other ablation rows the claims compare and the lesion-split twins of one group (two seeds),
-scored lower than on the paper split, as leakage would make them.
+scored lower than on the paper split, as leakage would make them. The cells say they ran on
+HAM10000 (a synthetic run's report compares nothing with the paper, and these files test the
+comparisons); ``write_cell(synthetic=True)`` makes a synthetic one.
 """
 
 from __future__ import annotations
@@ -154,7 +156,8 @@ def _write_validation(folder: Path, val: pd.DataFrame, cell_id: str, bonus: floa
 
 
 def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: str, recipe: str,
-               ablation: str | None, seed: int, status: str, split: str = "paper", root: str = "synthetic") -> None:
+               ablation: str | None, seed: int, status: str, split: str = "paper", root: str = "synthetic",
+               synthetic: bool = False) -> None:
     middle = f"ablation-{ablation}" if ablation else recipe
     cell_id = f"{backbone}-{middle}-{split}-s{seed}"
     folder = run / cell_id
@@ -167,7 +170,7 @@ def write_cell(run: Path, frame: pd.DataFrame, parts: pd.DataFrame, backbone: st
         metadata=recipe == "metadata" and (row is None or row.metadata), cut=row.cut_key if row else None,
         extra_dense=row.extra_dense if row else 0, precision="float32", jit=False,
         deterministic=False, bn_momentum=None, gradient_accumulation=None, schedule=ScheduleRecord(**SCHEDULE, class_weights="balanced" if recipe == "metadata" else None),
-        dataset=DatasetRecord("synthetic", True, root, len(frame), FINGERPRINT),
+        dataset=DatasetRecord("synthetic" if synthetic else "ham10000", synthetic, root, len(frame), FINGERPRINT),
         backend="tensorflow",
     ).write(folder)
     Environment(
@@ -242,7 +245,7 @@ def main(out: Path = FIXTURES) -> None:
             for (protocol, seed), parts in splits.items()
         }
         DataInfo(
-            name="synthetic", synthetic=True, root="synthetic", layout="ham10000", has_metadata=True,
+            name="ham10000", synthetic=False, root="synthetic", layout="ham10000", has_metadata=True,
             fingerprint=FINGERPRINT, n_images=len(frame), class_counts=CLASS_COUNTS, dropped={}, problems=[],
             splits=sizes,
         ).write(run)

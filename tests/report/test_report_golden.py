@@ -43,11 +43,15 @@ def test_report_embeds_plots_that_exist(built_report: Path) -> None:
         assert (built_report / link).stat().st_size > 1000, link
 
 
-def test_report_opens_with_all_ten_tables_and_the_synthetic_label(built_report: Path) -> None:
+def test_report_opens_with_this_runs_cells_ranked_then_all_ten_tables(built_report: Path) -> None:
     text = (built_report / "report.md").read_text()
-    assert text.splitlines()[0] == "# skinbench report: SYNTHETIC DATA, not HAM10000"
-    titles = re.findall(r"^## Table (\d+)\.", text, flags=re.M)
-    assert titles == [str(n) for n in range(2, 12)]
+    assert text.splitlines()[0] == "# skinbench report"
+    sections = re.findall(r"^## (.*)$", text, flags=re.M)
+    assert sections[0] == "This run's cells, ranked"
+    assert re.findall(r"^## Table (\d+)\.", text, flags=re.M) == [str(n) for n in range(2, 12)]
+    ranked = text.split("## This run's cells, ranked", 1)[1].split("\n## ", 1)[0]
+    values = [float(v) for v in re.findall(r"^\| \d+ +\| \S+ +\| (\d\.\d+)", ranked, flags=re.M)]
+    assert len(values) == 7 and values == sorted(values, reverse=True)  # every finished cell, best first
 
 
 def test_fixture_is_what_make_fixture_writes(tmp_path: Path) -> None:
