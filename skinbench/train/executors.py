@@ -3,7 +3,7 @@
 
 The submitting command prepares the data first (``train.runner.run_cells``: load, validate,
 split, cache, augmentation) and writes every cell's config.json and job.json; a job receives
-only the run folder and its cell id (``train.jobs.CellJob``) and reads the rest from there.
+only the run folder and its cell id (``train.jobs.CellTask``) and reads the rest from there.
 
 * ``local``: a scheduler in this process keeps up to ``--jobs`` submitit local jobs running,
   each cell in its own process, and follows them until every cell has run. With several GPUs
@@ -419,7 +419,7 @@ def run_local(
     submitit = _submitit()
     from submitit.helpers import environment_variables
 
-    from skinbench.train.jobs import CellJob as Job
+    from skinbench.train.jobs import CellTask
 
     out = Path(out)
     slots = local_slots(execution.jobs, visible_gpus(), len(cells))
@@ -445,7 +445,7 @@ def run_local(
                     executor.update_parameters(gpus_per_node=1, visible_gpus=(slot.gpu,))
                 follower.watch(cell)
                 with environment_variables(**memory_environment(slot)):
-                    submitted = executor.submit(Job(str(out), cell))
+                    submitted = executor.submit(CellTask(str(out), cell))
                 running[index] = (cell, submitted)
                 outcome.jobs[cell] = str(submitted.job_id)
                 _write_jobs(out, LOCAL, outcome.jobs, None)
@@ -485,7 +485,7 @@ def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob
     """Submit ``cells`` as one SLURM job array; the outcome (job ids) and submitit's jobs."""
     check_available(execution)
     submitit = _submitit()
-    from skinbench.train.jobs import CellJob as Job
+    from skinbench.train.jobs import CellTask
 
     out = Path(out)
     executor = submitit.SlurmExecutor(folder=out / JOBS_DIR / "%j", max_num_timeout=MAX_TIME_LIMIT_REQUEUES)
@@ -497,7 +497,7 @@ def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob
 
     try:
         with executor.batch():
-            submitted = [executor.submit(Job(str(out), cell)) for cell in cells]
+            submitted = [executor.submit(CellTask(str(out), cell)) for cell in cells]
     except (FailedJobError, FailedSubmissionError, OSError) as exc:  # sbatch refused it (partition, account, limits...)
         raise RunError(f"sbatch did not take the job array: {str(exc).strip() or type(exc).__name__}") from None
     outcome = JobsOutcome(jobs={cell: str(s.job_id) for cell, s in zip(cells, submitted)}, followed=False)

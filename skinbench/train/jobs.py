@@ -1,4 +1,4 @@
-"""The job that ``--executor local|slurm`` runs for one cell: ``CellJob(run_dir, cell_id)``.
+"""The task that ``--executor local|slurm`` runs for one cell: ``CellTask(run_dir, cell_id)``.
 
 Nothing else travels by pickle: the job reads the cell's config.json and job.json
 (``records.CellJob``: the data source, the settings, the cache the data was prepared in, the
@@ -8,7 +8,7 @@ files, the image cache, the augmented sets). It trains the cell as an inline run
 
 Preemption and time limits follow submitit's checkpointing protocol: on the signal SLURM
 sends before it stops a job (USR2, ``signal_delay_s`` before the end), submitit calls
-``CellJob.checkpoint``, which marks progress.json ``requeued`` and returns the same job;
+``CellTask.checkpoint``, which marks progress.json ``requeued`` and returns the same job;
 submitit then requeues it (``scontrol requeue``), and the requeued job resumes from the cell's
 last saved epoch (``train.state``).
 
@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from skinbench.records import CellConfig
-from skinbench.records import CellJob as CellJobRecord
+from skinbench.records import CellJob
 
 #: Comma-separated modules every job imports before its cell runs; a module that defines
 #: ``register()`` has it called (e.g. one that adds a backbone to the catalogue and registry).
@@ -75,7 +75,7 @@ def import_submitit():
 submitit = import_submitit()
 
 
-class CellJob(submitit.helpers.Checkpointable):
+class CellTask(submitit.helpers.Checkpointable):
     """Train one cell of a run folder; the submitted callable of every executor job."""
 
     def __init__(self, run_dir: str, cell_id: str) -> None:
@@ -95,15 +95,15 @@ class CellJob(submitit.helpers.Checkpointable):
         from skinbench.train.progress import set_phase
 
         set_phase(Path(self.run_dir) / self.cell_id, "requeued")
-        return submitit.helpers.DelayedSubmission(CellJob(self.run_dir, self.cell_id))
+        return submitit.helpers.DelayedSubmission(CellTask(self.run_dir, self.cell_id))
 
     def __repr__(self) -> str:
-        return f"CellJob({self.run_dir!r}, {self.cell_id!r})"
+        return f"CellTask({self.run_dir!r}, {self.cell_id!r})"
 
 
 def prepare_process(folder: Path) -> None:
     """Before any Keras import: the cache the data was prepared in, config.json's Keras backend, the plugins."""
-    job = CellJobRecord.read(folder)
+    job = CellJob.read(folder)
     os.environ["SKINBENCH_CACHE"] = job.cache_root
     os.environ["KERAS_BACKEND"] = CellConfig.read(folder).backend
     load_plugins()

@@ -233,7 +233,7 @@ def test_wait_follows_the_jobs_until_every_cell_has_run(
 
 
 def test_a_job_carries_only_the_run_folder_and_the_cell_id(tmp_path: Path) -> None:
-    from skinbench.train.jobs import CellJob as Job
+    from skinbench.train.jobs import CellTask as Job
 
     job = Job(str(tmp_path), CELLS[0])
     assert vars(cloudpickle.loads(cloudpickle.dumps(job))) == {"run_dir": str(tmp_path), "cell_id": CELLS[0]}
