@@ -64,7 +64,7 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
         ablation = catalogue.ABLATIONS.get(m.ablation)
         if m.matrix is not None or m.backbones is not None or m.recipes is not None:
             raise RunError("an ablation trains its own cells: give no matrix, backbones or recipes with it")
-        profile = config.SMOKE_ABLATION if m.smoke else config.BENCHMARK
+        profile = config.SMOKE_ABLATION if m.smoke else config.FULL_SCALE
         name, backbones = "ablation", {ablation.backbone}
         chosen = _parse_cuts(m.cuts) if m.cuts is not None or not m.smoke else config.SMOKE_ABLATION_CUTS
     else:

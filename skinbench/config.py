@@ -169,7 +169,7 @@ class Synthetic:
 
 @dataclass(frozen=True)
 class Profile:
-    """Default settings and synthetic data for a kind of run (the real benchmark, or a CPU smoke check)."""
+    """Default settings and synthetic data for a kind of run (full scale, or a CPU smoke check)."""
 
     settings: Settings = field(default_factory=Settings)
     synthetic: Synthetic = field(default_factory=Synthetic)
@@ -205,7 +205,8 @@ DEMO = Profile(replace(SMOKE.settings, epochs=5), SMOKE.synthetic, cpu=True)
 #: ([:230] with and without metadata: a 1x1 cut and an image-only model).
 SMOKE_ABLATION = Profile(replace(SMOKE.settings, epochs=1), SMOKE.synthetic, cpu=True)
 SMOKE_ABLATION_CUTS = [230]
-BENCHMARK = Profile()
+#: The full-scale profile: the paper's settings at each backbone's native size (the study's matrices).
+FULL_SCALE = Profile()
 
 
 @dataclass(frozen=True)
@@ -245,13 +246,13 @@ def _both_recipes(backbones: Callable[[], Iterable[str]]) -> Callable[[], tuple[
 #: Every matrix, one entry each (``--matrix``); a plugin adds its own with ``MATRICES.register``.
 MATRICES: Registry[Matrix] = Registry("matrix", (
     Matrix("full", "the paper's 11 backbones x 2 recipes",
-           _both_recipes(lambda: catalogue.BACKBONES.names(group=catalogue.PAPER)), BENCHMARK),
+           _both_recipes(lambda: catalogue.BACKBONES.names(group=catalogue.PAPER)), FULL_SCALE),
     Matrix("paper", "the 13 cells the paper reports",
            lambda: tuple((b, AUGMENTED) for b in _PAPER_AUGMENTED) + tuple((b, METADATA) for b in _PAPER_METADATA),
-           BENCHMARK),
+           FULL_SCALE),
     Matrix("modern", "the backbones after the paper x 2 recipes",
-           _both_recipes(lambda: catalogue.BACKBONES.names(group=catalogue.MODERN)), BENCHMARK),
-    Matrix("all", "every registered backbone x 2 recipes", _both_recipes(catalogue.BACKBONES.names), BENCHMARK),
+           _both_recipes(lambda: catalogue.BACKBONES.names(group=catalogue.MODERN)), FULL_SCALE),
+    Matrix("all", "every registered backbone x 2 recipes", _both_recipes(catalogue.BACKBONES.names), FULL_SCALE),
     Matrix("smoke", "MobileNetV3Small and Large x 2 recipes under the smoke settings (a CPU check)",
            _both_recipes(lambda: SMOKE_BACKBONES), SMOKE),
     Matrix("demo", "MobileNetV3Small x 2 recipes under the demo settings (long enough to learn the synthetic set)",

@@ -80,7 +80,7 @@ def test_profiles_know_their_cpu_size() -> None:
     assert config.SMOKE_ABLATION.cpu_sized(config.SMOKE_ABLATION.settings)
     assert not config.SMOKE.cpu_sized(replace(config.SMOKE.settings, epochs=50))  # larger than the profile
     assert not config.SMOKE.cpu_sized(replace(config.SMOKE.settings, image_size=224))
-    assert not config.BENCHMARK.cpu_sized(config.BENCHMARK.settings)
+    assert not config.FULL_SCALE.cpu_sized(config.FULL_SCALE.settings)
 
 
 def test_slurm_submission_is_not_refused_but_a_job_without_a_gpu_needs_allow_cpu(no_driver, monkeypatch) -> None:
