@@ -22,7 +22,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,16 @@ from skinbench.config import Cell, Synthetic
 from skinbench.errors import DataError, RunError
 from skinbench.records import CellConfig, DataInfo, split_file
 from skinbench.train.inputs import CellInputs
+
+class Need(NamedTuple):
+    """What one cell needs built before training: its image cache, split and augmented set."""
+
+    image_size: int
+    split: str
+    seed: int
+    augmented: bool
+    augment_per_class: int | None  #: images per class of the augmented set (None: the paper's growth)
+
 
 @dataclass(frozen=True)
 class DataSource:
@@ -91,9 +101,8 @@ class RunData:
             self._test_set = load_test_set(self.training.root, require_metadata=self.need_metadata, strict=self.source.strict)
         return self._test_set
 
-    def prepare(self, needs: Iterable[tuple[int, str, int, bool, int | None]]) -> None:
-        """Build, before any cell trains, what cells need: (image size, protocol, seed, augmented,
-        images per class of the augmented set or None for the paper's growth), in the order given.
+    def prepare(self, needs: Iterable[Need]) -> None:
+        """Build, before any cell trains, what cells need, in the order given.
 
         A piece that cannot be built is kept as its error for the cells that need it.
         """

@@ -45,7 +45,7 @@ from skinbench.train.celllock import cell_lock, try_lock, wait_for_lock
 from skinbench.train.executors import Execution
 from skinbench.train.progress import RunProgress, Where, make_progress, now_iso
 from skinbench.train.repair import repair_cells, triage
-from skinbench.train.rundata import DataSource, RunData
+from skinbench.train.rundata import DataSource, Need, RunData
 from skinbench.train.state import Checkpoint, StopRequest
 
 @dataclass
@@ -110,8 +110,8 @@ def run_cells(
         else:
             todo.append(plan)
     data.prepare(
-        (configs[p.cell.cell_id].image_size, p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented,
-         configs[p.cell.cell_id].schedule.augment_per_class)
+        Need(configs[p.cell.cell_id].image_size, p.cell.split, p.cell.seed, RECIPES[p.cell.recipe].augmented,
+             configs[p.cell.cell_id].schedule.augment_per_class)
         for p in [*todo, *(plan for plan, _ in damaged.values())]
     )
     write_data_json(out, data.describe(sorted({(p.cell.split, p.cell.seed) for p in plans})))
