@@ -240,6 +240,8 @@ TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
 INLINE, LOCAL, SLURM = "inline", "local", "slurm"  #: where cells run (train.executors)
 EXECUTORS: tuple[str, ...] = (INLINE, LOCAL, SLURM)
 EXPORT_FORMATS: tuple[str, ...] = ("tflite", "tflite-fp16", "tflite-int8", "saved_model")  #: deploy.export
+#: The sources of the shipped data/manifest.json (``data fetch --source``; another --manifest may name others).
+FETCH_SOURCES: tuple[str, ...] = ("ham10000", "isic2018")
 
 
 def check_choice(option: str, value: object, choices: Sequence[str]) -> str:

@@ -15,14 +15,19 @@ from skinbench.console import console
 def report(
     run_dirs: Annotated[List[Path], typer.Argument(help="Run folder(s) that 'skinbench run' wrote; several are merged (shards).")],
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Where report.md, the CSVs and plots/ go (default: the first run folder).")
+        Optional[Path], typer.Option("--out", metavar="FOLDER", show_default="the first run folder", help="Where report.md, the CSVs and plots/ go.")
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals; 0 skips them.")
+        int, typer.Option("--bootstrap", metavar="N", min=0, help="Bootstrap resamples for the 95% intervals; 0 skips them.")
     ] = 1000,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG figures.")] = True,
 ) -> None:
-    """Write the paper's Tables 2-11 beside this run's values (Markdown + CSV) and the plots."""
+    """Write the paper's Tables 2-11 beside this run's values (Markdown + CSV) and the plots.
+
+    Examples:
+      skinbench report results/smoke
+      skinbench report results/full-1 results/full-2 --out results/full --no-plots
+    """
     from skinbench.report.build import build_report
 
     path, summary = build_report(run_dirs, out, bootstrap=bootstrap, plots=plots)
