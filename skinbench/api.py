@@ -36,6 +36,7 @@ class Prepared:
     """A specification resolved into what the runner takes."""
 
     spec: RunSpec
+    dataset: str  #: the data the cells read: --dataset, else ham10000 with --data-dir, else the profile's
     plans: list
     settings: Settings
     profile: Profile
@@ -48,7 +49,7 @@ class Prepared:
         from skinbench.train.rundata import DataSource
 
         data = self.spec.data
-        return DataSource(data.dataset, data.data_dir, self.profile.synthetic, data.strict)
+        return DataSource(self.dataset, data.data_dir, self.profile.synthetic, data.strict)
 
 
 def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
@@ -88,7 +89,8 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
         array_parallelism=x.array_parallelism, slurm_options=list(x.slurm_option) or None,
     )
     check_available(execution)
-    _check_data(spec.data.dataset, spec.data.data_dir)
+    dataset = _dataset(spec.data.dataset, spec.data.data_dir, profile)
+    _check_data(dataset, spec.data.data_dir)
     for backbone in sorted(backbones & set(catalogue.BACKBONES)):
         catalogue.BACKBONES[backbone].check_size(settings.image_size)
     require_gpu = _require_gpu(execution, allow_cpu=x.allow_cpu, cpu_sized=profile.cpu_sized(settings), dry_run=dry_run)
@@ -99,7 +101,7 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
         plans = ablation_plans(chosen, split=spec.data.split, seeds=seeds, attention=settings.attention)
     else:
         plans = matrix_plans(cells, settings)
-    return Prepared(spec, _shard(plans, part), settings, profile, execution, x.out or Path("results") / name, require_gpu)
+    return Prepared(spec, dataset, _shard(plans, part), settings, profile, execution, x.out or Path("results") / name, require_gpu)
 
 
 def run(spec: RunSpec) -> RunSummary:
@@ -202,6 +204,14 @@ def _parse_cuts(text: str | None) -> list[int] | None:
     except ValueError:
         raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
     return config.check_cuts(cuts)
+
+
+def _dataset(dataset: str | None, data_dir: Path | None, profile: Profile) -> str:
+    """The data a run reads: ``dataset`` when given; else the real set when ``data_dir`` is; else the
+    profile's (the synthetic set for the smoke and demo matrices)."""
+    if dataset is not None:
+        return catalogue.check_choice("--dataset", dataset, catalogue.DATASETS)
+    return catalogue.REAL if data_dir is not None else profile.dataset
 
 
 def _check_data(dataset: str, data_dir: Path | None) -> None:
