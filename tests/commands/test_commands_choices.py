@@ -244,3 +244,15 @@ def test_run_without_data_names_the_problem_and_the_fetch_command_fast() -> None
     assert line.startswith("error: no HAM10000 folder given") and "'skinbench data fetch FOLDER'" in line
     assert report["heavy"] == []
     assert report["seconds"] < 3.0, f"took {report['seconds']:.2f} s"
+
+
+def test_predict_without_metadata_for_a_metadata_model_is_refused_before_the_model_loads(tmp_path) -> None:
+    """inference.json says the model takes metadata: refused from it alone (model.keras is not even there)."""
+    from skinbench.records import InferenceInfo
+
+    InferenceInfo("model.keras", 1234, "resnet50", 64, "crop", ("akiec", "bcc"),
+                  {"age_mean": 50.0, "age_sd": 15.0, "vocabularies": {"sex": ["female", "male"]}}).write(tmp_path)
+    report = _refuse_in_fresh_process(["predict", str(tmp_path), "a.jpg"])
+    assert report["exit_code"] == 2, report["output"]
+    assert f"{tmp_path} is a metadata model: pass --metadata CSV" in " ".join(report["output"].split())
+    assert report["heavy"] == []
