@@ -22,6 +22,7 @@ from skinbench import catalogue, config
 from skinbench.config import Profile, Settings
 from skinbench.errors import RunError
 from skinbench.io import write_text
+from skinbench.records import DataInfo
 from skinbench.spec import SPEC_FILE, RunSpec
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Prepared:
     """A specification resolved into what the runner takes."""
 
     spec: RunSpec
+    dataset: str  #: the data the cells read: --dataset, else ham10000 with --data-dir, else the profile's
     plans: list
     settings: Settings
     profile: Profile
@@ -48,7 +50,7 @@ class Prepared:
         from skinbench.train.rundata import DataSource
 
         data = self.spec.data
-        return DataSource(data.dataset, data.data_dir, self.profile.synthetic, data.strict)
+        return DataSource(self.dataset, data.data_dir, self.profile.synthetic, data.strict)
 
 
 def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
@@ -88,7 +90,8 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
         array_parallelism=x.array_parallelism, slurm_options=list(x.slurm_option) or None,
     )
     check_available(execution)
-    _check_data(spec.data.dataset, spec.data.data_dir)
+    dataset = _dataset(spec.data.dataset, spec.data.data_dir, profile)
+    _check_data(dataset, spec.data.data_dir)
     for backbone in sorted(backbones & set(catalogue.BACKBONES)):
         catalogue.BACKBONES[backbone].check_size(settings.image_size)
     require_gpu = _require_gpu(execution, allow_cpu=x.allow_cpu, cpu_sized=profile.cpu_sized(settings), dry_run=dry_run)
@@ -99,7 +102,7 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
         plans = ablation_plans(chosen, split=spec.data.split, seeds=seeds, attention=settings.attention)
     else:
         plans = matrix_plans(cells, settings)
-    return Prepared(spec, _shard(plans, part), settings, profile, execution, x.out or Path("results") / name, require_gpu)
+    return Prepared(spec, dataset, _shard(plans, part), settings, profile, execution, x.out or Path("results") / name, require_gpu)
 
 
 def run(spec: RunSpec) -> RunSummary:
@@ -113,9 +116,12 @@ def run(spec: RunSpec) -> RunSummary:
     if prepared.execution.executor != catalogue.SLURM:  # a SLURM job says its own device in its log
         err_console.print(device_line(precision=prepared.settings.precision, jit=prepared.settings.jit),
                           highlight=False, soft_wrap=True)
-    keep_spec(spec, prepared.out)
-    return run_cells(prepared.plans, prepared.settings, prepared.source(), prepared.out, quiet=spec.execution.quiet,
-                     execution=prepared.execution, require_gpu=prepared.require_gpu)
+    try:
+        return run_cells(prepared.plans, prepared.settings, prepared.source(), prepared.out, quiet=spec.execution.quiet,
+                         execution=prepared.execution, require_gpu=prepared.require_gpu)
+    finally:  # once the data is in place (data.json), even when the run stops: a refused run leaves no folder
+        if (prepared.out / DataInfo.FILE).exists():
+            keep_spec(spec, prepared.out)
 
 
 def keep_spec(spec: RunSpec, out: Path) -> None:
@@ -207,6 +213,14 @@ def _parse_cuts(text: str | None) -> list[int] | None:
     except ValueError:
         raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
     return config.check_cuts(cuts)
+
+
+def _dataset(dataset: str | None, data_dir: Path | None, profile: Profile) -> str:
+    """The data a run reads: ``dataset`` when given; else the real set when ``data_dir`` is; else the
+    profile's (the synthetic set for the smoke and demo matrices)."""
+    if dataset is not None:
+        return catalogue.check_choice("--dataset", dataset, catalogue.DATASETS)
+    return catalogue.REAL if data_dir is not None else profile.dataset
 
 
 def _check_data(dataset: str, data_dir: Path | None) -> None:

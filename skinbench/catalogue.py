@@ -235,11 +235,14 @@ BEST_ABLATION = "cut240"
 SPLITS: tuple[str, ...] = ("paper", "leaky", "lesion", "official")
 PRECISIONS: tuple[str, ...] = ("float32", "mixed", "mixed_float16", "mixed_bfloat16", "auto")  #: train.precision
 ATTENTION_VARIANTS: tuple[str, ...] = ("paper", "reference")
-DATASETS: tuple[str, ...] = ("ham10000", "synthetic")
+REAL, SYNTHETIC = "ham10000", "synthetic"  #: --dataset: the real images, or the generated stand-in
+DATASETS: tuple[str, ...] = (REAL, SYNTHETIC)
 TABLE_FORMATS: tuple[str, ...] = ("table", "markdown", "csv")
 INLINE, LOCAL, SLURM = "inline", "local", "slurm"  #: where cells run (train.executors)
 EXECUTORS: tuple[str, ...] = (INLINE, LOCAL, SLURM)
 EXPORT_FORMATS: tuple[str, ...] = ("tflite", "tflite-fp16", "tflite-int8", "saved_model")  #: deploy.export
+#: The sources of the shipped data/manifest.json (``data fetch --source``; another --manifest may name others).
+FETCH_SOURCES: tuple[str, ...] = ("ham10000", "isic2018")
 
 
 def check_choice(option: str, value: object, choices: Sequence[str]) -> str:

@@ -15,10 +15,17 @@ from skinbench.version import __version__
 from skinbench.commands import bench, data, explain, export, models, predict, report, run
 from skinbench.commands import status as status_command
 from skinbench.commands import compare as compare_command
+from skinbench.commands.helpformat import App
 
-app = typer.Typer(
+app = App(
     name="skinbench",
-    help="Benchmark ImageNet backbones with Soft-Attention on HAM10000 skin-lesion images.",
+    help="""Benchmark ImageNet backbones with Soft-Attention on HAM10000 skin-lesion images.
+
+    Examples:
+      skinbench run --matrix smoke
+      skinbench data fetch data/
+      skinbench run --help
+    """,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,

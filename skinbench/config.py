@@ -28,6 +28,7 @@ from skinbench.catalogue import (
     PAPER_BATCH_SIZE,
     RECIPES,
     SPLITS,
+    SYNTHETIC,
 )
 from skinbench.errors import RunError
 from skinbench.registry import Registry
@@ -174,6 +175,8 @@ class Profile:
     settings: Settings = field(default_factory=Settings)
     synthetic: Synthetic = field(default_factory=Synthetic)
     cpu: bool = False  #: sized for a CPU (the smoke and demo profiles): runs without a GPU unasked
+    #: the data a run reads when neither --dataset nor --data-dir is given
+    dataset: str = catalogue.REAL
 
     def cpu_sized(self, settings: Settings) -> bool:
         """Whether ``settings`` stay within this CPU profile's size (image size and epochs no larger),
@@ -196,14 +199,14 @@ class Profile:
 #: evaluation uses are still near their initial values after a few hundred steps, and every
 #: model predicts about one class.
 SMOKE = Profile(Settings(image_size=64, epochs=2, batch_size=16, weights="none", bn_momentum=0.9),
-                Synthetic(count=1000, size=(128, 96)), cpu=True)
+                Synthetic(count=1000, size=(128, 96)), cpu=True, dataset=SYNTHETIC)
 #: The demo profile: the smoke settings for long enough that its models learn (the ``demo``
 #: matrix, run under several seeds and the paper, lesion and leaky splits). The same
 #: synthetic set, so the smoke ablation can share a run folder with it.
-DEMO = Profile(replace(SMOKE.settings, epochs=5), SMOKE.synthetic, cpu=True)
+DEMO = replace(SMOKE, settings=replace(SMOKE.settings, epochs=5))
 #: The smoke ablation trains for one epoch, by default only the rows at SMOKE_ABLATION_CUTS
 #: ([:230] with and without metadata: a 1x1 cut and an image-only model).
-SMOKE_ABLATION = Profile(replace(SMOKE.settings, epochs=1), SMOKE.synthetic, cpu=True)
+SMOKE_ABLATION = replace(SMOKE, settings=replace(SMOKE.settings, epochs=1))
 SMOKE_ABLATION_CUTS = [230]
 #: The full-scale profile: the paper's settings at each backbone's native size (the study's matrices).
 FULL_SCALE = Profile()

@@ -30,7 +30,7 @@ SPEC_FILE = "run.toml"
 class DataSection:
     """Which images, how they are split, and how strictly they are read."""
 
-    dataset: str = "ham10000"  #: 'ham10000' or 'synthetic'
+    dataset: str | None = None  #: 'ham10000' or 'synthetic' (None: the matrix's, unless data_dir is given)
     data_dir: Path | None = None  #: the HAM10000 folder (None: the default place)
     split: str = "paper"  #: a key of catalogue.SPLITS
     strict: bool = False  #: an unreadable image stops the run

@@ -43,6 +43,7 @@ def bench(
             PRECISION_CHOICES,
             "Comma-separated precisions, each measured in turn (the row's policy column says what 'mixed' and "
             "'auto' ran as); 'both' is float32,mixed.",
+            metavar="NAME,...",
         ),
     ] = "float32",
     recipe: Annotated[
@@ -50,27 +51,35 @@ def bench(
         choice_option("--recipe", catalogue.RECIPE_NAMES, "'metadata' (image + metadata model) or 'augmented' (image only)."),
     ] = catalogue.METADATA,
     steps: Annotated[
-        int, typer.Option("--steps", min=1, help="The least calls (training steps, predictions) per timed repeat of a figure.")
+        int, typer.Option("--steps", metavar="N", min=1, help="The least calls (training steps, predictions) per timed repeat of a figure.")
     ] = 20,
     min_seconds: Annotated[
         Optional[float],
         typer.Option(
-            "--min-seconds", min=0.0, help="The least seconds per timed repeat; the calls per repeat are calibrated to it (default 3)."
+            "--min-seconds", metavar="SECONDS", min=0.0, show_default="3",
+            help="The least seconds per timed repeat; the calls per repeat are calibrated to it."
         ),
     ] = None,
     repeats: Annotated[
         Optional[int],
-        typer.Option("--repeats", min=1, help="Timed repeats per figure; the row gives their median, min and max (default 3)."),
+        typer.Option("--repeats", metavar="N", min=1, show_default="3",
+                     help="Timed repeats per figure; the row gives their median, min and max."),
     ] = None,
-    warmup: Annotated[int, typer.Option("--warmup", min=1, help="Warm-up steps (the first compiles; timed apart).")] = 2,
+    warmup: Annotated[int, typer.Option("--warmup", metavar="N", min=1, help="Warm-up steps (the first compiles; timed apart).")] = 2,
     jit: Jit = False,
     pipeline: Annotated[bool, typer.Option("--pipeline", help="Time the input pipeline alone (cache to ready batch) instead of the models.")] = False,
-    count: Annotated[int, typer.Option("--count", min=32, help="With --pipeline: synthetic images to time over.")] = 2000,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write the rows to this CSV and a JSON beside it.")] = None,
-    lock: Annotated[Optional[Path], typer.Option("--lock", help="Lock file shared by bench processes on one device: each holds it from building a model to its last figure.")] = None,
+    count: Annotated[int, typer.Option("--count", metavar="N", min=32, help="With --pipeline: synthetic images to time over.")] = 2000,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Write the rows to this CSV and a JSON beside it.")] = None,
+    lock: Annotated[Optional[Path], typer.Option("--lock", metavar="FILE", help="Lock file shared by bench processes on one device: each holds it from building a model to its last figure.")] = None,
     fmt: TableFormat = "table",
 ) -> None:
-    """Measure training images/s, inference latency and throughput on random tensors (or, with --pipeline, the input pipeline)."""
+    """Measure training images/s, inference latency and throughput on random tensors (or, with --pipeline, the input pipeline).
+
+    Examples:
+      skinbench bench --backbones mobilenetv3large,resnet50 --precision both
+      skinbench bench --pipeline --image-size 224
+      skinbench bench --out bench.csv --format markdown
+    """
     import pandas as pd
 
     from skinbench import benchmark

@@ -21,11 +21,11 @@ SHOWN = {
 @guarded
 def compare(
     run_dirs: Annotated[List[Path], typer.Argument(help="Run folder(s) that 'skinbench run' wrote; several are merged (shards).")],
-    a: Annotated[str, typer.Option("--a", help="fnmatch pattern of the cell ids of group a, e.g. '*-metadata-*'.")],
-    b: Annotated[str, typer.Option("--b", help="fnmatch pattern of the cell ids of group b, e.g. '*-augmented-*'.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Also write every column as CSV to this file.")] = None,
+    a: Annotated[str, typer.Option("--a", metavar="PATTERN", help="fnmatch pattern of the cell ids of group a, e.g. '*-metadata-*'.")],
+    b: Annotated[str, typer.Option("--b", metavar="PATTERN", help="fnmatch pattern of the cell ids of group b, e.g. '*-augmented-*'.")],
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Also write every column as CSV to this file.")] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=0, help="Paired bootstrap resamples for the 95% intervals; 0 skips them.")
+        int, typer.Option("--bootstrap", metavar="N", min=0, help="Paired bootstrap resamples for the 95% intervals; 0 skips them.")
     ] = 1000,
     format: TableFormat = "table",
 ) -> None:
@@ -39,6 +39,10 @@ def compare(
     groups share no value of is the one compared. So '*-metadata-*' against '*-augmented-*' pairs each
     backbone's two recipes, and 'mobilenetv3large-*' against 'inceptionresnetv2-*' each recipe's two
     backbones.
+
+    Examples:
+      skinbench compare results/demo --a '*-metadata-*' --b '*-augmented-*'
+      skinbench compare results/full --a 'resnet50-*' --b 'vgg16-*' --format csv
     """
     from skinbench.io import write_csv
     from skinbench.report.pairs import compare as compare_cells

@@ -12,14 +12,21 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from skinbench.catalogue import HAM10000_IMAGES
+from skinbench.catalogue import FETCH_SOURCES, HAM10000_IMAGES
 from skinbench.commands.common import guarded
-from skinbench.commands.options import Seed
+from skinbench.commands.helpformat import App
+from skinbench.commands.options import Seed, with_choices
 from skinbench.console import console, print_frame
 from skinbench.errors import DataError
 
-app = typer.Typer(
-    help="Fetch HAM10000 or the ImageNet weights, check a HAM10000 folder, or generate the synthetic stand-in.",
+app = App(
+    help="""Fetch HAM10000 or the ImageNet weights, check a HAM10000 folder, or generate the synthetic stand-in.
+
+    Examples:
+      skinbench data fetch data/
+      skinbench data check data/HAM10000
+      skinbench data synth data/synthetic --count 1000
+    """,
     no_args_is_help=True,
 )
 
@@ -27,10 +34,17 @@ app = typer.Typer(
 @app.command("check")
 @guarded
 def check(
-    directory: Annotated[Path, typer.Argument(help="HAM10000 folder (Dataverse/Kaggle or ISIC 2018 Task 3 layout).")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="FOLDER", help="HAM10000 folder (Dataverse/Kaggle or ISIC 2018 Task 3 layout).")
+    ],
     strict: Annotated[bool, typer.Option("--strict", help="Missing, unreadable images and impossible ages are errors.")] = False,
 ) -> None:
-    """Validate a HAM10000 folder: print the class distribution (paper Table 2) and every problem found."""
+    """Validate a HAM10000 folder: print the class distribution (paper Table 2) and every problem found.
+
+    Examples:
+      skinbench data check data/HAM10000
+      skinbench data check data/HAM10000 --strict
+    """
     check_folder(directory, strict=strict)
 
 
@@ -93,12 +107,17 @@ def _parse_size(text: str) -> tuple[int, int]:
 @app.command("synth")
 @guarded
 def synth(
-    directory: Annotated[Path, typer.Argument(help="New folder to write (must not exist or be empty).")],
-    count: Annotated[int, typer.Option("--count", help="Number of images, in HAM10000's class proportions.")] = HAM10000_IMAGES,
-    size: Annotated[str, typer.Option("--size", help="Image size WIDTHxHEIGHT.")] = "600x450",
+    directory: Annotated[Path, typer.Argument(metavar="FOLDER", help="New folder to write (must not exist or be empty).")],
+    count: Annotated[int, typer.Option("--count", metavar="N", help="Number of images, in HAM10000's class proportions.")] = HAM10000_IMAGES,
+    size: Annotated[str, typer.Option("--size", metavar="WIDTHxHEIGHT", help="Image size in pixels.")] = "600x450",
     seed: Seed = 0,
 ) -> None:
-    """Write a synthetic HAM10000 (real metadata schema and folder layout) for trying skinbench without the data."""
+    """Write a synthetic HAM10000 (real metadata schema and folder layout) for trying skinbench without the data.
+
+    Examples:
+      skinbench data synth data/synthetic
+      skinbench data synth data/small --count 1000 --size 128x96
+    """
     from skinbench.data.synthetic import generate
 
     start = time.perf_counter()
@@ -110,17 +129,27 @@ def synth(
 @app.command("fetch")
 @guarded
 def fetch(
-    directory: Annotated[Path, typer.Argument(help="Folder to fetch into (created if missing), e.g. data/.")],
-    source: Annotated[str, typer.Option("--source", help="'ham10000' (Harvard Dataverse) or 'isic2018' (the ISIC challenge archive).")] = "ham10000",
+    directory: Annotated[Path, typer.Argument(metavar="FOLDER", help="Folder to fetch into (created if missing), e.g. data/.")],
+    source: Annotated[
+        str,
+        typer.Option("--source", metavar="NAME", help=with_choices(
+            "'ham10000' (Harvard Dataverse) or 'isic2018' (the ISIC challenge archive); another --manifest may name "
+            "its own.", FETCH_SOURCES)),
+    ] = "ham10000",
     with_test: Annotated[bool, typer.Option("--with-test", help="Also the ISIC 2018 Task 3 test set (1,511 images), for --split official.")] = False,
-    manifest: Annotated[Optional[Path], typer.Option("--manifest", help="Another manifest (a mirror, a private copy) instead of the shipped one.")] = None,
-    from_dir: Annotated[Optional[Path], typer.Option("--from-dir", help="Verify and unpack files downloaded by hand into this folder; no network.")] = None,
+    manifest: Annotated[Optional[Path], typer.Option("--manifest", metavar="FILE", help="Another manifest (a mirror, a private copy) instead of the shipped one.")] = None,
+    from_dir: Annotated[Optional[Path], typer.Option("--from-dir", metavar="FOLDER", help="Verify and unpack files downloaded by hand into this folder; no network.")] = None,
 ) -> None:
     """Download HAM10000 (and the ISIC 2018 test set), check it, unpack it into the layout 'data check' accepts.
 
     Resumable (a rerun continues each file from the byte reached); every file is checked
     against its published checksum, or the SHA-256 recorded at its first download, before it
     is unpacked; a complete folder downloads nothing.
+
+    Examples:
+      skinbench data fetch data/
+      skinbench data fetch data/ --with-test
+      skinbench data fetch data/ --from-dir ~/Downloads
     """
     from skinbench.data.fetch import fetch as fetch_files
 
@@ -138,14 +167,18 @@ def fetch(
 @app.command("fetch-weights")
 @guarded
 def fetch_weights(
-    backbones: Annotated[str, typer.Option("--backbones", help="'all' or comma-separated backbone names.")] = "all",
-    image_size: Annotated[str, typer.Option("--image-size", help="'native', or the --image-size the runs will use (other sizes load the weights without the classifier top).")] = "native",
+    backbones: Annotated[str, typer.Option("--backbones", metavar="NAME,...", help="'all' or comma-separated backbone names.")] = "all",
+    image_size: Annotated[str, typer.Option("--image-size", metavar="SIZE", help="'native', or the --image-size the runs will use (other sizes load the weights without the classifier top).")] = "native",
 ) -> None:
     """Download the ImageNet weight files the backbones need into the Keras cache, for machines without internet.
 
     Each file is checked with the hash Keras itself checks when it loads it (where Keras has
     none, its SHA-256 is recorded and printed). Copy the Keras cache's models/ folder to
     ~/.keras/models/ on the offline machine (or point KERAS_HOME at a copy).
+
+    Examples:
+      skinbench data fetch-weights
+      skinbench data fetch-weights --backbones resnet50,vgg16 --image-size 224
     """
     from skinbench.config import parse_image_size
     from skinbench.models.backbones import parse_backbones

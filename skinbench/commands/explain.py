@@ -16,16 +16,20 @@ def explain(
     cell_dir: Annotated[Path, typer.Argument(help="A finished cell's folder (it holds model.keras and inference.json).")],
     images: Annotated[Optional[List[Path]], typer.Argument(help="Image files to explain.")] = None,
     per_class: Annotated[
-        int, typer.Option("--per-class", min=0, help="Also explain N reported images of each class, with the mean map per class.")
+        int, typer.Option("--per-class", metavar="N", min=0, help="Also explain N reported images of each class, with the mean map per class.")
     ] = 0,
     metadata: Annotated[
-        Optional[Path], typer.Option("--metadata", help="CSV in the HAM10000 schema for the named images (metadata models).")
+        Optional[Path], typer.Option("--metadata", metavar="FILE", help="CSV in the HAM10000 schema for the named images (metadata models).")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the PNGs (default: CELL_DIR/explain).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FOLDER", show_default="CELL_DIR/explain", help="Folder for the PNGs.")] = None,
 ) -> None:
     """One PNG per image (image, attention alpha, Grad-CAM, the 16 head maps), and how much randomising the weights changes the maps.
 
     On a synthetic set, --per-class also measures the share of attention inside each image's known lesion.
+
+    Examples:
+      skinbench explain CELL_DIR --per-class 4
+      skinbench explain CELL_DIR lesion1.jpg --metadata lesions.csv --out figures/
     """
     from skinbench.deploy.explain import UNCHANGED, explain_cell
 

@@ -25,7 +25,12 @@ NOTE = (
 
 @guarded
 def models(backbones: Backbones = None, format: TableFormat = "table") -> None:
-    """List the backbones with parameters, depth, size and FLOPs beside the paper's Table 3."""
+    """List the backbones with parameters, depth, size and FLOPs beside the paper's Table 3.
+
+    Examples:
+      skinbench models
+      skinbench models --backbones resnet50,densenet201 --format markdown
+    """
     from skinbench.models.accounting import backbone_table
     from skinbench.models.backbones import parse_backbones
 

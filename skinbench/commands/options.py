@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, Sequence, get_args
 
 import typer
+from rich.markup import escape
 
 from skinbench import catalogue
 from skinbench.commands.common import exit_with
@@ -52,44 +53,53 @@ class _ChoiceList(_Choice):
         return ",".join(names)
 
 
-def choice_option(option: str, choices: Sequence[str], help: str, **extra: Any) -> Any:
+def with_choices(help: str, choices: Sequence[str]) -> str:
+    """``help`` ending with the choices, listed as the refusal lists them (wrapping between them)."""
+    listed = ", ".join(choices)
+    return f"{help} {escape(f'[choices: {listed}]')}"
+
+
+def choice_option(option: str, choices: Sequence[str], help: str, metavar: str = "NAME", **extra: Any) -> Any:
     """A ``typer.Option`` taking one of ``choices``."""
-    metavar = f"<{'|'.join(choices)}>"
-    return typer.Option(option, parser=_Choice(option, choices), metavar=metavar, help=help, **extra)
+    return typer.Option(option, parser=_Choice(option, choices), metavar=metavar, help=with_choices(help, choices),
+                        **extra)
 
 
-def choice_list_option(option: str, choices: Sequence[str], help: str, **extra: Any) -> Any:
+def choice_list_option(option: str, choices: Sequence[str], help: str, metavar: str = "NAME,...", **extra: Any) -> Any:
     """A ``typer.Option`` taking a comma-separated list of ``choices``."""
-    metavar = f"<{'|'.join(choices)}>,..."
-    return typer.Option(option, parser=_ChoiceList(option, choices), metavar=metavar, help=help, **extra)
+    return typer.Option(option, parser=_ChoiceList(option, choices), metavar=metavar, help=with_choices(help, choices),
+                        **extra)
 
 
-def in_panel(option: Any, panel: str) -> Any:
-    """The same ``Annotated`` option, listed under ``panel`` in ``--help``."""
+def in_panel(option: Any, panel: str, default: str | None = None) -> Any:
+    """The same ``Annotated`` option, listed under ``panel`` in ``--help``; ``default`` describes
+    a default that is not a value (``[default: (the schedule's)]``)."""
     kind, info = get_args(option)[:2]
     info = copy.copy(info)
     info.rich_help_panel = panel
+    if default is not None:
+        info.show_default = default
     return Annotated[kind, info]
 
 
 DataDir = Annotated[
     Optional[Path],
-    typer.Option("--data-dir", help="HAM10000 folder (Dataverse/Kaggle or ISIC 2018 Task 3 layout)."),
+    typer.Option("--data-dir", metavar="FOLDER", help="HAM10000 folder (Dataverse/Kaggle or ISIC 2018 Task 3 layout)."),
 ]
 DatasetName = Annotated[
-    str,
+    Optional[str],
     choice_option(
         "--dataset", catalogue.DATASETS, "'ham10000' (needs --data-dir) or 'synthetic' (generated on first use)."
     ),
 ]
 ImageSize = Annotated[
     str,
-    typer.Option("--image-size", help="'native' (each backbone's own size) or a side length in pixels."),
+    typer.Option("--image-size", metavar="SIZE", help="'native' (each backbone's own size) or a side length in pixels."),
 ]
-Epochs = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Maximum epochs per cell.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Training batch size.")]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", metavar="N", min=1, help="Maximum epochs per cell.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", metavar="N", min=1, help="Training batch size.")]
 Weights = Annotated[
-    str, typer.Option("--weights", help="'imagenet', 'none', or a path to a weights file.")
+    str, typer.Option("--weights", metavar="WEIGHTS", help="'imagenet', 'none', or a path to a weights file.")
 ]
 Split = Annotated[
     str,
@@ -101,12 +111,12 @@ Split = Annotated[
         "select on a lesion-grouped part of it, report on the ISIC 2018 Task 3 test set).",
     ),
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for splits, shuffling and initialisation.")]
-Seeds = Annotated[Optional[str], typer.Option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 (overrides --seed).")]
-Out = Annotated[Optional[Path], typer.Option("--out", help="Results folder (default: results/<run-name>).")]
+Seed = Annotated[int, typer.Option("--seed", metavar="N", help="Seed for splits, shuffling and initialisation.")]
+Seeds = Annotated[Optional[str], typer.Option("--seeds", metavar="N,...", help="Comma-separated seeds, e.g. 0,1,2 (overrides --seed).")]
+Out = Annotated[Optional[Path], typer.Option("--out", metavar="FOLDER", help="Results folder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="Plain log lines instead of live progress bars.")]
 Backbones = Annotated[
-    Optional[str], typer.Option("--backbones", help="Comma-separated backbone names (see 'skinbench models').")
+    Optional[str], typer.Option("--backbones", metavar="NAME,...", help="Comma-separated backbone names (see 'skinbench models').")
 ]
 Precision = Annotated[
     Optional[str],
@@ -119,14 +129,14 @@ Precision = Annotated[
 ]
 Jit = Annotated[bool, typer.Option("--jit/--no-jit", help="Compile the training step with XLA.")]
 TableFormat = Annotated[
-    str, choice_option("--format", catalogue.TABLE_FORMATS, "How to print the table: a rich table, Markdown or CSV.")
+    str, choice_option("--format", catalogue.TABLE_FORMATS, "How to print the table: a rich table, Markdown or CSV.", metavar="FORMAT")
 ]
 Attention = Annotated[
     str,
     choice_option(
         "--attention",
         catalogue.ATTENTION_VARIANTS,
-        "Soft attention: 'paper' (the paper's text, default) or 'reference' (the public code's exact layer).",
+        "Soft attention: 'paper' (the paper's text) or 'reference' (the public code's exact layer).",
     ),
 ]
 Strict = Annotated[

@@ -17,10 +17,10 @@ from skinbench.studies.do2022.versions import DEFAULT_VERSION, VERSIONS
 def report(
     run_dirs: Annotated[List[Path], typer.Argument(help="Run folder(s) that 'skinbench run' wrote; several are merged (shards).")],
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Where report.md, the CSVs and plots/ go (default: the first run folder).")
+        Optional[Path], typer.Option("--out", metavar="FOLDER", show_default="the first run folder", help="Where report.md, the CSVs and plots/ go.")
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals; 0 skips them.")
+        int, typer.Option("--bootstrap", metavar="N", min=0, help="Bootstrap resamples for the 95% intervals; 0 skips them.")
     ] = 1000,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG figures.")] = True,
     paper: Annotated[
@@ -32,7 +32,13 @@ def report(
     ] = False,
 ) -> None:
     """Write report.md and report.html (this run's cells ranked, then the paper's Tables 2-11 beside this run's
-    values), the CSVs and the plots."""
+    values), the CSVs and the plots.
+
+    Examples:
+      skinbench report results/smoke
+      skinbench report results/full-1 results/full-2 --out results/full --no-plots
+      skinbench report results/paper --paper sensors2022 --all-rows
+    """
     from skinbench.report.build import build_report
 
     path, summary = build_report(run_dirs, out, bootstrap=bootstrap, plots=plots, paper=paper, all_rows=all_rows)

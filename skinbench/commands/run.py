@@ -15,6 +15,7 @@ from typing import Annotated, Any, Callable, List, Optional
 import typer
 
 from skinbench.commands.common import guarded
+from skinbench.commands.helpformat import App
 from skinbench.commands import options
 from skinbench.commands.options import (
     DATA,
@@ -30,24 +31,37 @@ from skinbench import catalogue, config
 from skinbench.errors import RunError
 from skinbench.spec import OPTION_SECTION, SECTIONS, RunSpec, read_options
 
-ablate_app = typer.Typer(help="Ablation studies.", no_args_is_help=True)
+ablate_app = App(
+    help="""Ablation studies.
 
-# Both commands' options, each under its panel of --help.
+    Examples:
+      skinbench ablate mobilenetv3 --smoke
+      skinbench ablate mobilenetv3 --data-dir data/HAM10000
+    """,
+    no_args_is_help=True,
+)
+
+# Both commands' options, each under its panel of --help; a default that is not a value is described.
+_SMALL = f"{config.SMOKE.settings.image_size} for the smoke and demo matrices"
 DataDir = in_panel(options.DataDir, DATA)
-DatasetName = in_panel(options.DatasetName, DATA)
+DatasetName = in_panel(
+    options.DatasetName, DATA, "synthetic for the smoke and demo matrices and ablate --smoke without --data-dir, "
+    "else ham10000")
 Split = in_panel(options.Split, DATA)
 Strict = in_panel(options.Strict, DATA)
-ImageSize = in_panel(options.ImageSize, MODEL)
-Weights = in_panel(options.Weights, MODEL)
+ImageSize = in_panel(options.ImageSize, MODEL, f"native; {_SMALL}")
+Weights = in_panel(options.Weights, MODEL, f"imagenet; {config.SMOKE.settings.weights} for the smoke and demo matrices")
 Attention = in_panel(options.Attention, MODEL)
-Backbones = in_panel(options.Backbones, MODEL)
-Epochs = in_panel(options.Epochs, TRAINING)
-BatchSize = in_panel(options.BatchSize, TRAINING)
+Backbones = in_panel(options.Backbones, MODEL, "the matrix's")
+Epochs = in_panel(options.Epochs, TRAINING, f"the schedule's cap; {config.SMOKE.settings.epochs} for smoke, "
+                  f"{config.DEMO.settings.epochs} for demo, {config.SMOKE_ABLATION.settings.epochs} for ablate --smoke")
+BatchSize = in_panel(options.BatchSize, TRAINING, f"the schedule's; {config.SMOKE.settings.batch_size} for the smoke "
+                     "and demo matrices")
 Seed = in_panel(options.Seed, TRAINING)
-Seeds = in_panel(options.Seeds, TRAINING)
-Precision = in_panel(options.Precision, EXECUTION)
+Seeds = in_panel(options.Seeds, TRAINING, "--seed")
+Precision = in_panel(options.Precision, EXECUTION, config.FULL_SCALE.settings.precision)
 Jit = in_panel(options.Jit, EXECUTION)
-Out = in_panel(options.Out, OUTPUT)
+Out = in_panel(options.Out, OUTPUT, "results/ and the matrix's name, or results/ablation")
 Quiet = in_panel(options.Quiet, OUTPUT)
 
 Matrix = Annotated[
@@ -56,22 +70,26 @@ Matrix = Annotated[
         "--matrix",
         config.MATRICES.names(),
         "; ".join(f"'{m.name}': {m.description}" for m in config.MATRICES.values())
-        + " (default 'full', or 'all' with --backbones).",
+        + ".",
         rich_help_panel=MODEL,
+        show_default="full, or all with --backbones",
     ),
 ]
 Recipes = Annotated[
     Optional[str],
     choice_list_option(
-        "--recipes", catalogue.RECIPE_NAMES, "Comma-separated recipes: augmented, metadata.", rich_help_panel=MODEL
+        "--recipes", catalogue.RECIPE_NAMES, "Comma-separated recipes.", rich_help_panel=MODEL, show_default="both"
     ),
 ]
 Cuts = Annotated[
     Optional[str],
     typer.Option(
         "--cuts",
+        metavar="N,...",
         rich_help_panel=MODEL,
-        help="Comma-separated cuts to run, e.g. 230,240,246 (default: every row, plain MobileNetV3Large included).",
+        show_default=f"every row, plain MobileNetV3Large included; with --smoke "
+        f"{','.join(map(str, config.SMOKE_ABLATION_CUTS))}",
+        help="Comma-separated cuts to run, e.g. 230,240,246.",
     ),
 ]
 Smoke = Annotated[
@@ -79,7 +97,7 @@ Smoke = Annotated[
     typer.Option(
         "--smoke",
         rich_help_panel=MODEL,
-        help="The smoke settings (64 px, 1 epoch, random weights) on the [:230] rows unless --cuts says otherwise.",
+        help="The smoke settings (small images, one epoch, random weights, the synthetic set).",
     ),
 ]
 Schedule = Annotated[
@@ -88,7 +106,7 @@ Schedule = Annotated[
         "--schedule",
         config.SCHEDULE_NAMES,
         "; ".join(
-            f"'{name}' ({next(iter(recipes.values())).follows.split(':')[0]}): "
+            f"'{name}': "
             + " / ".join(
                 f"{recipe}: batch {s.batch_size}, epochs of {s.epoch}, Adam {s.learning_rate:g}"
                 f"{', ReduceLROnPlateau' if s.reduce_lr else ''}, early stopping on {s.monitor} (patience {s.patience}), "
@@ -120,29 +138,33 @@ BnMomentum = Annotated[
     Optional[float],
     typer.Option(
         "--bn-momentum",
+        metavar="X",
         min=0.0,
         max=1.0,
         rich_help_panel=TRAINING,
-        help="Momentum of every BatchNormalization layer's moving statistics (default: the backbone's own, 0.999 in "
-        "MobileNetV3). With random weights a short run needs less (0.9), or evaluation uses statistics that have not "
-        "caught up.",
+        show_default=f"the backbone's own (0.999 in MobileNetV3); {config.SMOKE.settings.bn_momentum} for the smoke and "
+        "demo matrices",
+        help="Momentum of every BatchNormalization layer's moving statistics. With random weights a short run needs "
+        "less, or evaluation uses statistics that have not caught up.",
     ),
 ]
 GradientAccumulation = Annotated[
     Optional[int],
     typer.Option(
         "--gradient-accumulation",
+        metavar="N",
         min=1,
         rich_help_panel=TRAINING,
         help="Micro-batches per batch: the optimizer steps once per batch on their mean gradient, for a GPU too small "
-        "for the batch (BatchNorm then sees each micro-batch's statistics). Default: 1, and a cell that runs out of "
-        "device memory is retried once with 4.",
+        "for the batch (BatchNorm then sees each micro-batch's statistics).",
+        show_default="1, and 4 on the one retry of a cell that runs out of device memory",
     ),
 ]
 Shard = Annotated[
     Optional[str],
     typer.Option(
         "--shard",
+        metavar="K/N",
         rich_help_panel=EXECUTION,
         help="K/N: run only part K (1..N) of the cells, inline: for several machines without SLURM sharing one --out.",
     ),
@@ -161,8 +183,10 @@ Jobs = Annotated[
     Optional[int],
     typer.Option(
         "--jobs",
+        metavar="N",
         rich_help_panel=EXECUTION,
-        help="--executor local: cells at once (default: one per GPU, 1 without a GPU); more than GPUs share them.",
+        show_default="one per GPU, 1 without a GPU",
+        help="--executor local: cells at once; more than GPUs share them.",
     ),
 ]
 AllowCpu = Annotated[
@@ -186,28 +210,33 @@ SLURM = "SLURM (--executor slurm)"
 Wait = Annotated[
     bool, typer.Option("--wait", rich_help_panel=SLURM, help="Follow the submitted jobs until every cell has run.")
 ]
-Partition = Annotated[Optional[str], typer.Option("--partition", rich_help_panel=SLURM, help="The SLURM partition.")]
+Partition = Annotated[Optional[str], typer.Option("--partition", metavar="NAME", rich_help_panel=SLURM, help="The SLURM partition.")]
 TimeLimit = Annotated[
     Optional[str],
     typer.Option(
         "--time",
+        metavar="TIME",
         rich_help_panel=SLURM,
-        help="Each cell's time limit: minutes or [D-]HH:MM[:SS] (default 24:00:00); a cell that reaches it is requeued.",
+        show_default="24:00:00",
+        help="Each cell's time limit: minutes or [D-]HH:MM[:SS]; a cell that reaches it is requeued.",
     ),
 ]
 GpusPerCell = Annotated[
-    Optional[int], typer.Option("--gpus-per-cell", rich_help_panel=SLURM, help="GPUs per cell (default 1; 0: CPU only).")
+    Optional[int], typer.Option("--gpus-per-cell", metavar="N", rich_help_panel=SLURM, show_default="1",
+                                help="GPUs per cell (0: CPU only).")
 ]
-CpusPerCell = Annotated[Optional[int], typer.Option("--cpus-per-cell", rich_help_panel=SLURM, help="CPU cores per cell.")]
-Mem = Annotated[Optional[str], typer.Option("--mem", rich_help_panel=SLURM, help="Memory per cell, as sbatch takes it (e.g. 32G).")]
+CpusPerCell = Annotated[Optional[int], typer.Option("--cpus-per-cell", metavar="N", rich_help_panel=SLURM, help="CPU cores per cell.")]
+Mem = Annotated[Optional[str], typer.Option("--mem", metavar="SIZE", rich_help_panel=SLURM, help="Memory per cell, as sbatch takes it (e.g. 32G).")]
 ArrayParallelism = Annotated[
     Optional[int],
-    typer.Option("--array-parallelism", rich_help_panel=SLURM, help="Cells running at once (default: all)."),
+    typer.Option("--array-parallelism", metavar="N", rich_help_panel=SLURM, show_default="all",
+                 help="Cells running at once."),
 ]
 SlurmOption = Annotated[
     Optional[List[str]],
     typer.Option(
         "--slurm-option",
+        metavar="KEY=VALUE",
         rich_help_panel=SLURM,
         help="Any other sbatch option as KEY=VALUE (repeatable), e.g. account=myproject, qos=high, constraint=a100.",
     ),
@@ -239,6 +268,7 @@ ConfigFile = Annotated[
     Optional[Path],
     typer.Option(
         "--config",
+        metavar="FILE",
         is_eager=True,
         callback=_load_config,
         rich_help_panel=OUTPUT,
@@ -312,6 +342,11 @@ def run(spec: RunSpec, *, print_config: bool, dry_run: bool) -> None:
     Defaults: each backbone's native image size, the schedule's epoch cap and batch (paper: 150 epochs of batch 32), ImageNet weights;
     the smoke matrix: 64 px, 2 epochs, batch 16, random weights (BatchNorm momentum 0.9), a 1000-image synthetic set;
     the demo matrix: the same for 5 epochs.
+
+    Examples:
+      skinbench run --matrix smoke
+      skinbench run --matrix paper --data-dir data/HAM10000 --seeds 0,1,2
+      skinbench run --backbones resnet50 --data-dir data/HAM10000 --dry-run
     """
     _start(spec, print_config=print_config, dry_run=dry_run)
 
@@ -322,6 +357,10 @@ def ablate_mobilenetv3(spec: RunSpec, *, print_config: bool, dry_run: bool) -> N
     """Paper Table 9: MobileNetV3Large cut at each layer of the table, with the metadata recipe.
 
     Defaults as for 'skinbench run'; --smoke: 64 px, 1 epoch, batch 16, random weights (BatchNorm momentum 0.9).
+
+    Examples:
+      skinbench ablate mobilenetv3 --smoke
+      skinbench ablate mobilenetv3 --data-dir data/HAM10000 --cuts 230,240,246
     """
     _start(spec, print_config=print_config, dry_run=dry_run)
 

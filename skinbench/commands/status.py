@@ -16,9 +16,14 @@ from skinbench.console import console
 def status(
     run_dir: Annotated[Path, typer.Argument(help="A run folder that 'skinbench run' writes (its jobs may run elsewhere).")],
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until every cell has finished or failed (Ctrl-C stops).")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.5, help="Seconds between refreshes with --watch.")] = 5.0,
+    interval: Annotated[float, typer.Option("--interval", metavar="SECONDS", min=0.5, help="Seconds between refreshes with --watch.")] = 5.0,
 ) -> None:
-    """Each cell's state (pending, running, finished, damaged, failed), epoch, best validation accuracy, pace, time left and where it runs."""
+    """Each cell's state (pending, running, finished, damaged, failed), epoch, best validation accuracy, pace, time left and where it runs.
+
+    Examples:
+      skinbench status results/smoke
+      skinbench status results/full --watch --interval 30
+    """
     from skinbench.train.status import run_status
 
     if not watch:

@@ -55,7 +55,6 @@ RECORD_FILE = "skinbench-fetch.json"
 RECORD_VERSION = 1
 DOWNLOADS = "downloads"
 LOCK_FILE = ".skinbench-fetch.lock"
-SOURCES = ("ham10000", "isic2018")
 UNPACK = ("zip", "table", "file")
 GROUPS = ("train", "test")
 #: Bytes read from the connection at a time (a dropped connection loses at most this much).

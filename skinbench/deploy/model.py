@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from skinbench.errors import DataError, RunError
-from skinbench.records import REPAIR, CellConfig, InferenceInfo, RecordError, kept_model_problem
+from skinbench.deploy.kept import read_kept
+from skinbench.records import REPAIR, CellConfig, InferenceInfo, kept_model_problem
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,7 @@ class KeptModel:
 def load_cell(folder: Path) -> KeptModel:
     """Load ``folder``'s model.keras in Keras's safe mode (no pickled code; only skinbench's registered layers)."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise RunError(f"{folder}: no such cell folder; pass a cell's folder inside a run folder ('skinbench run --out')")
-    if not (folder / InferenceInfo.FILE).exists():
-        raise RunError(
-            f"{folder} has no kept model (no {InferenceInfo.FILE}): the cell has not finished, or was trained with "
-            "--no-keep-models; train it with --keep-models (the default) to use it"
-        )
-    try:
-        info = InferenceInfo.read(folder)
-    except RecordError as exc:
-        raise RunError(str(exc)) from None
+    info = read_kept(folder)
     problem = kept_model_problem(folder)
     if problem:
         raise RunError(f"{problem}; {REPAIR}")

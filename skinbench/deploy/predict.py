@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from skinbench.deploy.kept import check_metadata_given
 from skinbench.deploy.model import KeptModel, load_images, metadata_features
 from skinbench.errors import RunError
 from skinbench.eval.predictions import predictions_frame
@@ -47,11 +48,7 @@ def predict(
     Images that cannot be read, and (for a metadata model) images without a metadata row, are
     named through ``warn`` and left out; RunError when none is usable.
     """
-    if kept.needs_metadata and metadata is None:
-        raise RunError(
-            f"{kept.folder} is a metadata model: pass --metadata CSV with image_id, age, sex and localization "
-            "(the HAM10000 schema) for the images"
-        )
+    check_metadata_given(kept.folder, kept.info, metadata)
     if metadata is not None and kept.needs_metadata:
         rows = metadata.drop_duplicates("image_id").set_index("image_id")
         without = [p for p in paths if p.stem not in rows.index]

@@ -218,3 +218,41 @@ def test_print_frame_refuses_an_unknown_format_with_the_same_message() -> None:
 
     with pytest.raises(RunError, match=r"^--format must be one of table, markdown, csv, not 'html'$"):
         print_frame(pd.DataFrame({"a": [1]}), "html")
+
+
+@pytest.mark.parametrize("matrix", ["smoke", "demo"])
+def test_the_smoke_and_demo_matrices_use_the_synthetic_set_unless_data_is_given(captured: dict, tmp_path, matrix: str) -> None:
+    assert CliRunner().invoke(app, ["run", "--matrix", matrix]).exit_code == 0
+    assert captured["dataset"] == "synthetic"
+    result = CliRunner().invoke(app, ["run", "--matrix", matrix, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert captured["dataset"] == "ham10000"
+    result = CliRunner().invoke(app, ["run", "--matrix", matrix, "--dataset", "ham10000"])
+    assert result.exit_code == 2 and "no HAM10000 folder given" in result.output
+
+
+def test_the_smoke_ablation_uses_the_synthetic_set(captured: dict) -> None:
+    assert CliRunner().invoke(app, ["ablate", "mobilenetv3", "--smoke"]).exit_code == 0
+    assert captured["dataset"] == "synthetic"
+
+
+def test_run_without_data_names_the_problem_and_the_fetch_command_fast() -> None:
+    """A new user's first `skinbench run`: one line saying what is missing and how to get it."""
+    report = _refuse_in_fresh_process(["run"])
+    assert report["exit_code"] == 2, report["output"]
+    line = _error(report["output"])
+    assert line.startswith("error: no HAM10000 folder given") and "'skinbench data fetch FOLDER'" in line
+    assert report["heavy"] == []
+    assert report["seconds"] < 3.0, f"took {report['seconds']:.2f} s"
+
+
+def test_predict_without_metadata_for_a_metadata_model_is_refused_before_the_model_loads(tmp_path) -> None:
+    """inference.json says the model takes metadata: refused from it alone (model.keras is not even there)."""
+    from skinbench.records import InferenceInfo
+
+    InferenceInfo("model.keras", 1234, "resnet50", 64, "crop", ("akiec", "bcc"),
+                  {"age_mean": 50.0, "age_sd": 15.0, "vocabularies": {"sex": ["female", "male"]}}).write(tmp_path)
+    report = _refuse_in_fresh_process(["predict", str(tmp_path), "a.jpg"])
+    assert report["exit_code"] == 2, report["output"]
+    assert f"{tmp_path} is a metadata model: pass --metadata CSV" in " ".join(report["output"].split())
+    assert report["heavy"] == []
