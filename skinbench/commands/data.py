@@ -111,7 +111,7 @@ def synth(
 @guarded
 def fetch(
     directory: Annotated[Path, typer.Argument(help="Folder to fetch into (created if missing), e.g. data/.")],
-    source: Annotated[str, typer.Option("--source", help="'ham10000' (Harvard Dataverse) or 'isic2018' (the ISIC challenge archive).")] = "ham10000",
+    source: Annotated[str, typer.Option("--source", help="'ham10000' (Harvard Dataverse), 'isic2018' or 'isic2019' (the ISIC challenge archive).")] = "ham10000",
     with_test: Annotated[bool, typer.Option("--with-test", help="Also the ISIC 2018 Task 3 test set (1,511 images), for --split official.")] = False,
     manifest: Annotated[Optional[Path], typer.Option("--manifest", help="Another manifest (a mirror, a private copy) instead of the shipped one.")] = None,
     from_dir: Annotated[Optional[Path], typer.Option("--from-dir", help="Verify and unpack files downloaded by hand into this folder; no network.")] = None,
@@ -132,6 +132,12 @@ def fetch(
             highlight=False,
             soft_wrap=True,
         )
+    from skinbench.data.datasets import DATASETS
+
+    if source in DATASETS.names(external=True):  # checked as skinbench evaluate reads it
+        from skinbench.commands.datasets import check_external
+
+        return check_external(result.target, source)
     check_folder(result.target)
 
 
