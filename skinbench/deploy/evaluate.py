@@ -26,6 +26,7 @@ from skinbench.classes import CLASSES
 from skinbench.data.audit import find_pairs, hash_images
 from skinbench.data.datasets import DATASETS, METADATA_FIELDS, DatasetEntry, ExternalSet, detect
 from skinbench.data.ham10000 import METADATA_CSV, read_table
+from skinbench.data.synthetic import PARAMETERS_FILE
 from skinbench.deploy.model import KeptModel
 from skinbench.deploy.predict import predict
 from skinbench.errors import RunError
@@ -58,11 +59,12 @@ def ham10000_ids(entry: DatasetEntry, configs: list[CellConfig], ham10000: Path 
     """The HAM10000 image ids to leave out of ``entry`` (empty unless it holds HAM10000's images).
 
     From ``ham10000`` (a HAM10000 folder) when given, else from the real HAM10000 folder each cell
-    was trained on; RunError when a cell trained on the synthetic set and no folder is given."""
+    was trained on; RunError when a cell trained on a synthetic set (its ids are HAM10000's first
+    ones, not all of them) and no folder is given."""
     if not entry.overlaps_ham10000:
         return frozenset()
     folders = [Path(ham10000)] if ham10000 is not None else [Path(c.dataset.root) for c in configs]
-    synthetic = [c.cell_id for c in configs if c.dataset.synthetic]
+    synthetic = [c.cell_id for c in configs if c.dataset.synthetic or (Path(c.dataset.root) / PARAMETERS_FILE).is_file()]
     if ham10000 is None and synthetic:
         raise RunError(
             f"{entry.title} holds HAM10000's images, which are left out by image id, but {synthetic[0]} was trained on the "
