@@ -242,7 +242,7 @@ INLINE, LOCAL, SLURM = "inline", "local", "slurm"  #: where cells run (train.exe
 EXECUTORS: tuple[str, ...] = (INLINE, LOCAL, SLURM)
 EXPORT_FORMATS: tuple[str, ...] = ("tflite", "tflite-fp16", "tflite-int8", "saved_model")  #: deploy.export
 #: The sources of the shipped data/manifest.json (``data fetch --source``; another --manifest may name others).
-FETCH_SOURCES: tuple[str, ...] = ("ham10000", "isic2018")
+FETCH_SOURCES: tuple[str, ...] = ("ham10000", "isic2018", "isic2019")
 
 
 def check_choice(option: str, value: object, choices: Sequence[str]) -> str:

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from skinbench.version import __version__
-from skinbench.commands import bench, data, explain, export, models, predict, report, run
+from skinbench.commands import bench, data, datasets, evaluate, explain, export, models, predict, report, run
 from skinbench.commands import status as status_command
 from skinbench.commands import compare as compare_command
 from skinbench.commands.helpformat import App
@@ -30,6 +30,8 @@ app = App(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+data.app.command("audit")(datasets.audit)
+data.app.command("synth-external")(datasets.synth_external)
 app.add_typer(data.app, name="data")
 app.command("models")(models.models)
 app.command("run")(run.run)
@@ -39,6 +41,7 @@ app.command("report")(report.report)
 app.command("compare")(compare_command.compare)
 app.command("bench")(bench.bench)
 app.command("predict")(predict.predict)
+app.command("evaluate")(evaluate.evaluate)
 app.command("export")(export.export)
 app.command("explain")(explain.explain)
 

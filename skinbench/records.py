@@ -493,6 +493,38 @@ class InferenceInfo(Record):
     metadata_encoder: EncoderRecord | None  #: None: an image-only model
 
 
+#: (cell folder) ``skinbench evaluate``'s results, one folder per dataset: ExternalInfo, metrics.json
+#: (CellMetrics of predictions.csv: the images whose class has a HAM10000 counterpart),
+#: unmapped.csv (the others, by their own class) and groups.csv (each scored image's group).
+EXTERNAL_DIR = "external"
+UNMAPPED_FILE = "unmapped.csv"
+GROUPS_FILE = "groups.csv"
+#: groups.csv's columns: each scored image's group (lesion, patient or case) and its own class.
+GROUP_COLUMNS = ("image", "group", "source_class")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalInfo(Record):
+    """external.json: a kept model scored on another dataset (``skinbench evaluate``), in
+    ``<cell>/external/<dataset>/``."""
+
+    FILE: ClassVar[str] = "external.json"
+    REMEDY: ClassVar[str] = "run skinbench evaluate on the cell again"
+
+    dataset: str  #: the registry's name (data.datasets.DATASETS)
+    title: str
+    root: str  #: the folder it was read from
+    scored_part: str  #: which of its images are scored
+    group_key: str  #: what the report's intervals resample together (lesion, patient or case)
+    n_images: int  #: images scored
+    n_mapped: int  #: of which with a HAM10000 counterpart (predictions.csv)
+    unmapped: dict[str, int]  #: its classes without a counterpart -> images (unmapped.csv)
+    excluded: dict[str, int]  #: rows left out, by reason (HAM10000's images, missing files, unreadable)
+    metadata: bool  #: the model took the set's age, sex and site
+    shared_with_training: int | None  #: its images that duplicate one of the cell's training part (None: not checked)
+    evaluated_at: str
+
+
 @dataclasses.dataclass(frozen=True)
 class ExportReport(Record):
     """An exported model's measurements (``skinbench export``), kept beside the file as ``<file>.json``."""

@@ -28,6 +28,7 @@ from skinbench.records import (
     ScheduleRecord,
     Environment,
     ExportReport,
+    ExternalInfo,
     InferenceInfo,
     ModelSummary,
     Record,
@@ -61,6 +62,8 @@ EXAMPLES: list[Record] = [
     ExportReport("c", "tflite-int8", "model-tflite-int8.tflite", 0.2, "CPU x", {"median": 1.0, "q1": 0.9, "q3": 1.1, "runs": 50},
                  {"median": 0.5, "q1": 0.4, "q3": 0.6, "runs": 50}, 2, 30, 0.9, 10, 1.0, 0.002, 0.0, 0.0),
     LesionAttention(14, 0.4, 0.3, 0.25, 11, {"mel": {"n_images": 2, "trained": 0.4, "randomised": 0.3, "area": 0.25}}),
+    ExternalInfo("isic2019", "ISIC 2019", "/data/isic2019", "all images but HAM10000's", "lesion_id", 120, 100,
+                 {"SCC": 12, "UNK": 8}, {"in HAM10000 (left out by image id)": 40}, False, 0, "2026-01-01T00:00:00+00:00"),
 ]
 
 

@@ -133,8 +133,8 @@ def fetch(
     source: Annotated[
         str,
         typer.Option("--source", metavar="NAME", help=with_choices(
-            "'ham10000' (Harvard Dataverse) or 'isic2018' (the ISIC challenge archive); another --manifest may name "
-            "its own.", FETCH_SOURCES)),
+            "'ham10000' (Harvard Dataverse), 'isic2018' or 'isic2019' (the ISIC challenge archive); another "
+            "--manifest may name its own.", FETCH_SOURCES)),
     ] = "ham10000",
     with_test: Annotated[bool, typer.Option("--with-test", help="Also the ISIC 2018 Task 3 test set (1,511 images), for --split official.")] = False,
     manifest: Annotated[Optional[Path], typer.Option("--manifest", metavar="FILE", help="Another manifest (a mirror, a private copy) instead of the shipped one.")] = None,
@@ -161,6 +161,12 @@ def fetch(
             highlight=False,
             soft_wrap=True,
         )
+    from skinbench.data.datasets import DATASETS
+
+    if source in DATASETS.names(external=True):  # checked as skinbench evaluate reads it
+        from skinbench.commands.datasets import check_external
+
+        return check_external(result.target, source)
     check_folder(result.target)
 
 

@@ -11,6 +11,7 @@ from skinbench.report.clinical import clinical_section, reliability_figure, writ
 from skinbench.report.deployment import CSV_NAME as DEPLOYMENT_CSV
 from skinbench.report.deployment import deployment_section
 from skinbench.report.document import compose
+from skinbench.report.external import write_external
 from skinbench.report.html import write_html
 from skinbench.report.leak import leak_section
 from skinbench.report.official import official_section
@@ -61,7 +62,7 @@ def build_report(
     if plots and (figure := reliability_figure(summary)) is not None:
         clinical_text += f"\n![Reliability of each cell's reported part]({save_figure(figure, out, 'reliability.png')})\n"
     claims = "\n".join(text for text in (claims_text, leak_text) if text)
-    after = official_text + deployment_text + clinical_text + subgroups_text
+    after = official_text + deployment_text + clinical_text + subgroups_text + write_external(summary, out)
     path = write_text(out / REPORT_NAME, compose(summary, printed, tables, figures, after, claims, all_rows=all_rows))
     if html:
         write_html(path, out / HTML_NAME)

@@ -218,7 +218,7 @@ def test_recorded_sha256_is_checked_on_a_later_download(tmp_path: Path, server: 
 
 def test_the_shipped_manifest_holds_the_published_facts_and_invents_none() -> None:
     sources = fetch_module.load_manifest()
-    assert set(sources) == {"ham10000", "isic2018"}
+    assert set(sources) == {"ham10000", "isic2018", "isic2019"}
     ham = {e.name: e for e in sources["ham10000"].files}
     assert sources["ham10000"].dataverse_doi == "doi:10.7910/DVN/DBW86T" and sources["ham10000"].licence == "CC BY-NC 4.0"
     assert ham["HAM10000_images_part_1.zip"].md5 == "4639bfa73ab251610530a97c898e6e46"
