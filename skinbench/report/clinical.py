@@ -107,7 +107,37 @@ def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]
                     values.append(_number(hit[measured].iloc[0]) if len(hit) else DASH)
             lines.append(f"| {row['cell']} | {' | '.join(values)} | {_number(row[f'pauc_{target}'])} |")
         lines.append("")
+    lines += _comparison(summary, calibrated, points)
     return "\n".join(lines), calibrated, points
+
+
+#: The comparison's columns: (label, target, fixed rate, level) of an operating point.
+COMPARED = (("Melanoma: sens @ spec 90%", "melanoma", "specificity", 0.90),
+            ("Malignant: sens @ spec 90%", "malignant", "specificity", 0.90))
+
+
+def _comparison(summary: Summary, calibrated: pd.DataFrame, points: pd.DataFrame) -> list[str]:
+    """The backbones side by side: each group of cells (backbone, recipe or ablation row, split) averaged over
+    its seeds: the operating points at specificity 90%, the partial AUCs and the ECE."""
+    groups: dict = {}
+    for result in summary.cells:
+        groups.setdefault(result.key, []).append(result.cell.cell_id)
+    if len(groups) < 2:
+        return []
+    by_cell = calibrated.set_index("cell")
+    lines = ["**The backbones compared** (mean over each group's seeds, n = seeds)", "",
+             "| Group | n | " + " | ".join(label for label, *_ in COMPARED)
+             + " | pAUC melanoma | pAUC malignant | ECE |", "|---|---|" + "---|" * (len(COMPARED) + 3)]
+    for key, cells in groups.items():
+        values = []
+        for _, target, fixed, level in COMPARED:
+            hit = points[points["cell"].isin(cells) & (points["target"] == target) & (points["fixed"] == fixed)
+                         & np.isclose(points["level"], level)] if not points.empty else points
+            values.append(_number(hit["sensitivity"].mean()) if len(hit) else DASH)
+        for column in ("pauc_melanoma", "pauc_malignant", "ece"):
+            values.append(_number(by_cell.loc[cells, column].astype(float).mean()))
+        lines.append(f"| {key.label()}{summary.split_suffix(key)} | {len(cells)} | {' | '.join(values)} |")
+    return [*lines, ""]
 
 
 def reliability_figure(summary: Summary):

@@ -103,3 +103,4 @@ def test_partial_auc_is_the_area_above_80_percent_sensitivity() -> None:
     assert partial_auc(positive, np.where(positive, 1.0, 0.0)) == pytest.approx(0.2)
     assert 0 <= partial_auc(positive, s) <= 0.2
     assert auc(fpr, tpr) > 0.5
+
