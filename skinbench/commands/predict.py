@@ -35,6 +35,7 @@ def predict(
     from skinbench.deploy.model import check_metadata_columns, load_cell
     from skinbench.deploy.predict import image_paths, predict as run_predict
     from skinbench.data._workers import progress_bar
+    from skinbench.classes import ISIC_COLUMNS
     from skinbench.io import write_csv
 
     paths = image_paths(images or [], folder)
@@ -51,4 +52,6 @@ def predict(
         console.out(frame.to_csv(index=False, float_format="%.6g"), end="", highlight=False)
     else:
         write_csv(out, frame, float_format="%.6g")
-        err_console.print(f"{len(frame)} image(s) predicted into {out}", highlight=False)
+        err_console.print(f"{len(frame)} image(s) predicted into {out}: probabilities in the ISIC 2018 Task 3 column order "
+                          f"({', '.join(ISIC_COLUMNS)}), which the official scorer reads; 'predicted' is the arg-max's code",
+                          highlight=False, soft_wrap=True)

@@ -45,6 +45,7 @@ def test_predicting_the_reported_part_gives_predictions_csv(two_cells: Path, cel
     columns = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
     assert np.abs(predicted.loc[expected.index, columns].to_numpy() - expected[columns].to_numpy()).max() <= 1e-5
     assert (predicted.loc[expected.index, "predicted"] == expected[columns].idxmax(axis=1)).all()
+    assert list(predicted.columns[:7]) == columns and "ISIC 2018 Task 3 column order (MEL, NV, BCC" in result.output
 
 
 def test_a_metadata_model_needs_metadata_and_bad_images_are_named(two_cells: Path, invoke, tmp_path: Path) -> None:
