@@ -36,6 +36,7 @@ def leak_data(train_cache: Path) -> Path:
     return ensure_synthetic(count=LEAK_COUNT, size=SIZE, seed=0, progress=False)
 
 
+@pytest.mark.slow  # two splits trained for 4,480 steps each: the default suite keeps the leak table's mechanics (tests/report)
 def test_paper_split_scores_higher_than_lesion_split_beyond_the_interval(
     tmp_path: Path, leak_data: Path, tiny: str, invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
