@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from bench_scripts import script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "demo_check.py"
 REFERENCE = Path(__file__).resolve().parents[2] / "results" / "demo-reference"
 
 
 @pytest.fixture(scope="module")
 def demo_check():
-    spec = importlib.util.spec_from_file_location("demo_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up
-    try:
-        spec.loader.exec_module(module)
+    with script("demo_check") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def _report(folder: Path, accuracy: float = 0.61, verdict: str = "supported") -> Path:

@@ -3,7 +3,6 @@ failed, no empty CSV; and the tables it writes from what its steps ran."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from bench_scripts import script
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "report" / "fixtures"
@@ -31,10 +31,8 @@ def test_a_budget_too_small_for_its_steps_exits_non_zero_and_writes_no_csv(tmp_p
 
 @pytest.fixture(scope="module")
 def gpu_tables():
-    spec = importlib.util.spec_from_file_location("gpu_tables", ROOT / "benchmarks" / "gpu_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with script("gpu_tables") as module:
+        yield module
 
 
 def test_epochs_and_jobs_tables_come_from_the_finished_cells(gpu_tables, tmp_path: Path) -> None:

@@ -3,32 +3,24 @@ sizes it uses, the refusal of a partial bench, and its last line."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from bench_scripts import script
 
 from skinbench.catalogue import BACKBONES, PAPER
 from skinbench.train.plan import cell_seconds
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "time_to_paper.py"
 FIXTURES = Path(__file__).resolve().parents[1] / "report" / "fixtures"
 
 
 @pytest.fixture(scope="module")
 def time_to_paper():
-    spec = importlib.util.spec_from_file_location("time_to_paper", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with script("time_to_paper") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def _bench(path: Path, backbones=BACKBONES.names(group=PAPER)) -> Path:
