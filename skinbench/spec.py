@@ -15,12 +15,17 @@ Values are checked where they are used (``skinbench.api``), with errors naming t
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from skinbench.errors import RunError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, before it joined the standard library
+    import tomli as tomllib
 
 #: The file a run folder keeps its specification in.
 SPEC_FILE = "run.toml"

@@ -4,7 +4,6 @@ file, `ablate` is `run` with an ablation, and a run from a file writes what the 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 from skinbench.cli import app
 from skinbench.commands.run import MATRIX_ONLY, OPTIONS
 from skinbench.errors import RunError
-from skinbench.spec import OPTION_SECTION, SECTIONS, ExecutionSection, RunSpec, read_options
+from skinbench.spec import OPTION_SECTION, SECTIONS, ExecutionSection, RunSpec, read_options, tomllib
 
 
 def _params(*command: str) -> dict[str, click.Parameter]:
