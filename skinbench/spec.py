@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -174,14 +175,14 @@ def _plain(value: Any) -> Any:
 def _typed(kind: type, values: dict[str, Any]) -> dict[str, Any]:
     """Paths as ``Path`` and lists as tuples, so a specification read from a file equals one from flags."""
     typed = dict(values)
-    for f in dataclasses.fields(kind):
-        value = typed.get(f.name)
+    for name, hint in typing.get_type_hints(kind).items():
+        value = typed.get(name)
         if value is None:
             continue
-        if "Path" in str(f.type):
-            typed[f.name] = Path(value)
-        elif str(f.type).startswith("tuple"):
-            typed[f.name] = tuple(value)
+        if Path in typing.get_args(hint):
+            typed[name] = Path(value)
+        elif typing.get_origin(hint) is tuple:
+            typed[name] = tuple(value)
     return typed
 
 
