@@ -40,7 +40,7 @@ def cell_frames(result: CellResult) -> tuple[dict, list[dict]]:
     recorded = result.cell.metrics()
     part = recorded.part if recorded is not None else DASH
     row = {"cell": result.cell.cell_id, "part": part, "n_images": len(y_true),
-           **{k: v for k, v in vars(calibration(y_true, probs)).items()}}
+           **vars(calibration(y_true, probs))}
     for target in TARGETS:
         positive = positives(y_true, target)
         row[f"pauc_{target}"] = partial_auc(positive, score(probs, target)) if 0 < positive.sum() < len(y_true) else None
