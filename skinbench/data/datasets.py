@@ -112,6 +112,8 @@ class DatasetEntry:
 def detect(root: Path | str) -> DatasetEntry:
     """The entry whose marker file is in ``root``; DataError naming the choices when none (or several) is."""
     root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder; pass the dataset's folder as --data")
     found = [e for e in DATASETS.values() if (root / e.marker).is_file()]
     if len(found) != 1:
         what = "no" if not found else "more than one"

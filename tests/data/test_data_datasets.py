@@ -48,5 +48,7 @@ def test_a_class_outside_the_mapping_is_named(tmp_path: Path) -> None:
 def test_a_folder_of_no_known_layout_asks_for_the_dataset(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no known dataset layout .* pass --dataset NAME"):
         detect(tmp_path)
+    with pytest.raises(DataError, match="no such folder"):
+        detect(tmp_path / "missing")
     with pytest.raises(DataError, match="not in the Derm7pt layout: no meta/meta.csv"):
         DATASETS.get("derm7pt").read(tmp_path)
