@@ -8,6 +8,10 @@ akiec probabilities). An image is called positive when its score is at or above 
   specificity at it.
 - Specificity at sensitivity s: the highest threshold whose sensitivity on the validation part is
   at least s; the reported part's specificity and sensitivity at it.
+- Intervals (given the bootstrap counts of the reported part, e.g. a lesion-clustered bootstrap):
+  the 95% percentile interval of the reported part's sensitivity and specificity at the
+  threshold chosen on validation, held fixed. They cover the reported images' sampling only,
+  not the uncertainty of the threshold itself.
 - Partial AUC above 80% sensitivity (as ISIC 2024 scored it): the area under the ROC curve where
   the true-positive rate is at least 0.8, on the reported part; 0.2 is perfect, 0.02 chance.
 """
@@ -37,6 +41,10 @@ class OperatingPoint:
     threshold: float
     sensitivity: float  #: on the reported part
     specificity: float  #: on the reported part
+    sensitivity_ci_low: float | None = None  #: 95% bootstrap interval of the reported part's rate (threshold fixed)
+    sensitivity_ci_high: float | None = None
+    specificity_ci_low: float | None = None
+    specificity_ci_high: float | None = None
 
 
 def score(probs: np.ndarray, target: str) -> np.ndarray:
@@ -54,6 +62,22 @@ def _rates(positive: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[
     return float(called[positive].mean()), float((~called[~positive]).mean())
 
 
+def rate_intervals(
+    counts: np.ndarray, positive: np.ndarray, scores: np.ndarray, threshold: float, level: float = 0.95
+) -> tuple[tuple[float | None, float | None], tuple[float | None, float | None]]:
+    """Percentile intervals of (sensitivity, specificity) at ``threshold`` over bootstrap ``counts``
+    ``(n, images)``; a resample without positives (or negatives) is left out of that rate's interval."""
+    called = scores >= threshold
+    tails = [50 * (1 - level), 50 * (1 + level)]
+    result = []
+    for hits, members in ((called & positive, positive), (~called & ~positive, ~positive)):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = (counts @ hits) / (counts @ members)
+        rates = rates[~np.isnan(rates)]
+        result.append(tuple(float(v) for v in np.percentile(rates, tails)) if len(rates) else (None, None))
+    return result[0], result[1]
+
+
 def threshold_at(positive: np.ndarray, scores: np.ndarray, fixed: str, level: float) -> float:
     """The threshold reaching ``level`` of ``fixed`` on (``positive``, ``scores``), best in the other rate."""
     candidates = np.unique(np.concatenate([scores, [np.inf]]))
@@ -65,9 +89,10 @@ def threshold_at(positive: np.ndarray, scores: np.ndarray, fixed: str, level: fl
 
 
 def operating_points(
-    val_true: np.ndarray, val_probs: np.ndarray, true: np.ndarray, probs: np.ndarray
+    val_true: np.ndarray, val_probs: np.ndarray, true: np.ndarray, probs: np.ndarray, counts: np.ndarray | None = None
 ) -> list[OperatingPoint]:
-    """Every target's points at every level (targets without both positives and negatives are left out)."""
+    """Every target's points at every level (targets without both positives and negatives are left out);
+    with bootstrap ``counts`` of the reported part (``metrics.resample_counts``), their intervals."""
     points = []
     for target in TARGETS:
         val_positive, positive = positives(val_true, target), positives(true, target)
@@ -77,7 +102,10 @@ def operating_points(
             for level in LEVELS:
                 t = threshold_at(val_positive, score(val_probs, target), fixed, level)
                 sensitivity, specificity = _rates(positive, score(probs, target), t)
-                points.append(OperatingPoint(target, fixed, level, t, sensitivity, specificity))
+                intervals = ((None, None), (None, None)) if counts is None else rate_intervals(
+                    counts, positive, score(probs, target), t)
+                points.append(OperatingPoint(target, fixed, level, t, sensitivity, specificity,
+                                             *intervals[0], *intervals[1]))
     return points
 
 

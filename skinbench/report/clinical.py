@@ -18,10 +18,11 @@ import pandas as pd
 
 from skinbench.eval.calibration import BINS, calibration, fit_temperature, reliability, scale
 from skinbench.eval.operating_points import LEVELS, MIN_TPR, TARGETS, operating_points, partial_auc, positives, score
+from skinbench.eval.metrics import resample_counts
 from skinbench.eval.predictions import read_predictions
 from skinbench.records import VAL_PREDICTIONS_FILE
 from skinbench.report.render import DASH
-from skinbench.report.summary import CellResult, Summary
+from skinbench.report.summary import CellResult, Summary, bootstrap_stream
 
 CALIBRATION_CSV, OPERATING_CSV = "calibration.csv", "operating_points.csv"
 
@@ -34,8 +35,9 @@ def _validation(result: CellResult) -> tuple[np.ndarray, np.ndarray] | None:
     return y_true, probs
 
 
-def cell_frames(result: CellResult) -> tuple[dict, list[dict]]:
-    """One cell's calibration row and operating-point rows."""
+def cell_frames(result: CellResult, bootstrap_n: int = 0, bootstrap_seed: int = 0) -> tuple[dict, list[dict]]:
+    """One cell's calibration row and operating-point rows; with ``bootstrap_n`` resamples of the reported
+    part's lesions (the cell's own stream, as its metrics' intervals draw), the operating points' intervals."""
     y_true, probs = result.y_true, result.probs
     recorded = result.cell.metrics()
     part = recorded.part if recorded is not None else DASH
@@ -52,7 +54,10 @@ def cell_frames(result: CellResult) -> tuple[dict, list[dict]]:
         after = calibration(y_true, scale(probs, temperature))
         row |= {"temperature": temperature, **{f"{k}_scaled": v for k, v in vars(after).items()},
                 "fitted_on": "val (the reported part itself)" if part == "val" else "val"}
-        points = [{"cell": result.cell.cell_id, **vars(p)} for p in operating_points(val_true, val_probs, y_true, probs)]
+        counts = (resample_counts(len(y_true), bootstrap_n, bootstrap_stream(bootstrap_seed, result.cell.cell_id),
+                                  result.lesions) if bootstrap_n else None)
+        points = [{"cell": result.cell.cell_id, **vars(p)}
+                  for p in operating_points(val_true, val_probs, y_true, probs, counts)]
     return row, points
 
 
@@ -60,7 +65,7 @@ def clinical_frames(summary: Summary) -> tuple[pd.DataFrame, pd.DataFrame]:
     """calibration.csv and operating_points.csv: one row per finished cell, and per cell, target and level."""
     rows, points = [], []
     for result in summary.cells:
-        row, cell_points = cell_frames(result)
+        row, cell_points = cell_frames(result, summary.bootstrap_n, summary.bootstrap_seed)
         rows.append(row)
         points += cell_points
     return pd.DataFrame(rows), pd.DataFrame(points)
@@ -68,6 +73,13 @@ def clinical_frames(summary: Summary) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _number(value, digits: int = 3) -> str:
     return DASH if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _with_interval(hit: pd.Series, measured: str) -> str:
+    """An operating point's rate, with its interval where one was computed."""
+    low, high = hit.get(f"{measured}_ci_low"), hit.get(f"{measured}_ci_high")
+    interval = "" if low is None or high is None or pd.isna(low) or pd.isna(high) else f" [{low:.2f}, {high:.2f}]"
+    return _number(hit[measured]) + interval
 
 
 def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -92,7 +104,9 @@ def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]
               "Thresholds chosen on the validation part, applied to the reported part: sensitivity at a fixed "
               "specificity and specificity at a fixed sensitivity, for melanoma and for malignant (mel, bcc, akiec) "
               f"against benign; partial AUC where sensitivity is at least {MIN_TPR:.0%} (0.2 is perfect), on the "
-              "reported part.", ""]
+              "reported part." + (" Brackets: 95% bootstrap interval over the reported part's lesions, the threshold "
+                                  "held fixed (it leaves out the threshold's own uncertainty)." if summary.bootstrap_n else ""),
+              ""]
     levels = " | ".join(f"Sens @ spec {level:.0%}" for level in LEVELS) + " | " + " | ".join(
         f"Spec @ sens {level:.0%}" for level in LEVELS)
     for target in TARGETS:
@@ -104,7 +118,7 @@ def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]
             for fixed, measured in (("specificity", "sensitivity"), ("sensitivity", "specificity")):
                 for level in LEVELS:
                     hit = mine[(mine["fixed"] == fixed) & np.isclose(mine["level"], level)] if not mine.empty else mine
-                    values.append(_number(hit[measured].iloc[0]) if len(hit) else DASH)
+                    values.append(_with_interval(hit.iloc[0], measured) if len(hit) else DASH)
             lines.append(f"| {row['cell']} | {' | '.join(values)} | {_number(row[f'pauc_{target}'])} |")
         lines.append("")
     lines += _comparison(summary, calibrated, points)

@@ -17,6 +17,7 @@ from skinbench.eval.calibration import (
     scale,
     top_label_ece,
 )
+from skinbench.eval.metrics import resample_counts
 from skinbench.eval.operating_points import operating_points, partial_auc, positives, score, threshold_at
 
 
@@ -90,6 +91,26 @@ def test_operating_points_apply_the_validation_threshold_to_the_reported_part() 
             called = p[:, mel] >= q.threshold
             assert q.sensitivity == pytest.approx(called[y == mel].mean())
             assert q.specificity == pytest.approx((~called[y != mel]).mean())
+
+
+def test_operating_point_intervals_are_percentiles_of_the_rates_of_resampled_lesions() -> None:
+    val_y, val_p = _probs(700, 5)
+    y, p = _probs(300, 6)
+    lesions = np.arange(300) // 2  # two images a lesion
+    counts = resample_counts(300, 200, 7, lesions)
+    assert all(q.sensitivity_ci_low is None for q in operating_points(val_y, val_p, y, p))
+    mel = CLASSES.index("mel")
+    for q in operating_points(val_y, val_p, y, p, counts):
+        if q.target != "melanoma":
+            continue
+        sens, spec = [], []
+        for row in counts:  # each resample written out image by image
+            y_r, called_r = np.repeat(y, row), np.repeat(p[:, mel] >= q.threshold, row)
+            sens.append(called_r[y_r == mel].mean())
+            spec.append((~called_r[y_r != mel]).mean())
+        assert (q.sensitivity_ci_low, q.sensitivity_ci_high) == pytest.approx(tuple(np.percentile(sens, [2.5, 97.5])))
+        assert (q.specificity_ci_low, q.specificity_ci_high) == pytest.approx(tuple(np.percentile(spec, [2.5, 97.5])))
+        assert q.sensitivity_ci_low < q.sensitivity_ci_high
 
 
 def test_partial_auc_is_the_area_above_80_percent_sensitivity() -> None:
