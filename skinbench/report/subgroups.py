@@ -19,8 +19,6 @@ import pandas as pd
 
 from skinbench.classes import CLASSES
 from skinbench.eval.metrics import resample_counts, resampled_metrics
-from skinbench.eval.predictions import read_predictions
-from skinbench.records import PREDICTIONS_FILE
 from skinbench.report.render import DASH
 from skinbench.report.summary import CellResult, Summary
 
@@ -97,8 +95,7 @@ def subgroup_frame(summary: Summary) -> tuple[pd.DataFrame, list[str]]:
         if metadata is None:
             missing.append(str(Path(result.cell.config.dataset.root) / METADATA_FILE))
             continue
-        image_ids, _, _ = read_predictions(result.cell.path / PREDICTIONS_FILE)
-        groups = attributes(metadata).reindex(image_ids).fillna(UNKNOWN)
+        groups = attributes(metadata).reindex(result.image_ids).fillna(UNKNOWN)
         for attribute in groups.columns:
             for group in sorted(groups[attribute].unique()):
                 members = (groups[attribute] == group).to_numpy()

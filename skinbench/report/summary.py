@@ -68,6 +68,7 @@ class CellResult:
     """A finished cell: its predictions, their metrics, history.csv, and the scalars of model.json and timing.json."""
 
     cell: CellFolder
+    image_ids: np.ndarray  #: the reported images, in predictions.csv's order
     y_true: np.ndarray
     probs: np.ndarray
     lesions: np.ndarray  #: each reported image's lesion (the split file's), what the bootstrap resamples
@@ -170,7 +171,7 @@ def _cell_result(cell: CellFolder, bootstrap_n: int, bootstrap_seed: int) -> Cel
     stream = bootstrap_stream(bootstrap_seed, cell.cell_id)
     samples = bootstrap(y_true, probs, bootstrap_n, stream, clusters=lesions) if bootstrap_n else None
     ci = intervals([samples]) if samples is not None else None
-    return CellResult(cell, y_true, probs, lesions, metrics, cell.history(), values, samples, ci)
+    return CellResult(cell, np.asarray(image_ids), y_true, probs, lesions, metrics, cell.history(), values, samples, ci)
 
 
 #: The records whose numbers a group's values hold, under ``<prefix>.<key>``.
