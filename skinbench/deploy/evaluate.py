@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from skinbench.classes import CLASSES
-from skinbench.data.audit import find_pairs, hash_images
+from skinbench.data.audit import find_pairs, hash_cache, hash_images
 from skinbench.data.datasets import DATASETS, METADATA_FIELDS, DatasetEntry, ExternalSet, detect
 from skinbench.data.ham10000 import METADATA_CSV, read_table
 from skinbench.data.synthetic import PARAMETERS_FILE
@@ -108,13 +108,13 @@ class Overlap:
 
     @classmethod
     def of(cls, external: ExternalSet, warn: Warn) -> Overlap:
-        return cls(hash_images(external.frame["path"], external.entry.name, warn), {})
+        return cls(hash_images(external.frame["path"], external.entry.name, warn, hash_cache()), {})
 
     def shared(self, folder: Path, config: CellConfig) -> pd.DataFrame:
         """Pairs of (training image, external image) that are duplicates."""
         key = (str(Path(folder).parent), f"{config.split}-{config.seed}")
         if key not in self.training:
-            self.training[key] = hash_images(training_part(folder, config), "training part")
+            self.training[key] = hash_images(training_part(folder, config), "training part", cache=hash_cache())
         return find_pairs(self.training[key], self.external)
 
 

@@ -53,3 +53,23 @@ def test_exact_and_near_copies_are_paired_and_distinct_images_are_not(tmp_path: 
 def test_a_missing_folder_is_one_error(tmp_path: Path) -> None:
     result = invoke(["data", "audit", str(tmp_path / "nope")])
     assert result.exit_code != 0 and "is not a folder" in result.output
+
+
+def test_hashes_are_cached_by_file_and_a_file_changed_in_place_is_hashed_again(tmp_path: Path, monkeypatch) -> None:
+    from skinbench.data import audit as audit_module
+
+    ham = generate(tmp_path / "ham", count=6, size=(96, 72), progress=False)
+    files = sorted(ham.rglob("*.jpg"))
+    cache = audit_module.hash_cache()
+    first = audit_module.hash_images(files, "ham", cache=cache)
+    assert cache.exists() and len(pd.read_csv(cache)) == len(files)
+    read = []
+    monkeypatch.setattr(audit_module, "_hashes", lambda path, real=audit_module._hashes: read.append(path) or real(path))
+    again = audit_module.hash_images(files, "ham", cache=cache)
+    assert read == [] and again.equals(first)  # every hash came from the cache, the same values
+    Image.open(files[0]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(files[0])
+    changed = audit_module.hash_images(files, "ham", cache=cache)
+    assert read == [files[0]]
+    assert changed.loc[0, "sha256"] != first.loc[0, "sha256"] and changed.iloc[1:].equals(first.iloc[1:])
+    cache.write_text("not,a\ncache")  # a damaged cache is rebuilt, not an error
+    assert audit_module.hash_images(files[:1], "ham", cache=cache).equals(changed.iloc[:1])
