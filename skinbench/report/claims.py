@@ -570,6 +570,7 @@ def _mean(values: Sequence[float | None]) -> float | None:
 def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame, problems: list[str],
               paper: Published, absent: Sequence[Claim]) -> str:
     version = paper.version.name
+    entries = {c.id: c for c in study_claims()}
     not_made = [
         f"- Not in this version: {version} does not make the claim `{c.id}` ({c.versions[version].absent}); its cells "
         "are in this run, untested here."
@@ -580,7 +581,7 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
     margins = [
         f"\"{c.margin_for.capitalize()}\" is a − b > −{c.margin:g}, a margin fixed in advance and apart from the paper's "
         "own gap."
-        for c in study_claims() if c.margin and c.versions[version].made
+        for c in entries.values() if c.margin and c.versions[version].made
     ]
     lines = [
         "## The paper's claims, tested",
@@ -638,7 +639,7 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
             cells_b = cells_text(c for s in comparison.seeds for c in s.b)
             lines.append(f"- {comparison.label}: a = {cells_a}; b = {cells_b}.")
             lines += [f"- {note}." for note in comparison.notes]
-        note = next(c for c in study_claims() if c.id == claim).versions[version].note
+        note = entries[claim].versions[version].note
         lines += [f"- On this claim, {version}: {note}."] if note else []
         lines.append("")
     lines += [*not_made, *([""] if not_made else []),

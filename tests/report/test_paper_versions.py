@@ -130,3 +130,7 @@ def test_a_claim_the_article_does_not_make_is_marked_not_quoted() -> None:
     for claim in ("attention_metadata", "attention_plain", "dense512"):
         assert next(c for c in study_claims() if c.id == claim).statement not in text
     assert unclaimed(summary, published("preprint")) == []  # the preprint makes every claim of the file
+    only_ablation = summarise(load_results([FIXTURES / "shard-c"]), 0)  # no cells of a claim the article makes
+    text, table = claims_section(only_ablation, article)
+    assert table is None and text.startswith("## The paper's claims, tested\n")
+    assert "sensors2022 does not make the claim `dense512`" in text
