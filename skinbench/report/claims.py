@@ -1,5 +1,10 @@
 """The paper's conclusions, each stated as a comparison of this run's cells, with a verdict.
 
+The claims are data: one entry each in the study's ``studies/do2022/claims.toml`` (read by
+``report.claim_data``: the sides, the measures and the paper's direction, the margin, the
+multiplicity family and, per version of the paper, its wording and source or why it does not make
+the claim). This module turns the entries into comparisons of the run's cells and tests them.
+
 Each claim compares side a with side b (one cell, or a group of cells averaged) on the same
 images: the same split and seed, matched by image id (``report.pairs``). Per seed, the
 difference a - b of each measure and its 95% paired-bootstrap interval (``eval.paired``);
@@ -13,7 +18,7 @@ shown; each gives a one-sided p-value for each side of the threshold (``eval.pai
 ``bootstrap_sides``) and a two-sided p-value, twice the smaller.
 
 Many claims at once. The family is the verdict rows of one claim on one split (every
-comparison and measure of it); their two-sided p-values are adjusted with Holm's step-down
+comparison and measure of it; claims.toml ``family`` may join claims in one); their two-sided p-values are adjusted with Holm's step-down
 method (``eval.paired.holm``), which holds the chance of any false verdict in the family at 5%.
 
 - *supported*: the Holm-adjusted p is below 0.05 and the estimate lies on the paper's side;
@@ -30,15 +35,17 @@ got worse is no balance. With fewer than three seeds a verdict covers the evalua
 not retraining or another split: it holds for these trained models, not for the recipes, and
 the table says so. A claim that a change does not help ("Dense(512) does not help") is stated
 as "it does worse": without a margin no test can show no effect. "Nearly as accurate" is
-stated with a margin fixed in advance, NEARLY_AS_ACCURATE_MARGIN (a - b > -margin), not with
+stated with a margin fixed in advance (claims.toml ``margin``: a - b > -margin), not with
 the paper's own gap, so an exact replication can be supported. Where the paper's two numbers
 were measured on different test sets (its augmented rows), its values are shown without a
-difference. Only comparisons whose cells are in the run appear; each names its cells.
+difference. Only comparisons whose cells are in the run appear; each names its cells. A claim
+the chosen version does not make is not tested; where its cells are in the run, the report says
+so and why, without quoting another version.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -47,9 +54,7 @@ import pandas as pd
 from skinbench.catalogue import (
     ABLATION_BACKBONE,
     ABLATION_ROWS,
-    AUGMENTED,
     BACKBONES,
-    METADATA,
     PAPER_DEVICE,
     PAPER_EPOCH_STEPS,
     RECIPES,
@@ -68,6 +73,18 @@ from skinbench.eval.paired import (
     percentile_interval,
     t_sides,
 )
+from skinbench.report.claim_data import (
+    MEASURES,
+    PARAMS,
+    RATIOS,
+    SPREAD,
+    Claim,
+    ComparisonDef,
+    MeasureDef,
+    PaperRef,
+    Side,
+    study_claims,
+)
 from skinbench.report.pairs import CORRECTNESS_METRIC, Predictions, cells_text, test_name
 from skinbench.report.render import DASH, interval_text, run_text
 from skinbench.report.runs import CellFolder
@@ -80,56 +97,14 @@ CONTRADICTED = "contradicted"
 NOT_RESOLVED = "not resolved at this sample size"
 #: A verdict needs a Holm-adjusted two-sided p below this (the 95% intervals' level).
 ALPHA = 0.05
-#: "Nearly as accurate": a - b > -NEARLY_AS_ACCURATE_MARGIN, in accuracy and in balanced accuracy. Fixed
-#: before any run, and apart from the paper's own gaps (0.05 in Table 5, 0.04 in Table 11): five points is
-#: what "nearly" is taken to allow.
-NEARLY_AS_ACCURATE_MARGIN = 0.05
 #: A balance verdict also needs the mean per-class measure not to fall by more than this (fixed in advance).
 MEAN_HOLDS_MARGIN = 0.02
-
-#: The paper's depth threshold (its observation after Table 6: DenseNet201, InceptionResNetV2 and
-#: NASNetLarge, "whose depth are equal or larger than 400, have balanced f1-score"), compared with
-#: model.json ``backbone_depth`` (the bare Keras application's layers with weights, as Table 3 counts).
-DEEP_DEPTH = 400
+#: Each spread measure: the printed per-class values it is the sd of, and the mean per-class measure that must
+#: hold (MEAN_HOLDS_MARGIN) for a smaller spread to count as balance.
+SPREADS = {"f1_spread": ("per-class F1", "macro_f1"), "recall_spread": ("per-class recall", "balanced_accuracy")}
+#: What a paper column's source adds: the paper's epoch is not this run's.
+COLUMN_NOTES = {"epoch_s": f", epochs of {PAPER_EPOCH_STEPS} steps on a {PAPER_DEVICE}"}
 TABLE_NAME = "claims"
-
-#: key -> (the paper's conclusion, where the paper says it), in the report's order.
-CLAIMS: dict[str, tuple[str, str]] = {
-    "balance": (
-        "Metadata and the weighted loss balance the per-class scores compared with augmented data: a higher mean "
-        "per-class F1 and recall, and a smaller spread of them across classes",
-        "Tables 6 and 7 and the text between them",
-    ),
-    "augmented_accuracy": ("Augmented data gives a higher accuracy than metadata", "Tables 4 and 5"),
-    "attention_metadata": (
-        "Soft attention and metadata help: [:230] with metadata against [:230] without", "Table 9 and the text after it"
-    ),
-    "attention_plain": ("Soft attention helps: MobileNetV3Large [:240] against plain MobileNetV3Large", "Table 9"),
-    "dense512": ("A Dense(512) layer does not help: [:246] + Dense(512) against [:246]", "Table 9 and the text after it"),
-    "mobile": (
-        "MobileNetV3Large reaches nearly InceptionResNetV2's accuracy at a fraction of the cost", "Tables 5 and 11"
-    ),
-    "depth": (
-        f"Deeper backbones (depth of at least {DEEP_DEPTH}) have more balanced per-class F1 (a smaller spread across "
-        "classes)",
-        "the text after Table 6; depths of Table 3",
-    ),
-}
-
-#: Measures: eval.paired METRICS keys and their labels.
-MEASURES = {
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy (mean per-class recall)",
-    "macro_f1": "Mean per-class F1",
-    "f1_spread": "Spread of per-class F1 (sd over classes)",
-    "recall_spread": "Spread of per-class recall (sd over classes)",
-}
-#: Cost ratios a / b of the mobile claim: values key -> label.
-RATIOS = {
-    "model.params": "Parameters (trained model), a / b",
-    "timing.epoch_s": "Training time per epoch (timing.json epoch_s), a / b",
-    "timing.latency_ms_b1": "Latency at batch 1 (timing.json latency_ms_b1), a / b",
-}
 
 COLUMNS = (
     "claim", "statement", "source", "comparison", "split", "measure", "kind", "cells_a", "cells_b", "n_seeds",
@@ -192,6 +167,9 @@ class Comparison:
     seeds: tuple[SeedCells, ...]
     measures: tuple[Measure, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    statement: str = ""  # the chosen version's wording of the claim
+    source: str = ""  # where that version says it
+    family: str = ""  # claims.toml ``family``: the rows Holm's adjustment takes together, on each split
 
 
 def decide(p_support: float | None, p_contra: float | None, p_adjusted: float | None) -> str:
@@ -203,15 +181,27 @@ def decide(p_support: float | None, p_contra: float | None, p_adjusted: float | 
 
 
 def comparisons(summary: Summary, paper: Published | None = None) -> list[Comparison]:
-    """Every comparison of CLAIMS whose cells are in the run, in CLAIMS order, split by split, with the values
-    of ``paper`` (default: the default version's)."""
+    """Every comparison of the claims ``paper``'s version makes (default: the default version's) whose cells
+    are in the run, in claims.toml's order, split by split, with that version's wording and values."""
     paper = paper or published()
+    made = [c for c in study_claims() if c.versions[paper.version.name].made]
+    return _found(summary, made, paper)
+
+
+def unclaimed(summary: Summary, paper: Published) -> list[Claim]:
+    """The claims ``paper``'s version does not make whose cells are in the run (the report says so)."""
+    absent = [c for c in study_claims() if not c.versions[paper.version.name].made]
+    found = {c.claim for c in _found(summary, absent, paper)}
+    return [c for c in absent if c.id in found]
+
+
+def _found(summary: Summary, claims: Sequence[Claim], paper: Published) -> list[Comparison]:
     found: list[Comparison] = []
     for split in summary.splits:
         cells = _Cells(summary, split)
-        found += _balance(cells, paper) + _augmented_accuracy(cells, paper) + _ablation_claims(cells, paper)
-        found += _mobile(cells, paper) + _depth(cells, paper)
-    order = list(CLAIMS)
+        for claim in claims:
+            found += _claim_comparisons(cells, claim, paper)
+    order = [c.id for c in claims]
     return sorted(found, key=lambda c: order.index(c.claim))  # stable: splits keep their order within a claim
 
 
@@ -232,15 +222,17 @@ def claims_frame(summary: Summary, found: Sequence[Comparison] | None = None) ->
         for measure in comparison.measures:
             rows.append(_row(summary, comparison, measure, results, values))
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return _adjusted(frame), problems
+    return _adjusted(frame, {c.claim: c.family for c in found}), problems
 
 
-def _adjusted(frame: pd.DataFrame) -> pd.DataFrame:
-    """Holm's adjustment within each family (a claim on a split) of its rows' p-values, and the verdicts."""
+def _adjusted(frame: pd.DataFrame, families: dict[str, str]) -> pd.DataFrame:
+    """Holm's adjustment within each family (``families``: claim -> family, on each split) of its rows'
+    p-values, and the verdicts."""
     frame = frame.astype({"p_support": float, "p_contra": float, "p_value": float, "p_holm": float,
                           "family_size": float, "verdict": object})
     tested = frame["p_value"].notna()
-    for _, family in frame[tested].groupby(["claim", "split"], sort=False):
+    part = frame[tested]
+    for _, family in part.groupby([part["claim"].map(families), part["split"]], sort=False):
         frame.loc[family.index, "p_holm"] = holm(family["p_value"].tolist())
         frame.loc[family.index, "family_size"] = len(family)
     differences = frame["kind"] == "difference"
@@ -254,15 +246,15 @@ def _adjusted(frame: pd.DataFrame) -> pd.DataFrame:
 def claims_section(summary: Summary, paper: Published | None = None) -> tuple[str, Table | None]:
     """Markdown for report.md and the table (claims.csv), or ``("", None)`` when no claim's cells are in the run."""
     paper = paper or published()
-    found = comparisons(summary, paper)
-    if not found:
+    found, absent = comparisons(summary, paper), unclaimed(summary, paper)
+    if not found and not absent:
         return "", None
     frame, problems = claims_frame(summary, found)
-    table = Table(TABLE_NAME, "The paper's claims, tested", frame)
-    return _markdown(summary, found, frame, problems, paper), table
+    table = Table(TABLE_NAME, "The paper's claims, tested", frame) if found else None
+    return _markdown(summary, found, frame, problems, paper, absent), table
 
 
-# ---------------------------------------------------------------- the comparisons of each claim
+# ---------------------------------------------------------------- a claim's comparisons, from its entry
 
 
 class _Cells:
@@ -279,9 +271,6 @@ class _Cells:
     def seeds(self, backbone: str, recipe: str, ablation: str | None = None) -> dict[int, CellResult]:
         return self.by_key.get((backbone, recipe, ablation), {})
 
-    def ablation(self, row: str) -> dict[int, CellResult]:
-        return self.seeds(ABLATION_BACKBONE, METADATA, row)
-
     def suffix(self) -> str:
         return f" [{self.split} split]" if len(self.summary.splits) > 1 else ""
 
@@ -290,23 +279,156 @@ class _Cells:
         return [b for b in BACKBONES if b in found] + sorted(found - set(BACKBONES))
 
 
-def _paired(a: dict[int, CellResult], b: dict[int, CellResult]) -> tuple[SeedCells, ...]:
-    return tuple(SeedCells(s, (a[s].cell,), (b[s].cell,)) for s in sorted(a.keys() & b.keys()))
+#: A paper row's cell: (backbone, recipe, ablation row).
+_Member = tuple[str, str, str | None]
 
 
-def _comparison(cells: _Cells, claim: str, label: str, seeds: tuple[SeedCells, ...], measures: Sequence[Measure],
-                notes: Sequence[str] = ()) -> list[Comparison]:
-    return [Comparison(claim, label + cells.suffix(), cells.split, seeds, tuple(measures), tuple(notes))] if seeds else []
+def _claim_comparisons(cells: _Cells, claim: Claim, paper: Published) -> list[Comparison]:
+    """The claim's comparisons on one split: each of its entry's comparisons, for each backbone or recipe of
+    the run where the claim says ``each``."""
+    found = []
+    for definition in claim.comparisons:
+        for bound in _bindings(cells, claim.each):
+            a, b = (_bind(side, claim.each, bound) for side in (definition.a, definition.b))
+            built = _group_comparison if a.group else _cell_comparison
+            found += built(cells, claim, definition, a, b, bound, paper)
+    return found
 
 
-def _row_name(row) -> str:
-    """An ablation row as the tables name it: "MobileNetV3Large [:240]", "plain MobileNetV3Large"."""
-    backbone = display_name(ABLATION_BACKBONE)
-    return f"plain {backbone}" if row.label == backbone else f"{backbone} {row.label}"
+def _bindings(cells: _Cells, each: str | None) -> Sequence[str | None]:
+    """What a claim made ``each`` backbone or recipe is made for: the run's backbones, or every recipe."""
+    if each == "backbone":
+        return cells.backbones()
+    return RECIPES.names() if each == "recipe" else [None]
 
 
-def _recipe_row(backbone: str, recipe: str) -> str:
-    return f"{display_name(backbone)} + {RECIPES[recipe].label}"
+def _bind(side: Side, each: str | None, bound: str | None) -> Side:
+    if each == "backbone":
+        return replace(side, backbone=bound)
+    return replace(side, recipe=bound) if each == "recipe" else side
+
+
+def _cell_comparison(cells: _Cells, claim: Claim, definition: ComparisonDef, a: Side, b: Side, bound: str | None,
+                     paper: Published) -> list[Comparison]:
+    """One cell a side at each seed the two sides share."""
+    seeds_a, seeds_b = (cells.seeds(s.backbone, s.recipe, s.ablation) for s in (a, b))
+    seeds = _paired(seeds_a, seeds_b)
+    members = ([(a.backbone, a.recipe, a.ablation)], [(b.backbone, b.recipe, b.ablation)])
+    label = _label(claim, bound, _side_name(claim, a), _side_name(claim, b))
+    notes = [_recipes_differ(seeds_a, seeds_b)] if claim.recipe_note and seeds else []
+    return _comparison(cells, claim, definition, label, seeds, members, paper, notes)
+
+
+def _group_comparison(cells: _Cells, claim: Claim, definition: ComparisonDef, a: Side, b: Side, bound: str | None,
+                      paper: Published) -> list[Comparison]:
+    """A depth group against its complement: the run's backbones under one recipe, split by model.json
+    ``backbone_depth``, each side the mean over its backbones on the same images.
+
+    Needs its own logic: which backbones form each side depends on the run, and every seed kept must hold the
+    same backbones, so that a side's mean is over the same models at every seed (``_common_backbones``).
+    """
+    depth = a.depth_at_least if a.depth_at_least is not None else a.depth_below
+    by_seed: dict[int, dict[str, CellResult]] = {}
+    for backbone in cells.backbones():
+        for seed, result in cells.seeds(backbone, a.recipe).items():
+            if result.values.get("model.backbone_depth") is not None:
+                by_seed.setdefault(seed, {})[backbone] = result
+    backbones, seeds = _common_backbones(by_seed, depth)
+    if not seeds:
+        return []
+    depths = {b: by_seed[seeds[0]][b].values["model.backbone_depth"] for b in backbones}
+    deep = [b for b in backbones if depths[b] >= depth]
+    shallow = [b for b in backbones if b not in deep]
+    side_a, side_b = (deep, shallow) if a.depth_at_least is not None else (shallow, deep)
+    pairs = tuple(
+        SeedCells(s, tuple(by_seed[s][x].cell for x in side_a), tuple(by_seed[s][x].cell for x in side_b)) for s in seeds
+    )
+    members = ([(x, a.recipe, None) for x in side_a], [(x, b.recipe, None) for x in side_b])
+    label = _label(claim, bound, _group_name(a, side_a), _group_name(b, side_b))
+    note = "depth: model.json backbone_depth, " + ", ".join(f"{display_name(x)} {depths[x]:.0f}" for x in backbones)
+    return _comparison(cells, claim, definition, label, pairs, members, paper, [note])
+
+
+def _common_backbones(by_seed: dict[int, dict[str, CellResult]], depth: int) -> tuple[list[str], list[int]]:
+    """One backbone set for every seed: seeds taken by most backbones first, kept while the backbones every
+    kept seed has still hold one at least ``depth`` deep and one less deep."""
+    order = sorted(by_seed, key=lambda s: (-len(by_seed[s]), s))
+    kept: list[int] = []
+    common: set[str] = set()
+    for seed in order:
+        trial = set(by_seed[seed]) if not kept else common & set(by_seed[seed])
+        depths = [by_seed[seed][b].values["model.backbone_depth"] for b in trial]
+        if any(d >= depth for d in depths) and any(d < depth for d in depths):
+            kept.append(seed)
+            common = trial
+    backbones = [b for b in BACKBONES if b in common] + sorted(common - set(BACKBONES))
+    return backbones, sorted(kept)
+
+
+def _comparison(cells: _Cells, claim: Claim, definition: ComparisonDef, label: str, seeds: tuple[SeedCells, ...],
+                members: tuple[list[_Member], list[_Member]], paper: Published, notes: Sequence[str]) -> list[Comparison]:
+    if not seeds:
+        return []
+    version = claim.versions[paper.version.name]
+    measures = tuple(
+        _measure(claim, m, definition.paper.get(m.metric, m.paper), version.reverse, members, paper) for m in claim.measures
+    )
+    return [Comparison(claim.id, label + cells.suffix(), cells.split, seeds, measures, tuple(notes),
+                       claim.statement_in(paper.version.name), version.source or "", claim.family)]
+
+
+def _measure(claim: Claim, definition: MeasureDef, ref: PaperRef | None, reverse: bool, members: tuple[list[_Member], list[_Member]],
+             paper: Published) -> Measure:
+    """One measure of a comparison: the paper's side (turned round where the version claims the sides the other
+    way round), the claim's margin, and the version's values."""
+    paper_a, paper_b, source = _paper_values(paper, ref, definition.metric, *members)
+    if definition.ratio:
+        return Measure(definition.metric, paper_a=paper_a, paper_b=paper_b, paper_source=source,
+                       paper_like=claim.paper_difference)
+    direction = -definition.direction if reverse else definition.direction
+    margin = claim.margin
+    if margin:
+        fixed = f"the margin, {margin:g}, is fixed in advance"
+        source = f"{source}; {fixed}, not the paper's gap" if source else fixed
+    holds = SPREADS[definition.metric][1] if definition.metric in SPREADS and direction < 0 else None
+    return Measure(definition.metric, direction, -direction * margin if margin else 0.0, paper_a, paper_b, source,
+                   holds=holds, paper_like=claim.paper_difference)
+
+
+def _paper_values(paper: Published, ref: PaperRef | None, metric: str, a: list[_Member], b: list[_Member]
+                  ) -> tuple[float | None, float | None, str]:
+    """The version's values of each side (a group's: the mean over its backbones) and where they come from;
+    (None, None, "") unless both sides have one."""
+    if ref is None:
+        return None, None, ""
+    if ref.column == PARAMS:
+        return _paper_params(paper, ref.table_a, _paper_row(ref.table_a, a[0]), _paper_row(ref.table_b, b[0]))
+    value_a, value_b = _paper_mean(paper, ref.table_a, ref.column, a), _paper_mean(paper, ref.table_b, ref.column, b)
+    if value_a is None or value_b is None:
+        return None, None, ""
+    source = paper.cite(*ref.tables)
+    if ref.column == SPREAD:
+        source += f", derived: sd over classes of the printed {SPREADS[metric][0]}"
+    if len(a) > 1 or len(b) > 1:
+        source += ", mean over the same backbones"
+    return value_a, value_b, source + COLUMN_NOTES.get(ref.column, "")
+
+
+def _paper_mean(paper: Published, table: int, column: str, members: list[_Member]) -> float | None:
+    values = [
+        _paper_spread(paper, table, row) if column == SPREAD else paper.value(table, row, column)
+        for row in (_paper_row(table, m) for m in members)
+    ]
+    return None if None in values else float(np.mean(values))
+
+
+def _paper_row(table: int, member: _Member) -> str:
+    """A cell's row in one of the paper's tables (``studies.do2022.published``): Table 9's ablation rows by the
+    paper's name, Tables 6 and 7's by backbone and recipe, the others' by backbone."""
+    backbone, recipe, ablation = member
+    if table == 9 and ablation is not None:
+        return ABLATION_ROWS[ablation].paper_name
+    return f"{display_name(backbone)} + {RECIPES[recipe].label}" if table in (6, 7) else display_name(backbone)
 
 
 def _paper_spread(paper: Published, table: int, row: str) -> float | None:
@@ -315,41 +437,49 @@ def _paper_spread(paper: Published, table: int, row: str) -> float | None:
     return None if any(v is None for v in values) else float(np.std(values))
 
 
-def _balance(cells: _Cells, paper: Published) -> list[Comparison]:
-    found = []
-    for backbone in cells.backbones():
-        seeds = _paired(cells.seeds(backbone, METADATA), cells.seeds(backbone, AUGMENTED))
-        meta, aug = _recipe_row(backbone, METADATA), _recipe_row(backbone, AUGMENTED)
-        # The paper's augmented rows come from another test set: its values are shown, not their difference.
-        measures = [
-            Measure("macro_f1", 1, 0.0, paper.value(6, meta, "mean"), paper.value(6, aug, "mean"), paper.cite(6),
-                    paper_like=False),
-            Measure("balanced_accuracy", 1, 0.0, paper.value(7, meta, "mean"), paper.value(7, aug, "mean"),
-                    paper.cite(7), paper_like=False),
-            Measure("f1_spread", -1, 0.0, _paper_spread(paper, 6, meta), _paper_spread(paper, 6, aug),
-                    f"{paper.cite(6)}, derived: sd over classes of the printed per-class F1", holds="macro_f1",
-                    paper_like=False),
-            Measure("recall_spread", -1, 0.0, _paper_spread(paper, 7, meta), _paper_spread(paper, 7, aug),
-                    f"{paper.cite(7)}, derived: sd over classes of the printed per-class recall",
-                    holds="balanced_accuracy", paper_like=False),
-        ]
-        label = f"{display_name(backbone)}: {RECIPES[METADATA].label} (a) − {RECIPES[AUGMENTED].label} (b)"
-        found += _comparison(cells, "balance", label, seeds, measures)
-    return found
+def _paper_params(paper: Published, table: int, small: str, large: str) -> tuple[float | None, float | None, str]:
+    """The paper's parameters of the two backbones and what they count, in millions: the table's ``params_m``
+    (the Keras applications), else the version's ``trainable_params`` (Table 3: the applications'; 11: the
+    models'). Its own rule because the two versions count parameters differently."""
+    trainable = "trainable parameters (M) of the " + ("Keras applications" if table == 3 else "models as trained")
+    for column, scale, what in (("params_m", 1.0, "the Keras applications"), ("trainable_params", 1e-6, trainable)):
+        a, b = paper.value(table, small, column), paper.value(table, large, column)
+        if a is not None and b is not None:
+            return a * scale, b * scale, f"{paper.cite(table)}, {what}"
+    return None, None, ""
 
 
-def _augmented_accuracy(cells: _Cells, paper: Published) -> list[Comparison]:
-    found = []
-    for backbone in cells.backbones():
-        augmented, metadata = cells.seeds(backbone, AUGMENTED), cells.seeds(backbone, METADATA)
-        seeds = _paired(augmented, metadata)
-        name = display_name(backbone)
-        measure = Measure("accuracy", 1, 0.0, paper.value(4, name, "accuracy"), paper.value(5, name, "accuracy"),
-                          paper.cite(4, 5), paper_like=False)
-        label = f"{name}: {RECIPES[AUGMENTED].label} (a) − {RECIPES[METADATA].label} (b)"
-        notes = [_recipes_differ(augmented, metadata)] if seeds else []
-        found += _comparison(cells, "augmented_accuracy", label, seeds, [measure], notes)
-    return found
+def _paired(a: dict[int, CellResult], b: dict[int, CellResult]) -> tuple[SeedCells, ...]:
+    return tuple(SeedCells(s, (a[s].cell,), (b[s].cell,)) for s in sorted(a.keys() & b.keys()))
+
+
+def _label(claim: Claim, bound: str | None, name_a: str, name_b: str) -> str:
+    """"<what the claim is made for each of>: <a> (a) − <b> (b)"."""
+    prefix = {"backbone": display_name, "recipe": lambda r: RECIPES[r].label}.get(claim.each)
+    return (f"{prefix(bound)}: " if prefix else "") + f"{name_a} (a) − {name_b} (b)"
+
+
+def _side_name(claim: Claim, side: Side) -> str:
+    """A side as the tables name it, less what the claim is made for each of: "MobileNetV3Large [:240]",
+    "InceptionResNetV2 + Metadata and WeightLoss", or (for each backbone) "Augmented Data"."""
+    if side.ablation is not None:
+        return _row_name(ABLATION_ROWS[side.ablation])
+    if claim.each == "backbone":
+        return RECIPES[side.recipe].label
+    if claim.each == "recipe":
+        return display_name(side.backbone)
+    return f"{display_name(side.backbone)} + {RECIPES[side.recipe].label}"
+
+
+def _group_name(side: Side, backbones: Sequence[str]) -> str:
+    rule = f"≥ {side.depth_at_least}" if side.depth_at_least is not None else f"< {side.depth_below}"
+    return f"depth {rule} ({', '.join(display_name(b) for b in backbones)})"
+
+
+def _row_name(row) -> str:
+    """An ablation row as the tables name it: "MobileNetV3Large [:240]", "plain MobileNetV3Large"."""
+    backbone = display_name(ABLATION_BACKBONE)
+    return f"plain {backbone}" if row.label == backbone else f"{backbone} {row.label}"
 
 
 def _recipes_differ(a: dict[int, CellResult], b: dict[int, CellResult]) -> str:
@@ -364,132 +494,16 @@ def _recipes_differ(a: dict[int, CellResult], b: dict[int, CellResult]) -> str:
             "seen and the loss, not augmentation alone")
 
 
-def _ablation_claims(cells: _Cells, paper: Published) -> list[Comparison]:
-    """Soft attention (two comparisons) and Dense(512), on Table 9's rows."""
-    found = []
-    for claim, row_a, row_b, direction in (
-        ("attention_metadata", "cut230", "cut230-nometa", 1),
-        ("attention_plain", "cut240", "plain", 1),
-        ("dense512", "cut246-dense512", "cut246", -1),
-    ):
-        a, b = ABLATION_ROWS[row_a], ABLATION_ROWS[row_b]
-        measures = [
-            Measure("accuracy", direction, 0.0, paper.value(9, a.paper_name, "accuracy"),
-                    paper.value(9, b.paper_name, "accuracy"), paper.cite(9)),
-            Measure("balanced_accuracy", direction),
-        ]
-        label = f"{_row_name(a)} (a) − {_row_name(b)} (b)"
-        found += _comparison(cells, claim, label, _paired(cells.ablation(row_a), cells.ablation(row_b)), measures)
-    return found
-
-
-def _mobile(cells: _Cells, paper: Published) -> list[Comparison]:
-    """MobileNetV3Large ([:240], Table 11's, and the metadata recipe's, Table 5's) against InceptionResNetV2."""
-    found = []
-    irv2 = cells.seeds("inceptionresnetv2", METADATA)
-    small, large = display_name(ABLATION_BACKBONE), display_name("inceptionresnetv2")
-    best = ABLATION_ROWS["cut240"]
-    margin = NEARLY_AS_ACCURATE_MARGIN
-    for a, table, what in (
-        (cells.ablation(best.key), 11, _row_name(best)),
-        (cells.seeds(ABLATION_BACKBONE, METADATA), 5, f"{small} + {RECIPES[METADATA].label}"),
-    ):
-        paper_a, paper_b = paper.value(table, small, "accuracy"), paper.value(table, large, "accuracy")
-        source = f"{paper.cite(table)}; the margin, {margin:g}, is fixed in advance, not the paper's gap"
-        measures = [
-            Measure("accuracy", 1, -margin, paper_a, paper_b, source),
-            Measure("balanced_accuracy", 1, -margin, paper_source=f"the margin, {margin:g}, is fixed in advance"),
-        ]
-        params = _paper_params(paper, 3 if table == 5 else 11, small, large)
-        measures.append(Measure("model.params", paper_a=params[0], paper_b=params[1], paper_source=params[2]))
-        epoch = (paper.value(11, small, "epoch_s"), paper.value(11, large, "epoch_s")) if table == 11 else (None, None)
-        measures.append(Measure("timing.epoch_s", paper_a=epoch[0], paper_b=epoch[1],
-                                paper_source=f"{paper.cite(11)}, epochs of {PAPER_EPOCH_STEPS} steps on a {PAPER_DEVICE}"
-                                if table == 11 else ""))
-        measures.append(Measure("timing.latency_ms_b1"))
-        label = f"{what} (a) − {large} + {RECIPES[METADATA].label} (b)"
-        found += _comparison(cells, "mobile", label, _paired(a, irv2), measures)
-    return found
-
-
-def _paper_params(paper: Published, table: int, small: str, large: str) -> tuple[float | None, float | None, str]:
-    """The paper's parameters of the two backbones and what they count: Table 3's or 11's ``params_m`` (the
-    Keras applications), else the version's ``trainable_params`` (Table 3: the applications'; 11: the models')."""
-    trainable = "trainable parameters (M) of the " + ("Keras applications" if table == 3 else "models as trained")
-    for column, scale, what in (("params_m", 1.0, "the Keras applications"), ("trainable_params", 1e-6, trainable)):
-        a, b = paper.value(table, small, column), paper.value(table, large, column)
-        if a is not None and b is not None:
-            return a * scale, b * scale, f"{paper.cite(table)}, {what}"
-    return None, None, ""
-
-
-def _depth(cells: _Cells, paper: Published) -> list[Comparison]:
-    """Per recipe: the mean over deep backbones against the mean over the others, each seed on its images."""
-    found = []
-    for recipe in RECIPES:
-        by_seed: dict[int, dict[str, CellResult]] = {}
-        for backbone in cells.backbones():
-            for seed, result in cells.seeds(backbone, recipe).items():
-                if result.values.get("model.backbone_depth") is not None:
-                    by_seed.setdefault(seed, {})[backbone] = result
-        backbones, seeds = _common_backbones(by_seed)
-        if not seeds:
-            continue
-        deep = [b for b in backbones if by_seed[seeds[0]][b].values["model.backbone_depth"] >= DEEP_DEPTH]
-        shallow = [b for b in backbones if b not in deep]
-        pairs = tuple(
-            SeedCells(s, tuple(by_seed[s][b].cell for b in deep), tuple(by_seed[s][b].cell for b in shallow)) for s in seeds
-        )
-        rows = {b: _recipe_row(b, recipe) for b in backbones}
-        paper_deep = [_paper_spread(paper, 6, rows[b]) for b in deep]
-        paper_shallow = [_paper_spread(paper, 6, rows[b]) for b in shallow]
-        complete = None not in paper_deep + paper_shallow
-        measure = Measure(
-            "f1_spread", -1, 0.0,
-            float(np.mean(paper_deep)) if complete else None, float(np.mean(paper_shallow)) if complete else None,
-            f"{paper.cite(6)}, derived: sd over classes of the printed per-class F1, mean over the same backbones"
-            if complete else "",
-            holds="macro_f1",
-        )
-        label = (f"{RECIPES[recipe].label}: depth ≥ {DEEP_DEPTH} ({_names(deep)}) (a) − depth < {DEEP_DEPTH} "
-                 f"({_names(shallow)}) (b)")
-        note = "depth: model.json backbone_depth, " + ", ".join(
-            f"{display_name(b)} {by_seed[seeds[0]][b].values['model.backbone_depth']:.0f}" for b in backbones
-        )
-        found += _comparison(cells, "depth", label, pairs, [measure], [note])
-    return found
-
-
-def _names(backbones: Sequence[str]) -> str:
-    return ", ".join(display_name(b) for b in backbones)
-
-
-def _common_backbones(by_seed: dict[int, dict[str, CellResult]]) -> tuple[list[str], list[int]]:
-    """One backbone set for every seed: seeds taken by most backbones first, kept while the backbones every
-    kept seed has still hold a deep and a shallow one."""
-    order = sorted(by_seed, key=lambda s: (-len(by_seed[s]), s))
-    kept: list[int] = []
-    common: set[str] = set()
-    for seed in order:
-        trial = set(by_seed[seed]) if not kept else common & set(by_seed[seed])
-        depths = [by_seed[seed][b].values["model.backbone_depth"] for b in trial]
-        if any(d >= DEEP_DEPTH for d in depths) and any(d < DEEP_DEPTH for d in depths):
-            kept.append(seed)
-            common = trial
-    backbones = [b for b in BACKBONES if b in common] + sorted(common - set(BACKBONES))
-    return backbones, sorted(kept)
-
-
 # ---------------------------------------------------------------- rows and Markdown
 
 
 def _row(summary: Summary, comparison: Comparison, measure: Measure, results: list[PairedResult],
          values: dict[str, CellResult]) -> dict:
-    statement, source = CLAIMS[comparison.claim]
     cells_a = [c for s in comparison.seeds for c in s.a]
     cells_b = [c for s in comparison.seeds for c in s.b]
     row = {
-        "claim": comparison.claim, "statement": statement, "source": source, "comparison": comparison.label,
+        "claim": comparison.claim, "statement": comparison.statement, "source": comparison.source,
+        "comparison": comparison.label,
         "split": comparison.split, "kind": measure.kind, "cells_a": cells_text(cells_a), "cells_b": cells_text(cells_b),
         "n_seeds": len(comparison.seeds), "paper_a": measure.paper_a, "paper_b": measure.paper_b,
         "paper_value": measure.paper, "paper_source": measure.paper_source,
@@ -554,7 +568,21 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame, problems: list[str],
-              paper: Published) -> str:
+              paper: Published, absent: Sequence[Claim]) -> str:
+    version = paper.version.name
+    entries = {c.id: c for c in study_claims()}
+    not_made = [
+        f"- Not in this version: {version} does not make the claim `{c.id}` ({c.versions[version].absent}); its cells "
+        "are in this run, untested here."
+        for c in absent
+    ]
+    if not found:
+        return "\n".join(["## The paper's claims, tested", "", *not_made]) + "\n"
+    margins = [
+        f"\"{c.margin_for.capitalize()}\" is a − b > −{c.margin:g}, a margin fixed in advance and apart from the paper's "
+        "own gap."
+        for c in entries.values() if c.margin and c.versions[version].made
+    ]
     lines = [
         "## The paper's claims, tested",
         "",
@@ -574,14 +602,13 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
         "interval shown is not adjusted, so a row whose interval excludes the threshold can still be not resolved "
         "in a larger family. A balance verdict (a smaller spread of per-class scores) is *supported* only when the "
         f"spread falls and the mean per-class measure does not fall by more than {MEAN_HOLDS_MARGIN:g} (both "
-        "shown; the larger of the two p-values decides), so a spread cannot be won by losing the best classes. "
-        f"\"Nearly as accurate\" is a − b > −{NEARLY_AS_ACCURATE_MARGIN:g}, a margin fixed in advance and apart from "
-        "the paper's own gap.",
+        "shown; the larger of the two p-values decides), so a spread cannot be won by losing the best classes."
+        + "".join(f" {margin}" for margin in margins),
         "",
     ]
     numbered = list(dict.fromkeys(c.claim for c in found))
     for number, claim in enumerate(numbered, 1):
-        statement, source = CLAIMS[claim]
+        first = next(c for c in found if c.claim == claim)
         part = frame[frame["claim"] == claim]
         records = [
             {
@@ -605,15 +632,17 @@ def _markdown(summary: Summary, found: Sequence[Comparison], frame: pd.DataFrame
         if part["mcnemar_p"].notna().any():
             for record, p in zip(records, part["mcnemar_p"]):
                 record["McNemar p"] = DASH if pd.isna(p) else str(p)
-        lines += [f"### {number}. {statement} (paper: {source})", "",
+        lines += [f"### {number}. {first.statement} (paper: {first.source})", "",
                   pd.DataFrame(records).to_markdown(index=False, disable_numparse=True), ""]
         for comparison in (c for c in found if c.claim == claim):
             cells_a = cells_text(c for s in comparison.seeds for c in s.a)
             cells_b = cells_text(c for s in comparison.seeds for c in s.b)
             lines.append(f"- {comparison.label}: a = {cells_a}; b = {cells_b}.")
             lines += [f"- {note}." for note in comparison.notes]
+        note = entries[claim].versions[version].note
+        lines += [f"- On this claim, {version}: {note}."] if note else []
         lines.append("")
-    lines += [
+    lines += [*not_made, *([""] if not_made else []),
         "- Spread: the standard deviation (ddof 0) of the per-class values over the classes present; the paper's is "
         "derived from its printed per-class values. A class absent from the evaluated images, or from a bootstrap "
         "resample, is left out of every mean and spread, for both sides alike.",

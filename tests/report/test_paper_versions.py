@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from make_fixture import FIXTURES
 from skinbench.errors import RunError
 from skinbench.report.build import build_report
-from skinbench.report.claims import comparisons
+from skinbench.report.claim_data import study_claims
+from skinbench.report.claims import claims_section, comparisons, unclaimed
 from skinbench.report.runs import load_results
 from skinbench.report.summary import summarise
 from skinbench.studies.do2022.published import DEFAULT_VERSION, VERSIONS, published
@@ -96,3 +97,40 @@ def test_claims_quote_the_chosen_versions_values() -> None:
         (comparison,) = [c for c in comparisons(summary, published(name)) if c.claim == "augmented_accuracy"]
         (measure,) = comparison.measures
         assert (measure.paper_a, measure.paper_b, measure.paper_source) == (*expected, source)
+
+
+def test_under_the_article_every_claim_is_worded_and_sourced_as_the_article_does(article_report: Path) -> None:
+    text = (article_report / "report.md").read_text()
+    claims = text.split("## The paper's claims, tested", 1)[1].split("\n## ", 1)[0]
+    assert ("### 2. Metadata gives a higher accuracy than augmented data (paper: article Table 5 and the text after "
+            "it)") in claims
+    assert "Augmented data gives a higher accuracy than metadata" not in claims  # the preprint's wording
+    assert "| DenseNet201: Augmented Data (a) − Metadata and WeightLoss (b) | Accuracy (paper: < 0)" in claims
+    assert "- On this claim, sensors2022: the article states the reverse of the preprint" in claims
+    frame = pd.read_csv(article_report / "claims.csv")
+    entries = {c.id: c for c in study_claims()}
+    for row in frame.itertuples(index=False):
+        article = entries[row.claim].versions["sensors2022"]
+        assert (row.statement, row.source) == (entries[row.claim].statement_in("sensors2022"), article.source)
+        assert row.source.startswith("article ")  # its own numbering, never the preprint's
+    accuracy = frame[frame["claim"] == "augmented_accuracy"]
+    assert list(accuracy["direction"]) == ["< 0"]
+
+
+def test_a_claim_the_article_does_not_make_is_marked_not_quoted() -> None:
+    summary = summarise(load_results([*SHARDS, FIXTURES / "shard-c"]), 0)
+    article = published("sensors2022")
+    assert {c.claim for c in comparisons(summary, published("preprint"))} >= {"attention_plain", "dense512"}
+    assert not {c.claim for c in comparisons(summary, article)} & {"attention_metadata", "attention_plain", "dense512"}
+    assert [c.id for c in unclaimed(summary, article)] == ["attention_metadata", "attention_plain", "dense512"]
+    text, table = claims_section(summary, article)
+    assert set(table.frame["claim"]) == {"balance", "augmented_accuracy", "mobile", "depth"}
+    assert ("- Not in this version: sensors2022 does not make the claim `dense512` (the article has no counterpart of "
+            "preprint Table 9, the MobileNetV3Large cut ablation); its cells are in this run, untested here.") in text
+    for claim in ("attention_metadata", "attention_plain", "dense512"):
+        assert next(c for c in study_claims() if c.id == claim).statement not in text
+    assert unclaimed(summary, published("preprint")) == []  # the preprint makes every claim of the file
+    only_ablation = summarise(load_results([FIXTURES / "shard-c"]), 0)  # no cells of a claim the article makes
+    text, table = claims_section(only_ablation, article)
+    assert table is None and text.startswith("## The paper's claims, tested\n")
+    assert "sensors2022 does not make the claim `dense512`" in text
