@@ -133,9 +133,9 @@ def explain(
         if missing:
             raise RunError(f"the metadata CSV has no row for {', '.join(missing[:3])}")
         inputs["metadata"] = metadata_features(kept, rows.loc[[p.stem for p in usable]].reset_index())
-    probabilities = np.asarray(kept.model.predict_on_batch(inputs))
-    heads = np.asarray(maps_model.predict_on_batch(inputs))
-    random_heads = np.asarray(attention_maps_model(randomised(kept.model)).predict_on_batch(inputs))
+    probabilities = _forward(kept.model, inputs)
+    heads = _forward(maps_model, inputs)
+    random_heads = _forward(attention_maps_model(randomised(kept.model)), inputs)
     cams = grad_cam(kept.model, inputs, probabilities.argmax(axis=1))
     lesions, truths = lesions or {}, truths or {}
     grid = heads.shape[1:3]
@@ -146,6 +146,12 @@ def explain(
         )
         for k, p in enumerate(usable)
     ]
+
+
+def _forward(model: keras.Model, inputs: dict) -> np.ndarray:
+    """One eager pass: each of explain's models runs once, so compiling a predict function per model
+    (``predict_on_batch``) would cost time and make TensorFlow warn about retracing."""
+    return keras.ops.convert_to_numpy(model(inputs, training=False))
 
 
 def _on_grid(mask: np.ndarray, kept: KeptModel, grid: tuple[int, int]) -> np.ndarray:
