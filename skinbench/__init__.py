@@ -10,12 +10,11 @@ The Python API (``skinbench.api``)::
     skinbench.write_report("results/demo")    # report.md and its CSVs
 """
 
-import os
+from skinbench.train.startup import quiet_tensorflow_start
+from skinbench.version import __version__
 
-# TensorFlow's C++ start-up chatter drowns the CLI's own output; users can still override it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from skinbench.version import __version__  # noqa: E402
+# Before any module imports Keras: without an NVIDIA driver, TensorFlow's C++ start-up lines stay off the terminal.
+quiet_tensorflow_start()
 
 __all__ = ["RunSpec", "Run", "run", "load_run", "write_report", "__version__"]
 

@@ -48,6 +48,8 @@ def explain(
     console.print(
         f"{len(correlations)} image(s) explained into {result.out}; rank correlation of trained and randomised-weight "
         f"attention maps: median {correlations[len(correlations) // 2]:.2f}"
-        + (f"; {len(flagged)} map(s) barely change (above {UNCHANGED}): {', '.join(flagged)}" if flagged else ""),
+        + (f"; {len(flagged)} map(s) barely change (above {UNCHANGED}), each flagged:" if flagged else ""),
         highlight=False, soft_wrap=True,
     )
+    for e in flagged:
+        console.print(f"  {result.figure_path(e)}  rank correlation {e.randomised_correlation:.2f}", highlight=False, soft_wrap=True)

@@ -90,8 +90,8 @@ def _backend_reason(backend: str) -> str:
         build = tf.sysconfig.get_build_info()
         return (
             f"TensorFlow (built for CUDA {build.get('cuda_version', '?')}, cuDNN {build.get('cudnn_version', '?')}) "
-            "could not load its CUDA libraries ('Cannot dlopen some GPU libraries'; run with TF_CPP_MIN_LOG_LEVEL=0 "
-            "to see which)"
+            "could not load its CUDA libraries (its warning 'Cannot dlopen some GPU libraries' above names which, "
+            "unless TF_CPP_MIN_LOG_LEVEL is set to 2 or more)"
         )
     if backend == "torch":
         import torch
