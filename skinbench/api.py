@@ -44,6 +44,7 @@ class Prepared:
     execution: Execution
     out: Path
     require_gpu: bool
+    finished: bool = False  #: every cell is finished in ``out`` with these settings and data: a run trains nothing
 
     def source(self):
         """The ``train.rundata.DataSource`` the cells read."""
@@ -94,21 +95,29 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
     _check_data(dataset, spec.data.data_dir)
     for backbone in sorted(backbones & set(catalogue.BACKBONES)):
         catalogue.BACKBONES[backbone].check_size(settings.image_size)
-    require_gpu = _require_gpu(execution, allow_cpu=x.allow_cpu, cpu_sized=profile.cpu_sized(settings), dry_run=dry_run)
-    # Every option is checked: now the heavy imports.
-    from skinbench.train.runner import ablation_plans, matrix_plans
+    from skinbench.train.device import backend_name
+    from skinbench.train.left import nothing_left
+    from skinbench.train.plan import ablation_plans, data_root, matrix_plans
 
     if m.ablation is not None:
         plans = ablation_plans(chosen, split=spec.data.split, seeds=seeds, attention=settings.attention)
     else:
         plans = matrix_plans(cells, settings)
-    return Prepared(spec, dataset, _shard(plans, part), settings, profile, execution, x.out or Path("results") / name, require_gpu)
+    plans, out = _shard(plans, part), x.out or Path("results") / name
+    finished = nothing_left(  # from the run folder's records: no Keras yet
+        plans, settings, dataset, lambda: data_root(dataset, spec.data.data_dir, profile.synthetic, progress=False), out,
+        backend=backend_name(),
+    )
+    require_gpu = _require_gpu(execution, allow_cpu=x.allow_cpu, cpu_sized=profile.cpu_sized(settings),
+                               dry_run=dry_run or finished)
+    return Prepared(spec, dataset, plans, settings, profile, execution, out, require_gpu, finished)
 
 
-def run(spec: RunSpec) -> RunSummary:
-    """Train the cells of ``spec`` into its run folder (finished cells are kept, interrupted ones
-    resume) and return what happened; ``spec`` is kept in the folder's run.toml."""
-    prepared = prepare(spec)
+def run(spec: RunSpec | Prepared) -> RunSummary:
+    """Train the cells of ``spec`` (or of what ``prepare`` made of it) into its run folder (finished cells
+    are kept, interrupted ones resume) and return what happened; ``spec`` is kept in the folder's run.toml."""
+    prepared = spec if isinstance(spec, Prepared) else prepare(spec)
+    spec = prepared.spec
     from skinbench.console import err_console
     from skinbench.train.device import device_line
     from skinbench.train.runner import run_cells

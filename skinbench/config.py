@@ -9,6 +9,7 @@ validates options before any heavy import.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
@@ -123,6 +124,21 @@ class Cell:
         """``<backbone>-<recipe>-<split>-s<seed>`` or ``<backbone>-ablation-<row>-<split>-s<seed>``."""
         middle = f"ablation-{self.ablation}" if self.ablation else self.recipe
         return f"{self.backbone}-{middle}-{self.split}-s{self.seed}"
+
+
+#: The parts of a cell id, in their order: backbone, recipe or ``ablation-<row>``, split, seed (``s0``, or
+#: ``s{0,1}`` for a group of seeds, as ``skinbench compare`` folds them).
+CELL_ID_PARTS = ("backbone", "recipe", "split", "seed")
+_CELL_ID = re.compile(
+    rf"(?P<backbone>.+?)-(?P<recipe>{'|'.join(map(re.escape, catalogue.RECIPE_NAMES))}|ablation-.+)"
+    rf"-(?P<split>{'|'.join(SPLITS)})-(?P<seed>s\d+|s\{{\d+(?:,\d+)*\}})"
+)
+
+
+def cell_id_parts(text: str) -> tuple[str, ...] | None:
+    """The parts (``CELL_ID_PARTS``) of a cell id, joined by ``-`` in it; None when ``text`` is no cell id."""
+    found = _CELL_ID.fullmatch(text)
+    return found.group(*CELL_ID_PARTS) if found else None
 
 
 @dataclass(frozen=True)

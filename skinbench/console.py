@@ -36,10 +36,21 @@ def print_frame(frame, fmt: str = "table", title: str | None = None) -> None:
         _print_frame_table(frame, title)
 
 
-def _print_frame_table(frame, title: str | None) -> None:
+def frame_width(frame, title: str | None = None) -> int:
+    """How wide ``print_frame``'s table of ``frame`` is with nothing wrapped."""
+    return natural_width(_frame_table(*_cells(frame), title))
+
+
+def _cells(frame) -> tuple[list[str], list[bool], list[list[str]]]:
+    """A frame's headers, which columns are numeric, and its values as shown."""
     headers = [str(column) for column in frame.columns]
     numeric = [dtype.kind in "iuf" for dtype in frame.dtypes]
     rows = [["—" if _missing(v) else str(v) for v in record] for record in frame.itertuples(index=False)]
+    return headers, numeric, rows
+
+
+def _print_frame_table(frame, title: str | None) -> None:
+    headers, numeric, rows = _cells(frame)
     if print_table(_frame_table(headers, numeric, rows, title)):
         return
     # Too wide for this terminal: wrap the headers (and text cells) at their spaces, values whole.
@@ -63,7 +74,7 @@ def print_table(table: "Table") -> bool:
     Off a terminal the table is rendered at its natural width, however wide. On a terminal
     it is printed if it fits, else nothing is printed and the caller falls back.
     """
-    natural = _natural_width(table)
+    natural = natural_width(table)
     if natural <= console.width:
         console.print(table)
     elif console.is_terminal:
@@ -121,7 +132,7 @@ def _narrow_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> lis
         least.append(max(cell_len(word) for word in words))
     natural = [max([cell_len(header), *map(cell_len, cells)]) for header, cells in zip(headers, columns)]
     widths = list(least)
-    spare = console.width - _natural_width(_frame_table(headers, [False] * len(headers), [], None, widths))
+    spare = console.width - natural_width(_frame_table(headers, [False] * len(headers), [], None, widths))
     for position in sorted(range(len(headers)), key=lambda p: natural[p] - least[p]):
         need = natural[position] - least[position]
         if 0 < need <= spare:
@@ -130,7 +141,7 @@ def _narrow_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> lis
     return widths
 
 
-def _natural_width(table: "Table") -> int:
+def natural_width(table: "Table") -> int:
     """How wide ``table`` is with nothing wrapped."""
     return console.measure(table, options=console.options.update_width(_UNLIMITED)).maximum
 

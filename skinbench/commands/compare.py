@@ -9,13 +9,17 @@ import typer
 
 from skinbench.commands.common import guarded
 from skinbench.commands.options import TableFormat
-from skinbench.console import console, err_console, print_frame
+from skinbench.console import console, err_console, frame_width, print_frame
 
 #: Columns of the printed table (the CSV has every column of report.pairs.COMPARE_COLUMNS).
 SHOWN = {
     "a": "a", "b": "b", "seeds": "seeds", "metric": "metric", "value_a": "a value", "value_b": "b value",
     "difference": "a - b", "ci": "95% CI (images)", "t": "95% t (seeds)", "mcnemar_p": "McNemar p",
 }
+#: The narrow layout's headers of the same columns (the pair's cells are named above its table).
+NARROW = {"value_a": "a", "value_b": "b", "ci": "95% CI\n(images)", "t": "95% t\n(seeds)", "mcnemar_p": "McNemar\np"}
+#: Metric names the narrow layout abbreviates (listed once above its table).
+ABBREVIATED = {"balanced_accuracy": "bal_acc"}
 
 
 @guarded
@@ -51,16 +55,24 @@ def compare(
     comparison = compare_cells(load_results(run_dirs), a, b, bootstrap=bootstrap)
     if out is not None:
         write_csv(out, comparison.frame, float_format="%.6g")
+    narrow = False
     if format == "csv":
         print_frame(comparison.frame, "csv")
     else:
-        print_frame(_shown(comparison.frame), format, title=f"a = {a}, b = {b}")
+        shown, title = _shown(comparison.frame), f"a = {a}, b = {b}"
+        needed = frame_width(shown, title)
+        narrow = format == "table" and needed > console.width
+        if narrow:
+            _print_narrow(shown, title, needed)
+        else:
+            print_frame(shown, format, title=title)
         for note in comparison.notes:
-            console.print(f"- {note}", highlight=False, soft_wrap=True)
+            console.print(f"- {note}", highlight=False, soft_wrap=not narrow)
     for cell in comparison.unpaired:
         err_console.print(f"no partner: {cell}", highlight=False)
     if comparison.unfinished:
-        err_console.print(f"left out (not finished): {', '.join(comparison.unfinished)}", highlight=False, soft_wrap=True)
+        err_console.print(f"left out (not finished): {', '.join(comparison.unfinished)}", highlight=False,
+                          soft_wrap=not narrow)
     if out is not None:
         err_console.print(f"wrote {out}", highlight=False)
 
@@ -85,3 +97,26 @@ def _shown(frame):
         "mcnemar_p": frame["mcnemar_p"].map(lambda v: number(v, ".3g")),
     })
     return shown.rename(columns=SHOWN)
+
+
+def _print_narrow(shown, title: str, needed: int) -> None:
+    """The narrow layout: the fallback line, the id parts every cell shares, the abbreviations, each pair
+    numbered with its two cells, then one row per pair and metric under the pair's number (#)."""
+    from skinbench.commands.narrow import compact_table, fallback_line, print_lines, short_ids
+
+    key = {column: name for name, column in SHOWN.items()}  # printed column -> its key
+    ids = short_ids([*shown[SHOWN["a"]], *shown[SHOWN["b"]]])
+    pairs = list(dict.fromkeys(zip(shown[SHOWN["a"]], shown[SHOWN["b"]])))
+    used = [f"{short} = {metric}" for metric, short in ABBREVIATED.items() if metric in set(shown[SHOWN["metric"]])]
+    print_lines([
+        fallback_line(needed), ids.line, "abbreviated: " + ", ".join(used) if used else None,
+        *(f"pair {n}: a = {ids.short[x]}, b = {ids.short[y]}" for n, (x, y) in enumerate(pairs, start=1)),
+    ])
+    columns = [c for c in shown.columns if key[c] not in ("a", "b", "seeds")]
+    rows = [
+        [str(pairs.index((row[SHOWN["a"]], row[SHOWN["b"]])) + 1),
+         *(ABBREVIATED.get(row[c], row[c]) if key[c] == "metric" else row[c] for c in columns)]
+        for _, row in shown.iterrows()
+    ]
+    headers = ["#", *(NARROW.get(key[c], c) for c in columns)]
+    console.print(compact_table(headers, [h != "metric" for h in headers], rows, title=title), highlight=False)

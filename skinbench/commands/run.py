@@ -373,13 +373,19 @@ def _start(spec: RunSpec, *, print_config: bool, dry_run: bool) -> None:
     if print_config:
         typer.echo(spec.to_toml(), nl=False)
         return
+    prepared = api.prepare(spec, dry_run=dry_run)
     if dry_run:
         from skinbench.commands.plan import print_plan
 
-        prepared = api.prepare(spec, dry_run=True)
         print_plan(prepared.plans, prepared.settings, prepared.source(), prepared.out)
         return
-    summary = api.run(spec)
+    if prepared.finished:  # said before any heavy import
+        err_console.print(
+            f"all {len(prepared.plans)} cells of {prepared.out} are finished; nothing to do (their report: skinbench "
+            f"report {prepared.out}; to train a cell again, delete its folder)", highlight=False, soft_wrap=True,
+        )
+        return
+    summary = api.run(prepared)
     running = f", {len(summary.running)} still running in earlier jobs" if summary.running else ""
     running += f", {len(summary.repaired)} repaired (evaluated again)" if summary.repaired else ""
     if summary.followed:

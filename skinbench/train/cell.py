@@ -15,13 +15,11 @@ import dataclasses
 import signal
 import threading
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import keras
 
-from skinbench.catalogue import RECIPES
 from skinbench.config import Cell, Settings, Synthetic
 from skinbench.errors import RunError
 from skinbench.records import (
@@ -33,27 +31,16 @@ from skinbench.records import (
     CellStatus,
     DatasetRecord,
     RecordError,
-    ScheduleRecord,
     Timing,
     status_of,
 )
 from skinbench.train import env
 from skinbench.train.celllock import cell_lock, try_lock
+from skinbench.train.plan import CellPlan, planned_config
 from skinbench.train.progress import RunProgress, Where, now_iso, progress_record, set_phase
 from skinbench.train.rundata import DataSource, RunData
 from skinbench.train.state import Checkpoint, StopRequest, TrainingState
 from skinbench.train.trainer import train_cell
-
-
-@dataclass(frozen=True)
-class CellPlan:
-    """A cell and the model it trains (an ablation row changes the cut, head or inputs)."""
-
-    cell: Cell
-    metadata: bool  #: the model takes the metadata input
-    attention: str | None = "paper"
-    cut: str | None = None
-    extra_dense: int = 0
 
 
 def error_text(exc: BaseException) -> str:
@@ -62,51 +49,17 @@ def error_text(exc: BaseException) -> str:
 
 
 def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> CellConfig:
-    """config.json: every resolved setting of a cell (its schedule for its recipe, its epochs counted
-    on its split's training part)."""
+    """config.json: every resolved setting of a cell (``train.plan.planned_config``), on ``data``."""
     cell = plan.cell
-    schedule = settings.schedule_for(cell.recipe)
-    return CellConfig(
-        cell_id=cell.cell_id,
-        backbone=cell.backbone,
-        recipe=cell.recipe,
-        ablation=cell.ablation,
-        seed=cell.seed,
-        split=cell.split,
-        image_size=image_size,
-        epochs=schedule.max_epochs,
-        batch_size=schedule.batch_size,
-        weights=settings.weights,
-        attention=plan.attention,
-        metadata=plan.metadata,
-        cut=plan.cut,
-        extra_dense=plan.extra_dense,
-        precision=settings.precision,
-        jit=settings.jit,
-        deterministic=settings.deterministic,
-        bn_momentum=settings.bn_momentum,
-        gradient_accumulation=settings.gradient_accumulation,
-        schedule=ScheduleRecord(
-            name=schedule.name,
-            follows=schedule.follows,
-            epoch_steps=schedule.epoch_steps(data.n_train(cell.split, cell.seed)),
-            learning_rate=schedule.learning_rate,
-            reduce_lr=schedule.reduce_lr,
-            class_weights=schedule.class_weights,
-            augment_per_class=schedule.augment_per_class if RECIPES[cell.recipe].augmented else None,
-            monitor=schedule.monitor,
-            patience=schedule.patience,
-            min_delta=schedule.min_delta,
-        ),
-        dataset=DatasetRecord(
-            name=data.source.name,
-            synthetic=data.source.name == "synthetic",
-            root=str(data.dataset.root),
-            n_images=len(data.dataset.frame),
-            fingerprint=data.dataset.fingerprint,
-        ),
-        backend=keras.backend.backend(),
+    dataset = DatasetRecord(
+        name=data.source.name,
+        synthetic=data.source.name == "synthetic",
+        root=str(data.dataset.root),
+        n_images=len(data.dataset.frame),
+        fingerprint=data.dataset.fingerprint,
     )
+    return planned_config(plan, settings, image_size, n_train=data.n_train(cell.split, cell.seed), dataset=dataset,
+                          backend=keras.backend.backend())
 
 
 def run_cell(

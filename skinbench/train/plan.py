@@ -12,6 +12,10 @@ bound per epoch cap) and at the cell's own image size and precision policy; a ce
 setting was never measured is said to be unmeasured, never guessed. ``benchmarks/
 time_to_paper.py`` costs the paper's study with the same arithmetic (:func:`cell_seconds`).
 
+``CellPlan`` (a cell and the model it trains), the plans of a matrix or of the ablation, and the
+config.json a plan makes (``planned_config``) are here too, without Keras, so a command resolves
+and checks them before any heavy import.
+
 Nothing is built: the synthetic set is not generated (its size is the profile's), splits are
 not drawn (part sizes follow ``data.splits.expected_sizes``) and no model is trained.
 """
@@ -24,12 +28,115 @@ from typing import Sequence
 
 import pandas as pd
 
-from skinbench.catalogue import ISIC2018_TEST_IMAGES, RECIPES
+from skinbench.catalogue import (
+    ABLATION_BACKBONE, ABLATION_ROWS, DATASETS, ISIC2018_TEST_IMAGES, METADATA, REAL, RECIPES, SYNTHETIC,
+)
 from skinbench.classes import NUM_CLASSES
-from skinbench.config import Schedule, Settings
+from skinbench.config import Cell, Schedule, Settings, Synthetic, check_cuts, check_split
+from skinbench.errors import RunError
 from skinbench.gpu_bench import fastest_policy, shipped
 from skinbench.io import free_bytes
 from skinbench.paths import cache_root
+from skinbench.records import CellConfig, DatasetRecord, ScheduleRecord
+
+@dataclass(frozen=True)
+class CellPlan:
+    """A cell and the model it trains (an ablation row changes the cut, head or inputs)."""
+
+    cell: Cell
+    metadata: bool  #: the model takes the metadata input
+    attention: str | None = "paper"
+    cut: str | None = None
+    extra_dense: int = 0
+
+
+def matrix_plans(cells: list[Cell], settings: Settings) -> list[CellPlan]:
+    """Plans for matrix cells: the recipe decides whether the model takes metadata."""
+    return [CellPlan(cell, metadata=RECIPES[cell.recipe].metadata, attention=settings.attention) for cell in cells]
+
+
+def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], attention: str) -> list[CellPlan]:
+    """Plans for paper Table 9's rows, sorted by cell id.
+
+    ``cuts`` keeps the soft-attention rows at those layer numbers (the plain MobileNetV3Large
+    row runs only with the whole table). Every row trains with the metadata recipe's loss and
+    data (class-weighted, no augmentation); a row without metadata drops only that input.
+    """
+    check_split(split)
+    rows = list(ABLATION_ROWS.values())
+    if cuts is not None:
+        cuts = check_cuts(cuts)
+        rows = [row for row in rows if row.attention and row.cut in cuts]
+    plans = [
+        CellPlan(
+            Cell(ABLATION_BACKBONE, METADATA, split, seed, ablation=row.key),
+            metadata=row.metadata,
+            attention=attention if row.attention else None,
+            cut=row.cut_key,
+            extra_dense=row.extra_dense,
+        )
+        for row in rows
+        for seed in seeds
+    ]
+    return sorted(plans, key=lambda p: p.cell.cell_id)
+
+
+def planned_config(
+    plan: CellPlan, settings: Settings, image_size: int, *, n_train: int, dataset: DatasetRecord, backend: str
+) -> CellConfig:
+    """config.json of a cell: every resolved setting (its schedule for its recipe, its epochs counted on
+    ``n_train``, its split's training part), the data it reads and the Keras backend."""
+    cell = plan.cell
+    schedule = settings.schedule_for(cell.recipe)
+    return CellConfig(
+        cell_id=cell.cell_id,
+        backbone=cell.backbone,
+        recipe=cell.recipe,
+        ablation=cell.ablation,
+        seed=cell.seed,
+        split=cell.split,
+        image_size=image_size,
+        epochs=schedule.max_epochs,
+        batch_size=schedule.batch_size,
+        weights=settings.weights,
+        attention=plan.attention,
+        metadata=plan.metadata,
+        cut=plan.cut,
+        extra_dense=plan.extra_dense,
+        precision=settings.precision,
+        jit=settings.jit,
+        deterministic=settings.deterministic,
+        bn_momentum=settings.bn_momentum,
+        gradient_accumulation=settings.gradient_accumulation,
+        schedule=ScheduleRecord(
+            name=schedule.name,
+            follows=schedule.follows,
+            epoch_steps=schedule.epoch_steps(n_train),
+            learning_rate=schedule.learning_rate,
+            reduce_lr=schedule.reduce_lr,
+            class_weights=schedule.class_weights,
+            augment_per_class=schedule.augment_per_class if RECIPES[cell.recipe].augmented else None,
+            monitor=schedule.monitor,
+            patience=schedule.patience,
+            min_delta=schedule.min_delta,
+        ),
+        dataset=dataset,
+        backend=backend,
+    )
+
+
+def data_root(name: str, data_dir: Path | None, synthetic: Synthetic, *, progress: bool = True) -> Path:
+    """The folder of the dataset a run reads (``--dataset``), generating the synthetic one on first use."""
+    if name == SYNTHETIC:
+        from skinbench.data.synthetic import ensure_synthetic
+
+        return ensure_synthetic(count=synthetic.count, size=synthetic.size, seed=synthetic.seed, progress=progress)
+    if name != REAL:
+        raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {name!r}")
+    from skinbench.data.ham10000 import check_data_dir
+
+    return check_data_dir(data_dir)
+
 
 #: Bytes per parameter of a cell's checkpoint: float32 weights and Adam's two moment slots.
 CHECKPOINT_BYTES_PER_PARAM = 3 * 4

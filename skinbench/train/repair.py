@@ -16,45 +16,22 @@ from typing import Callable
 from skinbench.config import Settings
 from skinbench.records import (
     CHECKPOINT_DIR,
-    DAMAGED,
-    FINISHED,
     MODEL_FILE,
-    PENDING,
     PREDICTIONS_FILE,
     REPAIR,
     CellConfig,
     CellMetrics,
     CellStatus,
     InferenceInfo,
-    RecordError,
-    cell_damage,
 )
-from skinbench.train.cell import CellPlan, error_text
+from skinbench.train.cell import error_text
 from skinbench.train.celllock import cell_lock, try_lock
+from skinbench.train.plan import CellPlan
 from skinbench.train.rundata import RunData
 from skinbench.train.state import Checkpoint
 
 #: The files a kept model's evaluation writes anew.
 REEVALUATED = frozenset({PREDICTIONS_FILE, CellMetrics.FILE})
-
-
-def triage(folder: Path) -> tuple[str, dict[str, str]]:
-    """Where a cell of a rerun stands: (FINISHED, {}) whole, (DAMAGED, file -> problem), or
-    (PENDING, {}) to train or resume. An unreadable config.json or status.json makes the cell
-    damaged whatever it was: its settings or outcome are unknown, so it trains again."""
-    unreadable = {}
-    for record in (CellConfig, CellStatus):
-        try:
-            record.read_if_present(folder)
-        except RecordError as exc:
-            unreadable[record.FILE] = str(exc)
-    if unreadable:
-        return DAMAGED, unreadable
-    status = CellStatus.read_if_present(folder)
-    if status is None or status.status != FINISHED:
-        return PENDING, {}
-    problems = cell_damage(folder)
-    return (DAMAGED, problems) if problems else (FINISHED, {})
 
 
 def repair_cells(
@@ -65,7 +42,7 @@ def repair_cells(
     out: Path,
     log: Callable[[str], None],
 ) -> tuple[list[str], list[CellPlan]]:
-    """Repair each damaged cell (cell id -> its plan and problems, from ``triage``): the cells whose
+    """Repair each damaged cell (cell id -> its plan and problems, from ``train.left.triage``): the cells whose
     kept model was evaluated again, and the plans of those that must train again, their results set
     aside. A cell another process holds is left to it."""
     repaired, retrain = [], []

@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from skinbench.classes import CLASSES, NUM_CLASSES
-from skinbench.catalogue import DATASETS, RECIPES
+from skinbench.catalogue import RECIPES
 from skinbench.config import Cell, Synthetic
-from skinbench.errors import DataError, RunError
+from skinbench.errors import DataError
 from skinbench.records import CellConfig, DataInfo, split_file
 from skinbench.train.inputs import CellInputs
+from skinbench.train.plan import data_root
 
 class Need(NamedTuple):
     """What one cell needs built before training: its image cache, split and augmented set."""
@@ -55,16 +56,7 @@ class DataSource:
 
     def root(self, *, progress: bool = True) -> Path:
         """The dataset folder (generating the synthetic one on first use)."""
-        if self.name == "synthetic":
-            from skinbench.data.synthetic import ensure_synthetic
-
-            synthetic = self.synthetic
-            return ensure_synthetic(count=synthetic.count, size=synthetic.size, seed=synthetic.seed, progress=progress)
-        if self.name != "ham10000":
-            raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {self.name!r}")
-        from skinbench.data.ham10000 import check_data_dir
-
-        return check_data_dir(self.data_dir)
+        return data_root(self.name, self.data_dir, self.synthetic, progress=progress)
 
 
 class RunData:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from skinbench.catalogue import ABLATION_BACKBONE, ABLATION_ROWS, METADATA, RECIPES
-from skinbench.config import Cell, Settings, check_cuts, check_split
+from skinbench.catalogue import RECIPES
+from skinbench.config import Settings
 from skinbench.errors import RunError
 from skinbench.io import exclusive
 from skinbench.records import (
@@ -40,11 +40,13 @@ from skinbench.records import (
     SourceRecord,
     status_of,
 )
-from skinbench.train.cell import CellPlan, cell_config, error_text, run_cell, stop_on_ctrl_c
+from skinbench.train.cell import cell_config, error_text, run_cell, stop_on_ctrl_c
 from skinbench.train.celllock import cell_lock, try_lock, wait_for_lock
 from skinbench.train.executors import Execution
+from skinbench.train.left import triage
+from skinbench.train.plan import CellPlan
 from skinbench.train.progress import RunProgress, Where, make_progress, now_iso
-from skinbench.train.repair import repair_cells, triage
+from skinbench.train.repair import repair_cells
 from skinbench.train.rundata import DataSource, Need, RunData
 from skinbench.train.state import Checkpoint, StopRequest
 
@@ -318,34 +320,3 @@ def write_data_json(out: Path, described: DataInfo) -> None:
         earlier = DataInfo.read_if_present(out)
         splits = {**(earlier.splits if earlier else {}), **described.splits}
         dataclasses.replace(described, splits=splits).write(out)
-
-
-def matrix_plans(cells: list[Cell], settings: Settings) -> list[CellPlan]:
-    """Plans for matrix cells: the recipe decides whether the model takes metadata."""
-    return [CellPlan(cell, metadata=RECIPES[cell.recipe].metadata, attention=settings.attention) for cell in cells]
-
-
-def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], attention: str) -> list[CellPlan]:
-    """Plans for paper Table 9's rows, sorted by cell id.
-
-    ``cuts`` keeps the soft-attention rows at those layer numbers (the plain MobileNetV3Large
-    row runs only with the whole table). Every row trains with the metadata recipe's loss and
-    data (class-weighted, no augmentation); a row without metadata drops only that input.
-    """
-    check_split(split)
-    rows = list(ABLATION_ROWS.values())
-    if cuts is not None:
-        cuts = check_cuts(cuts)
-        rows = [row for row in rows if row.attention and row.cut in cuts]
-    plans = [
-        CellPlan(
-            Cell(ABLATION_BACKBONE, METADATA, split, seed, ablation=row.key),
-            metadata=row.metadata,
-            attention=attention if row.attention else None,
-            cut=row.cut_key,
-            extra_dense=row.extra_dense,
-        )
-        for row in rows
-        for seed in seeds
-    ]
-    return sorted(plans, key=lambda p: p.cell.cell_id)

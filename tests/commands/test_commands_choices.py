@@ -131,6 +131,8 @@ def test_refusals_read_like_the_librarys_own_errors() -> None:
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
     """Run `run` and `ablate mobilenetv3` up to training: what they hand the runner."""
+    from skinbench.train import plan
+
     seen: dict = {}
     runner = types.ModuleType("skinbench.train.runner")
 
@@ -146,8 +148,10 @@ def captured(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
         seen.update(plans=plans, settings=settings, dataset=source.name, **options)
         return types.SimpleNamespace(running=[], repaired=[], followed=True, finished=[], skipped=[], out=out)
 
-    runner.matrix_plans, runner.ablation_plans, runner.run_cells = matrix_plans, ablation_plans, run_cells
+    runner.run_cells = run_cells
     monkeypatch.setitem(sys.modules, "skinbench.train.runner", runner)
+    monkeypatch.setattr(plan, "matrix_plans", matrix_plans)
+    monkeypatch.setattr(plan, "ablation_plans", ablation_plans)
     monkeypatch.chdir(tmp_path)  # the run folder (results/<matrix>) keeps its run.toml here
     return seen
 

@@ -72,7 +72,7 @@ def test_image_size_and_settings() -> None:
 
 
 def test_ablation_plans() -> None:
-    from skinbench.train.runner import ablation_plans
+    from skinbench.train.plan import ablation_plans
 
     every = ablation_plans(None, split="paper", seeds=[0], attention="paper")
     assert len(every) == 10 and all(p.cell.recipe == "metadata" for p in every)

@@ -208,7 +208,7 @@ def test_a_job_array_is_submitted_preempted_requeued_and_resumed(
     # Everything finished: the same command submits nothing; a failed cell alone is submitted again.
     (slurm / "states").write_text("4242_0|COMPLETED|node1\n4242_1|COMPLETED|node1\n")
     again = invoke(args)
-    assert again.exit_code == 0 and "0 cell(s) submitted, 2 already finished" in again.output
+    assert again.exit_code == 0 and f"all 2 cells of {out} are finished; nothing to do" in again.output
     assert len(_calls(slurm, "sbatch")) == 1
     CellStatus.now(FAILED, "MemoryError: simulated").write(out / CELLS[1])
     again = invoke(args)

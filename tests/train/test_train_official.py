@@ -21,7 +21,8 @@ from skinbench.cli import app  # noqa: E402
 from skinbench.config import Cell, Settings, Synthetic  # noqa: E402
 from skinbench.data.splits import make_split, reported_part  # noqa: E402
 from skinbench.errors import DataError  # noqa: E402
-from skinbench.train.cell import CellPlan, cell_config  # noqa: E402
+from skinbench.train.cell import cell_config  # noqa: E402
+from skinbench.train.plan import CellPlan  # noqa: E402
 from skinbench.train.rundata import DataSource, RunData  # noqa: E402
 
 runner = CliRunner()

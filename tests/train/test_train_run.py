@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -28,6 +31,9 @@ from skinbench.records import (
 )
 from train_helpers import TWO_CELLS as CELLS
 from train_helpers import TWO_CELLS_ARGS
+from tiny_backbone import CLI_WITH_TINY
+
+HERE = Path(__file__).resolve().parent
 
 
 def test_run_folder_has_data_json_and_the_split(two_cells: Path, tiny_data: Path) -> None:
@@ -105,8 +111,24 @@ def test_rerun_skips_finished_cells(two_cells: Path, run_args: list[str], invoke
     stamps = {cell: (two_cells / cell / "status.json").stat().st_mtime_ns for cell in CELLS}
     result = invoke([*TWO_CELLS_ARGS, "--out", str(two_cells), *run_args])
     assert result.exit_code == 0, result.output
-    assert "0 cell(s) trained, 2 already finished" in result.output
+    assert f"all 2 cells of {two_cells} are finished; nothing to do" in result.output
     assert stamps == {cell: (two_cells / cell / "status.json").stat().st_mtime_ns for cell in CELLS}
+
+
+def test_a_rerun_with_nothing_to_do_says_so_before_importing_keras(two_cells: Path, run_args: list[str]) -> None:
+    """The answer comes from the run folder's records: the process never imports Keras or TensorFlow
+    (``-X importtime`` lists every module it imports) and draws no progress bar."""
+    args = [*TWO_CELLS_ARGS, "--out", str(two_cells), *run_args]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", CLI_WITH_TINY, *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "skinbench" in imported and not imported & {"keras", "tensorflow", "jax"}, sorted(imported & {"keras", "tensorflow", "jax"})
+    said = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    assert said == [f"all 2 cells of {two_cells} are finished; nothing to do (their report: skinbench report "
+                    f"{two_cells}; to train a cell again, delete its folder)"], said
+    assert done.stdout == ""
 
 
 def test_rerun_with_other_settings_is_refused(two_cells: Path, run_args: list[str], invoke) -> None:

@@ -71,7 +71,8 @@ def mixed(tmp_path: Path, two_cells: Path) -> Path:
     return out
 
 
-def test_status_shows_finished_failed_running_and_pending_cells(mixed: Path, invoke) -> None:
+def test_status_shows_finished_failed_running_and_pending_cells(mixed: Path, invoke, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # the full table, one line per cell (test_commands_narrow: 80 columns)
     status = run_status(mixed, now=NOW)
     cells = {cell.cell_id: cell for cell in status.cells}
     assert len(cells) == 7
