@@ -345,6 +345,23 @@ def shard(cells: Sequence[Cell], k: int, n: int) -> list[Cell]:
     return [cell for index, cell in enumerate(ordered) if index % n == k - 1]
 
 
+def ablation_cells(cuts: Sequence[int] | None, *, split: str, seeds: Sequence[int]) -> list[Cell]:
+    """The cells of paper Table 9's rows, sorted by id.
+
+    ``cuts`` keeps the soft-attention rows at those layer numbers (the plain MobileNetV3Large
+    row runs only with the whole table). Every row trains with the metadata recipe's loss and
+    data (class-weighted, no augmentation); a row without metadata drops only that input
+    (``train.cell.plan_for``).
+    """
+    check_split(split)
+    rows = list(catalogue.ABLATION_ROWS.values())
+    if cuts is not None:
+        cuts = check_cuts(cuts)
+        rows = [row for row in rows if row.attention and row.cut in cuts]
+    cells = [Cell(catalogue.ABLATION_BACKBONE, METADATA, split, seed, ablation=row.key) for row in rows for seed in seeds]
+    return sorted(cells, key=lambda c: c.cell_id)
+
+
 def check_cuts(cuts: Sequence[int]) -> list[int]:
     """``--cuts`` as layer numbers of paper Table 9 (RunError naming any other)."""
     unknown = [n for n in cuts if n not in catalogue.ABLATION_CUTS]

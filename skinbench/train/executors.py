@@ -3,7 +3,8 @@
 
 The submitting command prepares the data first (``train.runner.run_cells``: load, validate,
 split, cache, augmentation) and writes every cell's config.json and job.json; a job receives
-only the run folder and its cell id (``train.jobs.CellTask``) and reads the rest from there.
+the run folder, its cell and the run specification (``train.jobs.CellTask``) and reads the rest
+from the folder.
 
 * ``local``: a scheduler in this process keeps up to ``--jobs`` submitit local jobs running,
   each cell in its own process, and follows them until every cell has run. With several GPUs
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from skinbench.catalogue import EXECUTORS, INLINE, LOCAL, SLURM
+from skinbench.config import Cell
 from skinbench.errors import RunError
 from skinbench.records import (
     FAILED,
@@ -51,6 +53,7 @@ from skinbench.records import (
     JobIds,
     RecordError,
 )
+from skinbench.spec import RunSpec
 
 #: A local job runs as long as its cell needs (submitit's default limit is 2 minutes).
 LOCAL_TIMEOUT_MIN = 60 * 24 * 365
@@ -413,9 +416,9 @@ def _slurm_states(job_ids: list[str], out: Path) -> dict[str, str]:
 
 
 def run_local(
-    cells: list[str], out: Path, execution: Execution, job: CellJob, progress, *, poll_s: float = POLL_S
+    cells: list[Cell], spec: RunSpec, out: Path, execution: Execution, job: CellJob, progress, *, poll_s: float = POLL_S
 ) -> JobsOutcome:
-    """Run ``cells`` as local jobs, up to ``execution.jobs`` at once, until every one has ended."""
+    """Run ``cells`` of ``spec`` as local jobs, up to ``execution.jobs`` at once, until every one has ended."""
     submitit = _submitit()
     from submitit.helpers import environment_variables
 
@@ -436,7 +439,8 @@ def run_local(
             for index, slot in enumerate(slots):
                 if index in running or not queue:
                     continue
-                cell = queue.pop(0)
+                task = CellTask(str(out), queue.pop(0), spec)
+                cell = task.cell.cell_id
                 gpu = str(slot.gpu) if slot.gpu is not None else None
                 dataclasses.replace(job, executor=LOCAL, gpu=gpu, gpu_sharing=slot.sharing, submitted_at=now_iso()).write(out / cell)
                 if slot.gpu is None:
@@ -445,7 +449,7 @@ def run_local(
                     executor.update_parameters(gpus_per_node=1, visible_gpus=(slot.gpu,))
                 follower.watch(cell)
                 with environment_variables(**memory_environment(slot)):
-                    submitted = executor.submit(CellTask(str(out), cell))
+                    submitted = executor.submit(task)
                 running[index] = (cell, submitted)
                 outcome.jobs[cell] = str(submitted.job_id)
                 _write_jobs(out, LOCAL, outcome.jobs, None)
@@ -481,8 +485,10 @@ def check_available(execution: Execution) -> None:
         )
 
 
-def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob, progress) -> tuple[JobsOutcome, list]:
-    """Submit ``cells`` as one SLURM job array; the outcome (job ids) and submitit's jobs."""
+def submit_slurm(
+    cells: list[Cell], spec: RunSpec, out: Path, execution: Execution, job: CellJob, progress
+) -> tuple[JobsOutcome, list]:
+    """Submit ``cells`` of ``spec`` as one SLURM job array; the outcome (job ids) and submitit's jobs."""
     check_available(execution)
     submitit = _submitit()
     from skinbench.train.jobs import CellTask
@@ -492,15 +498,15 @@ def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob
     executor.update_parameters(**slurm_parameters(execution, out))
     stamp = now_iso()
     for cell in cells:
-        dataclasses.replace(job, executor=SLURM, gpu=None, gpu_sharing=1, submitted_at=stamp).write(out / cell)
+        dataclasses.replace(job, executor=SLURM, gpu=None, gpu_sharing=1, submitted_at=stamp).write(out / cell.cell_id)
     from submitit.core.utils import FailedJobError, FailedSubmissionError
 
     try:
         with executor.batch():
-            submitted = [executor.submit(CellTask(str(out), cell)) for cell in cells]
+            submitted = [executor.submit(CellTask(str(out), cell, spec)) for cell in cells]
     except (FailedJobError, FailedSubmissionError, OSError) as exc:  # sbatch refused it (partition, account, limits...)
         raise RunError(f"sbatch did not take the job array: {str(exc).strip() or type(exc).__name__}") from None
-    outcome = JobsOutcome(jobs={cell: str(s.job_id) for cell, s in zip(cells, submitted)}, followed=False)
+    outcome = JobsOutcome(jobs={cell.cell_id: str(s.job_id) for cell, s in zip(cells, submitted)}, followed=False)
     outcome.array_job_id = str(submitted[0].job_id).split("_")[0] if submitted else None
     _write_jobs(out, SLURM, outcome.jobs, outcome.array_job_id)
     return outcome, submitted

@@ -29,7 +29,8 @@ from skinbench.records import (
     RecordError,
     cell_damage,
 )
-from skinbench.train.cell import CellPlan, error_text
+from skinbench.train.cell import error_text
+from skinbench.train.resolve import CellPlan
 from skinbench.train.celllock import cell_lock, try_lock
 from skinbench.train.rundata import RunData
 from skinbench.train.state import Checkpoint

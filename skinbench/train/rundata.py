@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
@@ -28,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 from skinbench.classes import CLASSES, NUM_CLASSES
-from skinbench.catalogue import DATASETS, RECIPES
-from skinbench.config import Cell, Synthetic
-from skinbench.errors import DataError, RunError
+from skinbench.catalogue import RECIPES
+from skinbench.config import Cell
+from skinbench.errors import DataError
 from skinbench.records import CellConfig, DataInfo, split_file
 from skinbench.train.inputs import CellInputs
+from skinbench.train.resolve import DataSource
 
 class Need(NamedTuple):
     """What one cell needs built before training: its image cache, split and augmented set."""
@@ -42,29 +42,6 @@ class Need(NamedTuple):
     seed: int
     augmented: bool
     augment_per_class: int | None  #: images per class of the augmented set (None: the paper's growth)
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Where a run's images come from: a HAM10000 folder, or the generated synthetic set."""
-
-    name: str
-    data_dir: Path | None
-    synthetic: Synthetic
-    strict: bool = False  #: unreadable images stop the run instead of being left out
-
-    def root(self, *, progress: bool = True) -> Path:
-        """The dataset folder (generating the synthetic one on first use)."""
-        if self.name == "synthetic":
-            from skinbench.data.synthetic import ensure_synthetic
-
-            synthetic = self.synthetic
-            return ensure_synthetic(count=synthetic.count, size=synthetic.size, seed=synthetic.seed, progress=progress)
-        if self.name != "ham10000":
-            raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {self.name!r}")
-        from skinbench.data.ham10000 import check_data_dir
-
-        return check_data_dir(self.data_dir)
 
 
 class RunData:

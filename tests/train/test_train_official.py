@@ -21,8 +21,9 @@ from skinbench.cli import app  # noqa: E402
 from skinbench.config import Cell, Settings, Synthetic  # noqa: E402
 from skinbench.data.splits import make_split, reported_part  # noqa: E402
 from skinbench.errors import DataError  # noqa: E402
-from skinbench.train.cell import CellPlan, cell_config  # noqa: E402
-from skinbench.train.rundata import DataSource, RunData  # noqa: E402
+from skinbench.train.cell import cell_config  # noqa: E402
+from skinbench.train.resolve import CellPlan, DataSource  # noqa: E402
+from skinbench.train.rundata import RunData  # noqa: E402
 
 runner = CliRunner()
 
@@ -49,7 +50,7 @@ def _source(folder: Path) -> DataSource:
     return DataSource("ham10000", folder, Synthetic())
 
 
-def test_the_test_set_is_the_reported_part_and_never_trains(fetched, tmp_path: Path, train_cache: Path) -> None:
+def test_the_test_set_is_the_reported_part_and_never_trains(fetched, tmp_path: Path, train_cache: Path, tiny: str) -> None:
     folder, archives = fetched
     data = RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, protocols={"official"})
     split = data.split("official", 0)
@@ -66,7 +67,7 @@ def test_the_test_set_is_the_reported_part_and_never_trains(fetched, tmp_path: P
     assert sorted(pd.read_csv(tmp_path / "run" / "split-official-s0.csv").query("part == 'test'")["image_id"]) == archives.test_ids
     again = RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, protocols={"official"})
     cell = Cell("tiny", "metadata", "official", 0)
-    inputs = again.inputs(cell, cell_config(CellPlan(cell, metadata=True), Settings(batch_size=8), again, 32))
+    inputs = again.inputs(cell, cell_config(CellPlan(cell, metadata=True), Settings(batch_size=8, image_size=32), again))
     assert inputs.report_part == "test" and sorted(inputs.report_ids) == archives.test_ids
     # The run's dataset fingerprint covers the test set; the training images' cache is the training data's.
     assert again.dataset.fingerprint != again.training.fingerprint
