@@ -41,9 +41,11 @@ ONE_PASS, TENTH = "one pass", "len(train)/10 steps"
 BALANCED, MELANOMA_X5 = "balanced", "melanoma x5"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Schedule:
     """How one recipe trains under a named schedule: batch, epoch, optimizer, loss weights, stopping.
+
+    Its fields are given by name (twelve values in a row would be a bare tuple).
 
     ``epoch`` ONE_PASS: an epoch is one pass over the training part (full batches of one stream of
     shuffled passes, the remainder trained on first in the next epoch). TENTH: an epoch is
@@ -76,8 +78,9 @@ def _paper_text(recipe: str) -> Schedule:
     """The paper's text, for both recipes: one-pass epochs, Adam 1e-3, batch 32, ReduceLROnPlateau,
     EarlyStopping on validation accuracy (patience 25), the class-weighted loss for metadata only."""
     return Schedule(
-        "paper", "the paper's text", PAPER_BATCH_SIZE, ONE_PASS, 1e-3, True,
-        BALANCED if RECIPES[recipe].weighted_loss else None, None, "val_accuracy", 25, 0.0, 150,
+        name="paper", follows="the paper's text", batch_size=PAPER_BATCH_SIZE, epoch=ONE_PASS, learning_rate=1e-3,
+        reduce_lr=True, class_weights=BALANCED if RECIPES[recipe].weighted_loss else None, augment_per_class=None,
+        monitor="val_accuracy", patience=25, min_delta=0.0, max_epochs=150,
     )
 
 
@@ -96,12 +99,14 @@ SCHEDULES: dict[str, dict[str, Schedule]] = {
     "paper": {recipe: _paper_text(recipe) for recipe in RECIPES},
     "code": {
         METADATA: Schedule(
-            "code", _notebook(AUTHOR_METADATA_NOTEBOOK), AUTHOR_METADATA_BATCH, TENTH, 1e-3, True, BALANCED, None,
-            "val_loss", 35, 0.001, 500,
+            name="code", follows=_notebook(AUTHOR_METADATA_NOTEBOOK), batch_size=AUTHOR_METADATA_BATCH, epoch=TENTH,
+            learning_rate=1e-3, reduce_lr=True, class_weights=BALANCED, augment_per_class=None,
+            monitor="val_loss", patience=35, min_delta=0.001, max_epochs=500,
         ),
         AUGMENTED: Schedule(
-            "code", _notebook(AUTHOR_AUGMENTED_NOTEBOOK), AUTHOR_AUGMENTED_BATCH, TENTH, 1e-2, False, MELANOMA_X5,
-            AUTHOR_AUGMENTED_PER_CLASS, "val_loss", 30, 0.001, 150,
+            name="code", follows=_notebook(AUTHOR_AUGMENTED_NOTEBOOK), batch_size=AUTHOR_AUGMENTED_BATCH, epoch=TENTH,
+            learning_rate=1e-2, reduce_lr=False, class_weights=MELANOMA_X5, augment_per_class=AUTHOR_AUGMENTED_PER_CLASS,
+            monitor="val_loss", patience=30, min_delta=0.001, max_epochs=150,
         ),
     },
 }

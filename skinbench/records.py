@@ -1,6 +1,6 @@
 """The run folder's files, each defined once: what the runner and trainer write and the report reads.
 
-A run folder (``--out``) holds ``data.json``, one split CSV per (protocol, seed) and one folder
+A run folder (``--out``) holds ``data.json``, one split CSV per (split, seed) and one folder
 per cell. Each JSON file of a cell is a frozen dataclass below with ``write(folder)`` (atomic,
 through ``skinbench.io``) and ``read(folder)``; the file names and the CSV columns are here
 too. Every JSON file carries ``format_version``. Reading checks it, the keys and each value's
@@ -75,9 +75,9 @@ SPLIT_COLUMNS = ("image_id", "lesion_id", "part")
 PARTS = ("train", "val", "test")
 
 
-def split_file(protocol: str, seed: int) -> str:
-    """The run folder's file holding the split of (protocol, seed): SPLIT_COLUMNS."""
-    return f"split-{protocol}-s{seed}.csv"
+def split_file(split: str, seed: int) -> str:
+    """The run folder's file holding split ``split`` drawn under ``seed``: SPLIT_COLUMNS."""
+    return f"split-{split}-s{seed}.csv"
 
 
 def write_split(path: Path, split: pd.DataFrame) -> Path:
@@ -582,7 +582,7 @@ class DataInfo(Record):
     class_counts: dict[str, int]
     dropped: dict[str, int]  #: reason -> rows dropped
     problems: list[str]
-    splits: dict[str, dict[str, dict[str, int]]]  #: ``<protocol>-s<seed>`` -> part -> class -> images
+    splits: dict[str, dict[str, dict[str, int]]]  #: ``<split>-s<seed>`` -> part -> class -> images
 
 
 @dataclasses.dataclass(frozen=True)

@@ -171,11 +171,11 @@ class PreparedData(RunData):
     written by several jobs at once).
     """
 
-    def _split(self, protocol: str, seed: int):
-        path = self.split_path(protocol, seed)
+    def _split(self, split: str, seed: int):
+        path = self.split_path(split, seed)
         if not path.exists():
             raise RunError(f"{path} is missing: the submitting command writes it before any job starts; run it again")
-        return super()._split(protocol, seed)
+        return super()._split(split, seed)
 
     def cache(self, size: int):
         self._require_cache(self.training, size)
@@ -245,7 +245,7 @@ def _run_job(out: Path, cell: Cell, spec: RunSpec, *, job_id: str | None) -> str
             determinism.enable()
         compile_cache.enable()
         plan = plan_for(cell, settings)
-        data = PreparedData(resolved.source, out, need_metadata=plan.metadata, progress=False, protocols={cell.split})
+        data = PreparedData(resolved.source, out, need_metadata=plan.metadata, progress=False, splits={cell.split})
         config = cell_config(plan, settings, data)
         changed = CellConfig.read(folder).differences(config)
         if changed:

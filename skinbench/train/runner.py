@@ -92,7 +92,7 @@ def run_cells(
     out = Path(out)
     data = RunData(
         resolved.source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet,
-        protocols={p.cell.split for p in plans},
+        splits={p.cell.split for p in plans},
     )
     out.mkdir(parents=True, exist_ok=True)  # once the data is usable: a mistake leaves no empty folder
     _check_dataset(out, data)
