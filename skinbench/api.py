@@ -66,18 +66,20 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
     if m.ablation is not None:
         ablation = catalogue.ABLATIONS.get(m.ablation)
         if m.matrix is not None or m.backbones is not None or m.recipes is not None:
-            raise RunError("an ablation trains its own cells: give no matrix, backbones or recipes with it")
+            raise RunError("an ablation trains its own cells: give no matrix.matrix, matrix.backbones or matrix.recipes "
+                           "with it", fields=("matrix.matrix", "matrix.backbones", "matrix.recipes"))
         name, backbones = "ablation", {ablation.backbone}
         chosen = _parse_cuts(m.cuts) if m.cuts is not None or not m.smoke else config.SMOKE_ABLATION_CUTS
         cells = config.ablation_cells(chosen, split=spec.data.split, seeds=seeds)
     else:
         if m.cuts is not None or m.smoke:
-            raise RunError("cuts and smoke are options of an ablation ('skinbench ablate mobilenetv3')")
+            raise RunError("matrix.cuts and matrix.smoke are options of an ablation (matrix.ablation)",
+                           fields=("matrix.cuts", "matrix.smoke", "matrix.ablation"))
         matrix = resolved.matrix
         cells = config.select(
             matrix,
-            backbones=catalogue.BACKBONES.parse(m.backbones, "--backbones"),
-            recipes=config.parse_list(m.recipes, "--recipes", catalogue.RECIPE_NAMES),
+            backbones=catalogue.BACKBONES.parse(m.backbones, "matrix.backbones"),
+            recipes=config.parse_list(m.recipes, "matrix.recipes", catalogue.RECIPE_NAMES),
             split=spec.data.split,
             seeds=seeds,
         )
@@ -94,7 +96,7 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
     dataset = resolved.source.name
     _check_data(dataset, spec.data.data_dir)
     for backbone in sorted(backbones & set(catalogue.BACKBONES)):
-        catalogue.BACKBONES[backbone].check_size(settings.image_size)
+        catalogue.BACKBONES[backbone].check_size(settings.image_size, "model.image_size")
     require_gpu = _require_gpu(execution, allow_cpu=x.allow_cpu, cpu_sized=profile.cpu_sized(settings), dry_run=dry_run)
     plans = [plan_for(cell, settings) for cell in cells]
     return Prepared(spec, dataset, _shard(plans, part), settings, profile, execution, x.out or Path("results") / name, require_gpu)
@@ -178,13 +180,15 @@ def _parse_cuts(text: str | None) -> list[int] | None:
     try:
         cuts = [int(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
-        raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
+        raise RunError(f"matrix.cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}",
+                       fields=("matrix.cuts",)) from None
     return config.check_cuts(cuts)
 
 
 def _check_data(dataset: str, data_dir: Path | None) -> None:
     if dataset == "synthetic" and data_dir is not None:
-        raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
+        raise RunError("data.data_dir is for data.dataset ham10000; data.dataset synthetic generates its own images",
+                       fields=("data.data_dir", "data.dataset"))
     if dataset == "ham10000":
         from skinbench.data.ham10000 import check_data_dir
 
@@ -204,8 +208,9 @@ def _require_gpu(execution: Execution, *, allow_cpu: bool, cpu_sized: bool, dry_
         return needed
     if execution.executor == catalogue.SLURM:
         if needed and execution.gpus_per_cell == 0:
-            raise RunError("--gpus-per-cell 0 gives the jobs no GPU, and this plan is larger than the smoke and demo "
-                           "matrices: add --allow-cpu to train it on CPUs")
+            raise RunError("execution.gpus_per_cell 0 gives the jobs no GPU, and this plan is larger than the smoke and "
+                           "demo matrices: set execution.allow_cpu to train it on CPUs",
+                           fields=("execution.gpus_per_cell", "execution.allow_cpu"))
         return needed
     require_gpu(allow_cpu=allow_cpu, cpu_sized=cpu_sized)
     return needed

@@ -275,33 +275,36 @@ def parse_list(text: str | None, option: str, allowed: Sequence[str]) -> list[st
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
-        raise RunError(f"{option}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(allowed)}")
+        raise RunError(f"{option}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(allowed)}",
+                       fields=(option,))
     return names
 
 
 def parse_seeds(seeds: str | None, seed: int) -> list[int]:
-    """``--seeds 0,1,2`` when given, else ``[--seed]``."""
+    """``seeds`` ("0,1,2") when given, else ``[seed]`` (``matrix.seeds``, ``matrix.seed``)."""
     if seeds is None:
         return [seed]
     try:
         values = [int(part) for part in seeds.split(",") if part.strip()]
     except ValueError:
-        raise RunError(f"--seeds must be comma-separated integers such as 0,1,2, not {seeds!r}") from None
+        raise RunError(f"matrix.seeds must be comma-separated integers such as 0,1,2, not {seeds!r}",
+                       fields=("matrix.seeds",)) from None
     if not values:
-        raise RunError("--seeds is empty; give e.g. --seeds 0,1,2")
+        raise RunError("matrix.seeds is empty; give e.g. 0,1,2", fields=("matrix.seeds",))
     return sorted(set(values))
 
 
-def parse_image_size(text: str | None) -> int | None:
-    """'native' -> None (each backbone's own size); a number of pixels -> int. None stays None."""
+def parse_image_size(text: str | None, name: str) -> int | None:
+    """'native' -> None (each backbone's own size); a number of pixels -> int. None stays None.
+    ``name`` is the setting's, as errors say it (``model.image_size``, a command's ``--image-size``)."""
     if text is None or text == "native":
         return None
     try:
         size = int(text)
     except ValueError:
-        raise RunError(f"--image-size must be 'native' or a number of pixels, not {text!r}") from None
+        raise RunError(f"{name} must be 'native' or a number of pixels, not {text!r}", fields=(name,)) from None
     if size < 32:
-        raise RunError(f"--image-size {size} is too small; use 32 or more")
+        raise RunError(f"{name} {size} is too small; use 32 or more", fields=(name,))
     return size
 
 
@@ -312,17 +315,15 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         k, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise RunError(f"--shard must look like K/N, e.g. 2/4, not {text!r}") from None
+        raise RunError(f"matrix.shard must look like K/N, e.g. 2/4, not {text!r}", fields=("matrix.shard",)) from None
     if not 1 <= k <= n:
-        raise RunError(f"--shard {text}: K must be between 1 and N")
+        raise RunError(f"matrix.shard {text}: K must be between 1 and N", fields=("matrix.shard",))
     return k, n
 
 
 def check_split(split: str) -> str:
-    """``--split``: one of ``catalogue.SPLITS``."""
-    if split not in SPLITS:
-        raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
-    return split
+    """``data.split``: one of ``catalogue.SPLITS``."""
+    return catalogue.check_choice("data.split", split, SPLITS)
 
 
 def expand(pairs: Iterable[tuple[str, str]], split: str, seeds: Sequence[int]) -> list[Cell]:
@@ -338,8 +339,9 @@ def select(
     pairs = [(b, r) for b, r in spec.pairs if (backbones is None or b in backbones) and (recipes is None or r in recipes)]
     if not pairs:
         raise RunError(
-            f"no cell of the {spec.name} matrix matches --backbones/--recipes; "
-            "'--matrix all' has every backbone with both recipes"
+            f"no cell of the {spec.name} matrix matches matrix.backbones and matrix.recipes; "
+            "the matrix 'all' (matrix.matrix) has every backbone with both recipes",
+            fields=("matrix.backbones", "matrix.recipes", "matrix.matrix"),
         )
     return expand(pairs, split, seeds)
 
@@ -368,11 +370,12 @@ def ablation_cells(cuts: Sequence[int] | None, *, split: str, seeds: Sequence[in
 
 
 def check_cuts(cuts: Sequence[int]) -> list[int]:
-    """``--cuts`` as layer numbers of paper Table 9 (RunError naming any other)."""
+    """``matrix.cuts`` as layer numbers of paper Table 9 (RunError naming any other)."""
     unknown = [n for n in cuts if n not in catalogue.ABLATION_CUTS]
     if unknown:
         raise RunError(
-            f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are "
-            f"{', '.join(map(str, catalogue.ABLATION_CUTS))}"
+            f"matrix.cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are "
+            f"{', '.join(map(str, catalogue.ABLATION_CUTS))}",
+            fields=("matrix.cuts",),
         )
     return list(cuts)

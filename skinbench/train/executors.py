@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from skinbench import catalogue
 from skinbench.catalogue import EXECUTORS, INLINE, LOCAL, SLURM
 from skinbench.config import Cell
 from skinbench.errors import RunError
@@ -102,31 +103,34 @@ def parse_execution(
     slurm_options: list[str] | None = None,
     shard: bool = False,
 ) -> Execution:
-    """The options of ``--executor`` checked together: each belongs to one executor."""
-    if executor not in EXECUTORS:
-        raise RunError(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    """The options of ``execution.executor`` checked together: each belongs to one executor (errors name
+    the run specification's fields, ``execution.<name>``)."""
+    catalogue.check_choice("execution.executor", executor, EXECUTORS)
     slurm_given = [
-        name for name, value in (
-            ("--partition", partition), ("--time", time_limit), ("--gpus-per-cell", gpus_per_cell),
-            ("--cpus-per-cell", cpus_per_cell), ("--mem", mem), ("--array-parallelism", array_parallelism),
-            ("--slurm-option", slurm_options or None), ("--wait", wait or None),
+        f"execution.{name}" for name, value in (
+            ("partition", partition), ("time_limit", time_limit), ("gpus_per_cell", gpus_per_cell),
+            ("cpus_per_cell", cpus_per_cell), ("mem", mem), ("array_parallelism", array_parallelism),
+            ("slurm_option", slurm_options or None), ("wait", wait or None),
         ) if value is not None
     ]
     if executor != SLURM and slurm_given:
-        raise RunError(f"{', '.join(slurm_given)}: for --executor slurm only")
+        raise RunError(f"{', '.join(slurm_given)}: for execution.executor slurm only",
+                       fields=(*slurm_given, "execution.executor"))
     if executor != LOCAL and jobs is not None:
-        raise RunError("--jobs: for --executor local only (SLURM runs --array-parallelism tasks at once)")
+        raise RunError("execution.jobs: for execution.executor local only (SLURM runs execution.array_parallelism "
+                       "tasks at once)", fields=("execution.jobs", "execution.executor", "execution.array_parallelism"))
     if executor != INLINE and shard:
         raise RunError(
-            f"--shard is for inline runs on machines without SLURM; --executor {executor} runs every cell itself"
+            f"matrix.shard is for inline runs on machines without SLURM; execution.executor {executor} runs every "
+            "cell itself", fields=("matrix.shard", "execution.executor"),
         )
     if jobs is not None and jobs < 1:
-        raise RunError("--jobs must be 1 or more")
-    for name, value in (("--gpus-per-cell", gpus_per_cell), ("--cpus-per-cell", cpus_per_cell)):
-        if value is not None and value < (0 if name == "--gpus-per-cell" else 1):
-            raise RunError(f"{name} {value}: give {'0 or more' if name == '--gpus-per-cell' else '1 or more'}")
+        raise RunError("execution.jobs must be 1 or more", fields=("execution.jobs",))
+    for name, value, least in (("execution.gpus_per_cell", gpus_per_cell, 0), ("execution.cpus_per_cell", cpus_per_cell, 1)):
+        if value is not None and value < least:
+            raise RunError(f"{name} {value}: give {least} or more", fields=(name,))
     if array_parallelism is not None and array_parallelism < 1:
-        raise RunError("--array-parallelism must be 1 or more")
+        raise RunError("execution.array_parallelism must be 1 or more", fields=("execution.array_parallelism",))
     return Execution(
         executor=executor,
         jobs=jobs,
@@ -143,7 +147,8 @@ def parse_execution(
 
 def parse_time(text: str) -> int:
     """SLURM's time formats (``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M``, ``D-H:M:S``) in whole minutes, rounded up."""
-    wrong = RunError(f"--time {text!r}: give minutes (90) or SLURM's [D-]HH:MM[:SS] (e.g. 12:00:00 or 1-12:00)")
+    wrong = RunError(f"execution.time_limit {text!r}: give minutes (90) or SLURM's [D-]HH:MM[:SS] (e.g. 12:00:00 or "
+                     "1-12:00)", fields=("execution.time_limit",))
     try:
         days, dash, rest = text.strip().rpartition("-")
         if dash and not days:
@@ -173,7 +178,8 @@ def parse_slurm_options(options: list[str]) -> tuple[tuple[str, Any], ...]:
         key, sep, value = option.partition("=")
         key = key.strip().lstrip("-")
         if not key or (sep and not value.strip()):
-            raise RunError(f"--slurm-option {option!r}: give KEY=VALUE, e.g. account=myproject or qos=high (or KEY for a flag)")
+            raise RunError(f"execution.slurm_option {option!r}: give KEY=VALUE, e.g. account=myproject or qos=high (or "
+                           "KEY for a flag)", fields=("execution.slurm_option",))
         parsed.append((key, value.strip() if sep else True))
     return tuple(parsed)
 
@@ -480,8 +486,9 @@ def check_available(execution: Execution) -> None:
     missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
     if missing:
         raise RunError(
-            f"--executor slurm needs SLURM's {' and '.join(missing)} on PATH: run the command on the cluster's login "
-            "node; on machines without SLURM, split the run with --shard K/N"
+            f"execution.executor slurm needs SLURM's {' and '.join(missing)} on PATH: run the command on the "
+            "cluster's login node; on machines without SLURM, split the run with matrix.shard K/N",
+            fields=("execution.executor", "matrix.shard"),
         )
 
 

@@ -37,7 +37,7 @@ class DataSource:
             synthetic = self.synthetic
             return ensure_synthetic(count=synthetic.count, size=synthetic.size, seed=synthetic.seed, progress=progress)
         if self.name != "ham10000":
-            raise RunError(f"--dataset must be one of {', '.join(catalogue.DATASETS)}, not {self.name!r}")
+            catalogue.check_choice("data.dataset", self.name, catalogue.DATASETS)
         from skinbench.data.ham10000 import check_data_dir
 
         return check_data_dir(self.data_dir)
@@ -71,15 +71,17 @@ def _settings(spec: RunSpec, profile: Profile) -> Settings:
     model, training = spec.model, spec.training
     weights = model.weights
     if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
-        raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
+        raise RunError(f"model.weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these",
+                       fields=("model.weights",))
     settings = profile.settings.override(schedule=training.schedule, batch_size=training.batch_size)
     batches = sorted({settings.schedule_for(recipe).batch_size for recipe in catalogue.RECIPES})
     k = training.gradient_accumulation
     if k and any(batch % k for batch in batches):
-        raise RunError(f"--gradient-accumulation {k} does not divide the batch of "
-                       f"{' or '.join(map(str, batches))} into equal micro-batches; use a divisor of --batch-size")
+        raise RunError(f"training.gradient_accumulation {k} does not divide the batch of "
+                       f"{' or '.join(map(str, batches))} into equal micro-batches; use a divisor of training.batch_size",
+                       fields=("training.gradient_accumulation", "training.batch_size"))
     return profile.settings.override(
-        image_size=config.parse_image_size(model.image_size),
+        image_size=config.parse_image_size(model.image_size, "model.image_size"),
         epochs=training.epochs,
         batch_size=training.batch_size,
         weights=weights,
@@ -99,7 +101,7 @@ def _dataset(spec: RunSpec, profile: Profile) -> str:
     profile's (the synthetic set for the smoke and demo matrices)."""
     data = spec.data
     if data.dataset is not None:
-        return catalogue.check_choice("--dataset", data.dataset, catalogue.DATASETS)
+        return catalogue.check_choice("data.dataset", data.dataset, catalogue.DATASETS)
     return catalogue.REAL if data.data_dir is not None else profile.dataset
 
 

@@ -59,14 +59,15 @@ def test_shards_cover_the_matrix_exactly_once(n: int) -> None:
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "2", "a/b"])
 def test_bad_shards(text: str) -> None:
-    with pytest.raises(RunError, match="--shard"):
+    with pytest.raises(RunError, match="^matrix.shard "):
         config.parse_shard(text)
 
 
 def test_image_size_and_settings() -> None:
-    assert config.parse_image_size("native") is None and config.parse_image_size("64") == 64
-    with pytest.raises(RunError):
-        config.parse_image_size("16")
+    assert config.parse_image_size("native", "model.image_size") is None
+    assert config.parse_image_size("64", "model.image_size") == 64
+    with pytest.raises(RunError, match="^--image-size 16 is too small"):
+        config.parse_image_size("16", "--image-size")
     settings = config.SMOKE.settings.override(epochs=3, image_size=None)
     assert settings.epochs == 3 and settings.image_size == 64
 
