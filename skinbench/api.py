@@ -47,11 +47,10 @@ class Prepared:
     finished: bool = False  #: every cell is finished in ``out`` with these settings and data: a run trains nothing
 
     def source(self):
-        """The ``train.rundata.DataSource`` the cells read."""
-        from skinbench.train.rundata import DataSource
+        """The ``train.resolve.DataSource`` the cells read."""
+        from skinbench.train.resolve import resolve
 
-        data = self.spec.data
-        return DataSource(self.dataset, data.data_dir, self.profile.synthetic, data.strict)
+        return resolve(self.spec).source
 
 
 def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
@@ -60,29 +59,33 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
     No Keras, TensorFlow or JAX is imported before the options are checked.
     """
     from skinbench.train.executors import check_available, parse_execution
+    from skinbench.train.resolve import plan_for, resolve
 
     m = spec.matrix
     seeds = config.parse_seeds(m.seeds, m.seed)
+    resolved = resolve(spec)
     if m.ablation is not None:
         ablation = catalogue.ABLATIONS.get(m.ablation)
         if m.matrix is not None or m.backbones is not None or m.recipes is not None:
-            raise RunError("an ablation trains its own cells: give no matrix, backbones or recipes with it")
-        profile = config.SMOKE_ABLATION if m.smoke else config.FULL_SCALE
+            raise RunError("an ablation trains its own cells: give no matrix.matrix, matrix.backbones or matrix.recipes "
+                           "with it", fields=("matrix.matrix", "matrix.backbones", "matrix.recipes"))
         name, backbones = "ablation", {ablation.backbone}
         chosen = _parse_cuts(m.cuts) if m.cuts is not None or not m.smoke else config.SMOKE_ABLATION_CUTS
+        cells = config.ablation_cells(chosen, split=spec.data.split, seeds=seeds)
     else:
         if m.cuts is not None or m.smoke:
-            raise RunError("cuts and smoke are options of an ablation ('skinbench ablate mobilenetv3')")
-        matrix = config.MATRICES.get(m.matrix or ("all" if m.backbones else "full"))
+            raise RunError("matrix.cuts and matrix.smoke are options of an ablation (matrix.ablation)",
+                           fields=("matrix.cuts", "matrix.smoke", "matrix.ablation"))
+        matrix = resolved.matrix
         cells = config.select(
             matrix,
-            backbones=catalogue.BACKBONES.parse(m.backbones, "--backbones"),
-            recipes=config.parse_list(m.recipes, "--recipes", catalogue.RECIPE_NAMES),
+            backbones=catalogue.BACKBONES.parse(m.backbones, "matrix.backbones"),
+            recipes=config.parse_list(m.recipes, "matrix.recipes", catalogue.RECIPE_NAMES),
             split=spec.data.split,
             seeds=seeds,
         )
-        profile, name, backbones = matrix.profile, matrix.name, {cell.backbone for cell in cells}
-    settings = _settings(spec, profile)
+        name, backbones = matrix.name, {cell.backbone for cell in cells}
+    profile, settings = resolved.profile, resolved.settings
     part = config.parse_shard(m.shard)
     x = spec.execution
     execution = parse_execution(
@@ -91,23 +94,16 @@ def prepare(spec: RunSpec, *, dry_run: bool = False) -> Prepared:
         array_parallelism=x.array_parallelism, slurm_options=list(x.slurm_option) or None,
     )
     check_available(execution)
-    dataset = _dataset(spec.data.dataset, spec.data.data_dir, profile)
+    dataset = resolved.source.name
     _check_data(dataset, spec.data.data_dir)
     for backbone in sorted(backbones & set(catalogue.BACKBONES)):
-        catalogue.BACKBONES[backbone].check_size(settings.image_size)
+        catalogue.BACKBONES[backbone].check_size(settings.image_size, "model.image_size")
     from skinbench.train.device import backend_name
     from skinbench.train.left import nothing_left
-    from skinbench.train.plan import ablation_plans, data_root, matrix_plans
 
-    if m.ablation is not None:
-        plans = ablation_plans(chosen, split=spec.data.split, seeds=seeds, attention=settings.attention)
-    else:
-        plans = matrix_plans(cells, settings)
-    plans, out = _shard(plans, part), x.out or Path("results") / name
+    plans, out = _shard([plan_for(cell, settings) for cell in cells], part), x.out or Path("results") / name
     finished = nothing_left(  # from the run folder's records: no Keras yet
-        plans, settings, dataset, lambda: data_root(dataset, spec.data.data_dir, profile.synthetic, progress=False), out,
-        backend=backend_name(),
-    )
+        plans, settings, dataset, lambda: resolved.source.root(progress=False), out, backend=backend_name())
     require_gpu = _require_gpu(execution, allow_cpu=x.allow_cpu, cpu_sized=profile.cpu_sized(settings),
                                dry_run=dry_run or finished)
     return Prepared(spec, dataset, plans, settings, profile, execution, out, require_gpu, finished)
@@ -126,8 +122,8 @@ def run(spec: RunSpec | Prepared) -> RunSummary:
         err_console.print(device_line(precision=prepared.settings.precision, jit=prepared.settings.jit),
                           highlight=False, soft_wrap=True)
     try:
-        return run_cells(prepared.plans, prepared.settings, prepared.source(), prepared.out, quiet=spec.execution.quiet,
-                         execution=prepared.execution, require_gpu=prepared.require_gpu)
+        return run_cells(spec, [plan.cell for plan in prepared.plans], prepared.out, execution=prepared.execution,
+                         require_gpu=prepared.require_gpu)
     finally:  # once the data is in place (data.json), even when the run stops: a refused run leaves no folder
         if (prepared.out / DataInfo.FILE).exists():
             keep_spec(spec, prepared.out)
@@ -178,34 +174,6 @@ def write_report(
     return path
 
 
-def _settings(spec: RunSpec, profile: Profile) -> Settings:
-    """The profile's settings with every option ``spec`` sets applied."""
-    model, training = spec.model, spec.training
-    weights = model.weights
-    if weights not in (None, "imagenet", "none") and not Path(weights).is_file():
-        raise RunError(f"--weights must be 'imagenet', 'none' or an existing weights file; {weights} is none of these")
-    settings = profile.settings.override(schedule=training.schedule, batch_size=training.batch_size)
-    batches = sorted({settings.schedule_for(recipe).batch_size for recipe in catalogue.RECIPES})
-    k = training.gradient_accumulation
-    if k and any(batch % k for batch in batches):
-        raise RunError(f"--gradient-accumulation {k} does not divide the batch of "
-                       f"{' or '.join(map(str, batches))} into equal micro-batches; use a divisor of --batch-size")
-    return profile.settings.override(
-        image_size=config.parse_image_size(model.image_size),
-        epochs=training.epochs,
-        batch_size=training.batch_size,
-        weights=weights,
-        precision=training.precision,
-        jit=training.jit or None,
-        schedule=training.schedule,
-        attention=model.attention,
-        deterministic=training.deterministic or None,
-        bn_momentum=model.bn_momentum,
-        gradient_accumulation=k,
-        keep_model=training.keep_models,
-    )
-
-
 def _shard(plans: list, parts: tuple[int, int] | None) -> list:
     """The plans of shard ``K/N`` (all without one)."""
     if parts is None:
@@ -220,21 +188,15 @@ def _parse_cuts(text: str | None) -> list[int] | None:
     try:
         cuts = [int(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
-        raise RunError(f"--cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}") from None
+        raise RunError(f"matrix.cuts must be comma-separated layer numbers such as 230,240,246, not {text!r}",
+                       fields=("matrix.cuts",)) from None
     return config.check_cuts(cuts)
-
-
-def _dataset(dataset: str | None, data_dir: Path | None, profile: Profile) -> str:
-    """The data a run reads: ``dataset`` when given; else the real set when ``data_dir`` is; else the
-    profile's (the synthetic set for the smoke and demo matrices)."""
-    if dataset is not None:
-        return catalogue.check_choice("--dataset", dataset, catalogue.DATASETS)
-    return catalogue.REAL if data_dir is not None else profile.dataset
 
 
 def _check_data(dataset: str, data_dir: Path | None) -> None:
     if dataset == "synthetic" and data_dir is not None:
-        raise RunError("--data-dir is for --dataset ham10000; --dataset synthetic generates its own images")
+        raise RunError("data.data_dir is for data.dataset ham10000; data.dataset synthetic generates its own images",
+                       fields=("data.data_dir", "data.dataset"))
     if dataset == "ham10000":
         from skinbench.data.ham10000 import check_data_dir
 
@@ -254,8 +216,9 @@ def _require_gpu(execution: Execution, *, allow_cpu: bool, cpu_sized: bool, dry_
         return needed
     if execution.executor == catalogue.SLURM:
         if needed and execution.gpus_per_cell == 0:
-            raise RunError("--gpus-per-cell 0 gives the jobs no GPU, and this plan is larger than the smoke and demo "
-                           "matrices: add --allow-cpu to train it on CPUs")
+            raise RunError("execution.gpus_per_cell 0 gives the jobs no GPU, and this plan is larger than the smoke and "
+                           "demo matrices: set execution.allow_cpu to train it on CPUs",
+                           fields=("execution.gpus_per_cell", "execution.allow_cpu"))
         return needed
     require_gpu(allow_cpu=allow_cpu, cpu_sized=cpu_sized)
     return needed

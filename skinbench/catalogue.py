@@ -73,11 +73,13 @@ class Backbone:
     mobile: bool = False  #: one of the paper's mobile models (Table 8)
     group: str = "extra"  #: PAPER, MODERN, or "extra" (added by a plugin)
 
-    def check_size(self, image_size: int | None) -> int:
-        """The input side length to build at (native when None); too small is a ModelError."""
+    def check_size(self, image_size: int | None, name: str = "image_size") -> int:
+        """The input side length to build at (native when None); too small is a ModelError naming the
+        setting ``name`` (a run specification's ``model.image_size``, a command's ``--image-size``)."""
         size = self.native_size if image_size is None else int(image_size)
         if size < self.min_size:
-            raise ModelError(f"{self.display} needs images of at least {self.min_size} pixels, got --image-size {size}")
+            raise ModelError(f"{self.display} needs images of at least {self.min_size} pixels, got {name} {size}",
+                             fields=(name,))
         return size
 
 
@@ -252,7 +254,7 @@ def check_choice(option: str, value: object, choices: Sequence[str]) -> str:
     (``commands.options``); library code calls it for values that come from elsewhere.
     """
     if value not in choices:
-        raise RunError(f"{option} must be one of {', '.join(choices)}, not {value!r}")
+        raise RunError(f"{option} must be one of {', '.join(choices)}, not {value!r}", fields=(option,))
     return value  # type: ignore[return-value]
 
 

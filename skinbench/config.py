@@ -42,9 +42,11 @@ ONE_PASS, TENTH = "one pass", "len(train)/10 steps"
 BALANCED, MELANOMA_X5 = "balanced", "melanoma x5"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Schedule:
     """How one recipe trains under a named schedule: batch, epoch, optimizer, loss weights, stopping.
+
+    Its fields are given by name (twelve values in a row would be a bare tuple).
 
     ``epoch`` ONE_PASS: an epoch is one pass over the training part (full batches of one stream of
     shuffled passes, the remainder trained on first in the next epoch). TENTH: an epoch is
@@ -77,8 +79,9 @@ def _paper_text(recipe: str) -> Schedule:
     """The paper's text, for both recipes: one-pass epochs, Adam 1e-3, batch 32, ReduceLROnPlateau,
     EarlyStopping on validation accuracy (patience 25), the class-weighted loss for metadata only."""
     return Schedule(
-        "paper", "the paper's text", PAPER_BATCH_SIZE, ONE_PASS, 1e-3, True,
-        BALANCED if RECIPES[recipe].weighted_loss else None, None, "val_accuracy", 25, 0.0, 150,
+        name="paper", follows="the paper's text", batch_size=PAPER_BATCH_SIZE, epoch=ONE_PASS, learning_rate=1e-3,
+        reduce_lr=True, class_weights=BALANCED if RECIPES[recipe].weighted_loss else None, augment_per_class=None,
+        monitor="val_accuracy", patience=25, min_delta=0.0, max_epochs=150,
     )
 
 
@@ -97,12 +100,14 @@ SCHEDULES: dict[str, dict[str, Schedule]] = {
     "paper": {recipe: _paper_text(recipe) for recipe in RECIPES},
     "code": {
         METADATA: Schedule(
-            "code", _notebook(AUTHOR_METADATA_NOTEBOOK), AUTHOR_METADATA_BATCH, TENTH, 1e-3, True, BALANCED, None,
-            "val_loss", 35, 0.001, 500,
+            name="code", follows=_notebook(AUTHOR_METADATA_NOTEBOOK), batch_size=AUTHOR_METADATA_BATCH, epoch=TENTH,
+            learning_rate=1e-3, reduce_lr=True, class_weights=BALANCED, augment_per_class=None,
+            monitor="val_loss", patience=35, min_delta=0.001, max_epochs=500,
         ),
         AUGMENTED: Schedule(
-            "code", _notebook(AUTHOR_AUGMENTED_NOTEBOOK), AUTHOR_AUGMENTED_BATCH, TENTH, 1e-2, False, MELANOMA_X5,
-            AUTHOR_AUGMENTED_PER_CLASS, "val_loss", 30, 0.001, 150,
+            name="code", follows=_notebook(AUTHOR_AUGMENTED_NOTEBOOK), batch_size=AUTHOR_AUGMENTED_BATCH, epoch=TENTH,
+            learning_rate=1e-2, reduce_lr=False, class_weights=MELANOMA_X5, augment_per_class=AUTHOR_AUGMENTED_PER_CLASS,
+            monitor="val_loss", patience=30, min_delta=0.001, max_epochs=150,
         ),
     },
 }
@@ -286,33 +291,36 @@ def parse_list(text: str | None, option: str, allowed: Sequence[str]) -> list[st
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
-        raise RunError(f"{option}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(allowed)}")
+        raise RunError(f"{option}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(allowed)}",
+                       fields=(option,))
     return names
 
 
 def parse_seeds(seeds: str | None, seed: int) -> list[int]:
-    """``--seeds 0,1,2`` when given, else ``[--seed]``."""
+    """``seeds`` ("0,1,2") when given, else ``[seed]`` (``matrix.seeds``, ``matrix.seed``)."""
     if seeds is None:
         return [seed]
     try:
         values = [int(part) for part in seeds.split(",") if part.strip()]
     except ValueError:
-        raise RunError(f"--seeds must be comma-separated integers such as 0,1,2, not {seeds!r}") from None
+        raise RunError(f"matrix.seeds must be comma-separated integers such as 0,1,2, not {seeds!r}",
+                       fields=("matrix.seeds",)) from None
     if not values:
-        raise RunError("--seeds is empty; give e.g. --seeds 0,1,2")
+        raise RunError("matrix.seeds is empty; give e.g. 0,1,2", fields=("matrix.seeds",))
     return sorted(set(values))
 
 
-def parse_image_size(text: str | None) -> int | None:
-    """'native' -> None (each backbone's own size); a number of pixels -> int. None stays None."""
+def parse_image_size(text: str | None, name: str) -> int | None:
+    """'native' -> None (each backbone's own size); a number of pixels -> int. None stays None.
+    ``name`` is the setting's, as errors say it (``model.image_size``, a command's ``--image-size``)."""
     if text is None or text == "native":
         return None
     try:
         size = int(text)
     except ValueError:
-        raise RunError(f"--image-size must be 'native' or a number of pixels, not {text!r}") from None
+        raise RunError(f"{name} must be 'native' or a number of pixels, not {text!r}", fields=(name,)) from None
     if size < 32:
-        raise RunError(f"--image-size {size} is too small; use 32 or more")
+        raise RunError(f"{name} {size} is too small; use 32 or more", fields=(name,))
     return size
 
 
@@ -323,17 +331,15 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         k, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise RunError(f"--shard must look like K/N, e.g. 2/4, not {text!r}") from None
+        raise RunError(f"matrix.shard must look like K/N, e.g. 2/4, not {text!r}", fields=("matrix.shard",)) from None
     if not 1 <= k <= n:
-        raise RunError(f"--shard {text}: K must be between 1 and N")
+        raise RunError(f"matrix.shard {text}: K must be between 1 and N", fields=("matrix.shard",))
     return k, n
 
 
 def check_split(split: str) -> str:
-    """``--split``: one of ``catalogue.SPLITS``."""
-    if split not in SPLITS:
-        raise RunError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
-    return split
+    """``data.split``: one of ``catalogue.SPLITS``."""
+    return catalogue.check_choice("data.split", split, SPLITS)
 
 
 def expand(pairs: Iterable[tuple[str, str]], split: str, seeds: Sequence[int]) -> list[Cell]:
@@ -349,8 +355,9 @@ def select(
     pairs = [(b, r) for b, r in spec.pairs if (backbones is None or b in backbones) and (recipes is None or r in recipes)]
     if not pairs:
         raise RunError(
-            f"no cell of the {spec.name} matrix matches --backbones/--recipes; "
-            "'--matrix all' has every backbone with both recipes"
+            f"no cell of the {spec.name} matrix matches matrix.backbones and matrix.recipes; "
+            "the matrix 'all' (matrix.matrix) has every backbone with both recipes",
+            fields=("matrix.backbones", "matrix.recipes", "matrix.matrix"),
         )
     return expand(pairs, split, seeds)
 
@@ -361,12 +368,30 @@ def shard(cells: Sequence[Cell], k: int, n: int) -> list[Cell]:
     return [cell for index, cell in enumerate(ordered) if index % n == k - 1]
 
 
+def ablation_cells(cuts: Sequence[int] | None, *, split: str, seeds: Sequence[int]) -> list[Cell]:
+    """The cells of paper Table 9's rows, sorted by id.
+
+    ``cuts`` keeps the soft-attention rows at those layer numbers (the plain MobileNetV3Large
+    row runs only with the whole table). Every row trains with the metadata recipe's loss and
+    data (class-weighted, no augmentation); a row without metadata drops only that input
+    (``train.cell.plan_for``).
+    """
+    check_split(split)
+    rows = list(catalogue.ABLATION_ROWS.values())
+    if cuts is not None:
+        cuts = check_cuts(cuts)
+        rows = [row for row in rows if row.attention and row.cut in cuts]
+    cells = [Cell(catalogue.ABLATION_BACKBONE, METADATA, split, seed, ablation=row.key) for row in rows for seed in seeds]
+    return sorted(cells, key=lambda c: c.cell_id)
+
+
 def check_cuts(cuts: Sequence[int]) -> list[int]:
-    """``--cuts`` as layer numbers of paper Table 9 (RunError naming any other)."""
+    """``matrix.cuts`` as layer numbers of paper Table 9 (RunError naming any other)."""
     unknown = [n for n in cuts if n not in catalogue.ABLATION_CUTS]
     if unknown:
         raise RunError(
-            f"--cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are "
-            f"{', '.join(map(str, catalogue.ABLATION_CUTS))}"
+            f"matrix.cuts: Table 9 has no cut at {', '.join(map(str, unknown))}; its cuts are "
+            f"{', '.join(map(str, catalogue.ABLATION_CUTS))}",
+            fields=("matrix.cuts",),
         )
     return list(cuts)

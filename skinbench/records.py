@@ -1,6 +1,6 @@
 """The run folder's files, each defined once: what the runner and trainer write and the report reads.
 
-A run folder (``--out``) holds ``data.json``, one split CSV per (protocol, seed) and one folder
+A run folder (``--out``) holds ``data.json``, one split CSV per (split, seed) and one folder
 per cell. Each JSON file of a cell is a frozen dataclass below with ``write(folder)`` (atomic,
 through ``skinbench.io``) and ``read(folder)``; the file names and the CSV columns are here
 too. Every JSON file carries ``format_version``. Reading checks it, the keys and each value's
@@ -75,9 +75,9 @@ SPLIT_COLUMNS = ("image_id", "lesion_id", "part")
 PARTS = ("train", "val", "test")
 
 
-def split_file(protocol: str, seed: int) -> str:
-    """The run folder's file holding the split of (protocol, seed): SPLIT_COLUMNS."""
-    return f"split-{protocol}-s{seed}.csv"
+def split_file(split: str, seed: int) -> str:
+    """The run folder's file holding split ``split`` drawn under ``seed``: SPLIT_COLUMNS."""
+    return f"split-{split}-s{seed}.csv"
 
 
 def write_split(path: Path, split: pd.DataFrame) -> Path:
@@ -582,39 +582,37 @@ class DataInfo(Record):
     class_counts: dict[str, int]
     dropped: dict[str, int]  #: reason -> rows dropped
     problems: list[str]
-    splits: dict[str, dict[str, dict[str, int]]]  #: ``<protocol>-s<seed>`` -> part -> class -> images
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceRecord:
-    """train.rundata.DataSource as the submitting command gave it."""
-
-    name: str  #: catalogue.DATASETS
-    data_dir: str | None
-    strict: bool
-    synthetic_count: int  #: the synthetic set the profile generates (``--dataset synthetic``)
-    synthetic_size: tuple[int, int]
-    synthetic_seed: int
+    splits: dict[str, dict[str, dict[str, int]]]  #: ``<split>-s<seed>`` -> part -> class -> images
 
 
 @dataclasses.dataclass(frozen=True)
 class CellJob(Record):
-    """job.json (cell folder): what a job of ``--executor local|slurm`` reads besides config.json.
+    """job.json (cell folder): what a job of ``--executor local|slurm`` reads besides its task.
 
-    Written by the submitting command before it submits the cell; the job receives only the run
-    folder and the cell id and reads this, config.json and the prepared data.
+    Written by the submitting command before it submits the cell. The job's task carries the run
+    specification and the cell (``train.jobs.CellTask``), from which the job rebuilds config.json;
+    this file holds what belongs to the job alone: where the data was prepared, its GPU.
     """
 
     FILE: ClassVar[str] = "job.json"
 
     executor: str  #: local or slurm
-    source: SourceRecord
     cache_root: str  #: skinbench.paths.cache_root() of the submitting command, where the data was prepared
-    settings: dict[str, Any]  #: config.Settings, field by field
     gpu: str | None  #: the GPU the local executor gave the job (CUDA_VISIBLE_DEVICES); None: the scheduler's
     gpu_sharing: int  #: cells the executor runs at once on that GPU (Timing.gpu_sharing)
     require_gpu: bool  #: the job fails its cell when it finds no GPU (no --allow-cpu, larger than smoke and demo)
     submitted_at: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path | str = "") -> CellJob:
+        """As every record; a job.json of an earlier skinbench, whose jobs read their data source and
+        settings from it (``source``, ``settings``), is refused saying how to resubmit the cell."""
+        if "settings" in data or "source" in data:
+            raise RecordError(
+                f"{path}: written by an earlier skinbench, whose jobs read their settings from it; "
+                "run the same command again to resubmit the cell"
+            )
+        return super().from_json(data, path)
 
 
 @dataclasses.dataclass(frozen=True)

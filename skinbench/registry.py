@@ -66,7 +66,8 @@ class Registry(Generic[T]):
         names = [part.strip().lower() for part in text.split(",") if part.strip()]
         unknown = [n for n in names if n not in self._entries]
         if unknown or not names:
-            raise self._error(f"{option}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(self._entries)}")
+            raise self._error(f"{option}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(self._entries)}",
+                              fields=(option,))
         return names
 
     # The read-only mapping, and item assignment as (un)registration.

@@ -9,7 +9,9 @@ and a file writes it as ``[training] bn_momentum = 0.9``. ``to_toml`` writes the
 back, so ``skinbench run --print-config`` gives a file that ``--config`` reads to the same
 specification. A run folder keeps the specification it was started with in ``run.toml``.
 
-Values are checked where they are used (``skinbench.api``), with errors naming the option.
+Values are checked where they are used (``skinbench.api``, ``train.resolve``), with errors naming
+the field as ``section.field`` (``model.weights``) and carrying it (``SkinbenchError.fields``);
+``skinbench run`` says each as its flag (``commands.run.FLAGS``).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def bench(
 
     from skinbench import benchmark
 
-    size = parse_image_size(image_size)
+    size = parse_image_size(image_size, "--image-size")
     if pipeline:
         rows = [benchmark.bench_pipeline(image_size=size or 224, batch_size=batch_size, count=count).as_dict()]
         _emit(pd.DataFrame(rows), out, fmt)

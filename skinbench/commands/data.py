@@ -190,7 +190,7 @@ def fetch_weights(
     from skinbench.models.backbones import parse_backbones
 
     specs = parse_backbones(None if backbones.strip().lower() == "all" else backbones)
-    size = parse_image_size(image_size)
+    size = parse_image_size(image_size, "--image-size")
     files = weights_files(specs, size)
     folder = keras_models_dir()
     for backbone, wanted in files.items():
@@ -243,7 +243,7 @@ def weights_files(specs, image_size: int | None) -> dict[str, dict | None]:
         for spec in specs:
             current = spec.name
             found[current] = None
-            size = spec.check_size(image_size)
+            size = spec.check_size(image_size, "--image-size")
             try:
                 application(spec, image_size=size, weights="imagenet", include_top=size == spec.native_size)
             except _Captured:

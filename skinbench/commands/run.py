@@ -3,12 +3,14 @@
 Both are ``skinbench.api.run`` of a ``RunSpec``: each field of the specification is one option
 (``OPTIONS``), declared once and given to both commands by ``spec_command``; ``--config FILE``
 makes a file's values the options' defaults (flags given beside it win) and ``--print-config``
-prints the specification as a file ``--config`` reads.
+prints the specification as a file ``--config`` reads. The library's errors name the
+specification's fields (``model.weights``); these commands say each field's flag (``FLAGS``).
 """
 
 from __future__ import annotations
 
 import inspect
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Callable, List, Optional
 
@@ -28,7 +30,7 @@ from skinbench.commands.options import (
     in_panel,
 )
 from skinbench import catalogue, config
-from skinbench.errors import RunError
+from skinbench.errors import RunError, SkinbenchError
 from skinbench.spec import OPTION_SECTION, SECTIONS, RunSpec, read_options
 
 ablate_app = App(
@@ -297,6 +299,14 @@ OPTIONS: dict[str, Any] = {
     "gpus_per_cell": GpusPerCell, "cpus_per_cell": CpusPerCell, "mem": Mem, "array_parallelism": ArrayParallelism,
     "slurm_option": SlurmOption, "allow_cpu": AllowCpu, "out": Out, "quiet": Quiet,
 }
+#: The flag of each field of ``RunSpec`` by its name in the library's errors (``model.weights`` -> ``--weights``).
+def _flag(option: Any) -> str:
+    """An option's flag (``--keep-models`` of ``--keep-models/--no-keep-models``)."""
+    info = typing.get_args(option)[1]
+    return (info.param_decls or (info.default,))[0].split("/")[0]  # in Annotated, the flag stands in default's place
+
+
+FLAGS: dict[str, str] = {f"{OPTION_SECTION[name]}.{name}": _flag(option) for name, option in OPTIONS.items()}
 #: What ``skinbench ablate <name>`` leaves out: the matrix it replaces.
 MATRIX_ONLY = frozenset({"matrix", "ablation", "backbones", "recipes"})
 
@@ -326,13 +336,23 @@ def spec_command(exclude: frozenset[str] = frozenset(), **fixed: Any) -> Callabl
         ]
 
         def command(*, config_file: Optional[Path], print_config: bool, dry_run: bool, **values: Any) -> None:
-            func(RunSpec.from_options(**values, **fixed), print_config=print_config, dry_run=dry_run)
+            try:
+                func(RunSpec.from_options(**values, **fixed), print_config=print_config, dry_run=dry_run)
+            except SkinbenchError as exc:
+                raise flagged(exc) from None
 
         command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         command.__name__, command.__doc__ = func.__name__, func.__doc__
         return guarded(command)
 
     return make
+
+
+def flagged(error: SkinbenchError) -> SkinbenchError:
+    """``error`` as the command line says it: each field it names written as its flag."""
+    if not error.fields:
+        return error
+    return type(error)(error.named(FLAGS), fields=error.fields)
 
 
 @spec_command()

@@ -83,16 +83,17 @@ class Dataset:
 
 
 def check_data_dir(data_dir: Path | None) -> Path:
-    """``--data-dir`` as a folder that exists; a DataError saying how to get the data otherwise.
+    """``data.data_dir`` as a folder that exists; a DataError saying how to get the data otherwise.
 
     Light (no image is read), so the command line answers a missing folder at once.
     """
     if data_dir is None:
         raise DataError(
-            "no HAM10000 folder given: pass --data-dir FOLDER holding either HAM10000_metadata.csv and the "
+            "no HAM10000 folder given: set data.data_dir to a folder holding either HAM10000_metadata.csv and the "
             "images (Dataverse/Kaggle layout; both recipes) or the ISIC 2018 Task 3 training images and "
             f"ground-truth CSV (augmented recipe only); 'skinbench data fetch FOLDER' downloads them, or "
-            f"{DOWNLOAD_HINT}; or run on generated data with --dataset synthetic"
+            f"{DOWNLOAD_HINT}; or run on generated data with data.dataset synthetic",
+            fields=("data.data_dir", "data.dataset"),
         )
     root = Path(data_dir).expanduser()
     if not root.is_dir():

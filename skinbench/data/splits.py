@@ -10,7 +10,7 @@
   larger training part.
 * ``lesion``: grouped by ``lesion_id`` and stratified by ``dx``, train/validation/test,
   default 70/15/15; no lesion in two parts.
-* ``official``: the ISIC 2018 Task 3 protocol. The frame holds HAM10000 (the challenge's
+* ``official``: the ISIC 2018 Task 3 challenge's division. The frame holds HAM10000 (the challenge's
   training set) and the challenge's test set, told apart by the ``subset`` column (``train``
   or ``test``, ``OFFICIAL_SUBSET``). The test set is the ``test`` part, whole; HAM10000 is
   split into train/validation, default 85/15, grouped by lesion and stratified as ``lesion``.
@@ -35,51 +35,50 @@ from skinbench.catalogue import SPLITS
 from skinbench.errors import DataError, SkinbenchError
 from skinbench.records import PARTS, read_split, write_split
 
-PROTOCOLS = SPLITS
 DEFAULT_FRACTIONS = {"paper": (0.9, 0.1), "leaky": (0.7, 0.15, 0.15), "lesion": (0.7, 0.15, 0.15), "official": (0.85, 0.15)}
-#: The ``official`` protocol's frame column naming each row's subset: ``train`` (HAM10000) or ``test``.
+#: The ``official`` split's frame column naming each row's subset: ``train`` (HAM10000) or ``test``.
 OFFICIAL_SUBSET = "subset"
 
 
-def reported_part(protocol: str) -> str:
-    """The part a protocol reports on: ``val`` for ``paper`` (as the paper did), ``test`` for
+def reported_part(split: str) -> str:
+    """The part a split reports on: ``val`` for ``paper`` (as the paper did), ``test`` for
     ``leaky``, ``lesion`` and ``official`` (the ISIC 2018 Task 3 test set)."""
-    _check_protocol(protocol)
-    return "val" if protocol == "paper" else "test"
+    _check_split(split)
+    return "val" if split == "paper" else "test"
 
 
-def expected_sizes(protocol: str, n_images: int, *, test_images: int = 0) -> dict[str, int]:
+def expected_sizes(split: str, n_images: int, *, test_images: int = 0) -> dict[str, int]:
     """Images per part of a split of ``n_images`` before it is drawn (the estimate of ``train.plan``).
 
     Exact for ``paper`` (``train_test_split`` rounds the validation part up); for the grouped
-    protocols the parts follow the fractions to within a lesion. ``official``'s test part is
+    splits the parts follow the fractions to within a lesion. ``official``'s test part is
     the separate test set of ``test_images``.
     """
-    _check_protocol(protocol)
-    fractions = DEFAULT_FRACTIONS[protocol]
+    _check_split(split)
+    fractions = DEFAULT_FRACTIONS[split]
     others = [math.ceil(f * n_images) for f in fractions[1:]]
     sizes = dict(zip(PARTS, [n_images - sum(others), *others]))
-    if protocol == "official":
+    if split == "official":
         sizes["test"] = test_images
     return sizes
 
 
 def make_split(
-    frame: pd.DataFrame, protocol: str, seed: int, fractions: Sequence[float] | None = None
+    frame: pd.DataFrame, split: str, seed: int, fractions: Sequence[float] | None = None
 ) -> pd.DataFrame:
     """Assign each row of ``frame`` (``image_id``, ``dx``, ``lesion_id``) to a part.
 
     ``fractions``: (train, val) for ``paper`` and ``official`` (of HAM10000; the test set is
     given), (train, val, test) for ``leaky`` and ``lesion``.
     """
-    _check_protocol(protocol)
-    fractions = tuple(DEFAULT_FRACTIONS[protocol] if fractions is None else fractions)
-    if len(fractions) != len(DEFAULT_FRACTIONS[protocol]) or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
+    _check_split(split)
+    fractions = tuple(DEFAULT_FRACTIONS[split] if fractions is None else fractions)
+    if len(fractions) != len(DEFAULT_FRACTIONS[split]) or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
         raise SkinbenchError(
-            f"split fractions {fractions} for '{protocol}': give {len(DEFAULT_FRACTIONS[protocol])} positive "
-            f"numbers that sum to 1, e.g. {DEFAULT_FRACTIONS[protocol]}"
+            f"split fractions {fractions} for '{split}': give {len(DEFAULT_FRACTIONS[split])} positive "
+            f"numbers that sum to 1, e.g. {DEFAULT_FRACTIONS[split]}"
         )
-    make = {"paper": _paper, "leaky": _leaky, "lesion": _lesion, "official": _official}[protocol]
+    make = {"paper": _paper, "leaky": _leaky, "lesion": _lesion, "official": _official}[split]
     part = make(frame, seed, fractions)
     return pd.DataFrame({"image_id": frame["image_id"].to_numpy(), "lesion_id": frame["lesion_id"].to_numpy(), "part": part})
 
@@ -92,7 +91,7 @@ def _leaky(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...]) -> np.n
     return _by_image(frame, seed, fractions, "leaky")
 
 
-def _by_image(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...], protocol: str) -> np.ndarray:
+def _by_image(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...], split: str) -> np.ndarray:
     """Image by image, stratified by ``dx``: the last part first (its share of all images), then each
     earlier part but the first from what is left, so every part holds its fraction of each class."""
     part = np.full(len(frame), PARTS[0], dtype=object)
@@ -104,7 +103,7 @@ def _by_image(frame: pd.DataFrame, seed: int, fractions: tuple[float, ...], prot
                 rows, test_size=fractions[index] / left, stratify=frame["dx"].to_numpy()[rows], random_state=seed
             )
         except ValueError as exc:
-            raise DataError(f"cannot make the '{protocol}' split of {len(frame)} images: {exc}; use more images") from None
+            raise DataError(f"cannot make the '{split}' split of {len(frame)} images: {exc}; use more images") from None
         part[chosen] = PARTS[index]
         left -= fractions[index]
     return part
@@ -162,6 +161,6 @@ def load_split(path: Path) -> pd.DataFrame:
     return read_split(path)
 
 
-def _check_protocol(protocol: str) -> None:
-    if protocol not in PROTOCOLS:
-        raise SkinbenchError(f"unknown split '{protocol}'; use one of: {', '.join(PROTOCOLS)}")
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise SkinbenchError(f"unknown split '{split}'; use one of: {', '.join(SPLITS)}")

@@ -1,11 +1,13 @@
 """One cell into its folder: its plan and config.json, the records around ``trainer.train_cell``,
 and ``run_job``, what every job of ``--executor local|slurm`` runs.
 
-``run_cell`` writes config.json, env.json and progress.json when the cell starts, lets the
-trainer write its result files, then timing.json's ``gpu_sharing`` and status.json last; a
-failure of the cell is recorded (status ``failed``, with its error) and returned, never
-raised. ``run_job`` does the same from the run folder alone: config.json, job.json and the
-data the submitting command prepared (``PreparedData`` builds nothing).
+``cell_config`` (after ``train.resolve``) is the one path from a run's specification and a cell
+to the cell's config.json: the runner and every job take it. ``run_cell``
+writes config.json, env.json and progress.json when the cell starts, lets the trainer write
+its result files, then timing.json's ``gpu_sharing`` and status.json last; a failure of the
+cell is recorded (status ``failed``, with its error) and returned, never raised. ``run_job``
+does the same from the run specification and the cell its job carries, job.json and the data
+the submitting command prepared (``PreparedData`` builds nothing).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Iterator
 
 import keras
 
-from skinbench.config import Cell, Settings, Synthetic
+from skinbench.config import Cell, Settings
 from skinbench.errors import RunError
+from skinbench.models.backbones import get_backbone
 from skinbench.records import (
     CHECKPOINT_DIR,
     FAILED,
@@ -34,11 +37,13 @@ from skinbench.records import (
     Timing,
     status_of,
 )
+from skinbench.spec import RunSpec
 from skinbench.train import env
 from skinbench.train.celllock import cell_lock, try_lock
-from skinbench.train.plan import CellPlan, planned_config
+from skinbench.train.plan import planned_config
 from skinbench.train.progress import RunProgress, Where, now_iso, progress_record, set_phase
-from skinbench.train.rundata import DataSource, RunData
+from skinbench.train.resolve import CellPlan, plan_for, resolve
+from skinbench.train.rundata import RunData
 from skinbench.train.state import Checkpoint, StopRequest, TrainingState
 from skinbench.train.trainer import train_cell
 
@@ -48,9 +53,11 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
 
 
-def cell_config(plan: CellPlan, settings: Settings, data: RunData, image_size: int) -> CellConfig:
-    """config.json: every resolved setting of a cell (``train.plan.planned_config``), on ``data``."""
+def cell_config(plan: CellPlan, settings: Settings, data: RunData) -> CellConfig:
+    """config.json: every resolved setting of a cell (``train.plan.planned_config``) at its backbone's image
+    size, on ``data``; a size the backbone cannot take is a ModelError."""
     cell = plan.cell
+    image_size = get_backbone(cell.backbone).check_size(settings.image_size)
     dataset = DatasetRecord(
         name=data.source.name,
         synthetic=data.source.name == "synthetic",
@@ -123,12 +130,6 @@ def _starting(folder: Path, config: CellConfig, where: Where) -> None:
     progress_record(state, config.epochs, "starting", where, now_iso(), state.epochs_done).write(folder)
 
 
-def plan_of(config: CellConfig) -> CellPlan:
-    """The plan a cell's config.json was made from."""
-    cell = Cell(config.backbone, config.recipe, config.split, config.seed, ablation=config.ablation)
-    return CellPlan(cell, metadata=config.metadata, attention=config.attention, cut=config.cut, extra_dense=config.extra_dense)
-
-
 class PreparedData(RunData):
     """RunData for a job: reads what the submitting command prepared and builds nothing.
 
@@ -136,11 +137,11 @@ class PreparedData(RunData):
     written by several jobs at once).
     """
 
-    def _split(self, protocol: str, seed: int):
-        path = self.split_path(protocol, seed)
+    def _split(self, split: str, seed: int):
+        path = self.split_path(split, seed)
         if not path.exists():
             raise RunError(f"{path} is missing: the submitting command writes it before any job starts; run it again")
-        return super()._split(protocol, seed)
+        return super()._split(split, seed)
 
     def cache(self, size: int):
         self._require_cache(self.training, size)
@@ -163,24 +164,24 @@ class PreparedData(RunData):
             )
 
 
-def run_job(out: Path, cell_id: str, *, job_id: str | None = None) -> str:
-    """Train one cell of ``out`` from its folder alone (the entry of every executor job).
+def run_job(out: Path, cell: Cell, spec: RunSpec, *, job_id: str | None = None) -> str:
+    """Train ``cell`` of the run folder ``out`` as ``spec`` says (the entry of every executor job).
 
-    Reads config.json and job.json, opens the prepared data and trains the cell as an inline
-    run does; ``finished`` or ``failed: <error>`` (status.json says the same). While another
-    process holds the cell's lock (``train.celllock``) the job waits, and a cell that process
-    finished is not trained again.
+    Rebuilds the cell's config.json from ``spec`` and ``cell`` as the runner did, reads job.json,
+    opens the prepared data and trains the cell as an inline run does; ``finished`` or ``failed:
+    <error>`` (status.json says the same). While another process holds the cell's lock
+    (``train.celllock``) the job waits, and a cell that process finished is not trained again.
     """
-    folder = Path(out) / cell_id
+    folder = Path(out) / cell.cell_id
     lock = cell_lock(folder)
     if not try_lock(lock):
-        RunProgress(1).log(f"{cell_id}: another process is training it (it holds {lock.lock_file}); this job waits for it")
+        RunProgress(1).log(f"{cell.cell_id}: another process is training it (it holds {lock.lock_file}); this job waits for it")
         lock.acquire()
     try:
         if _finished(folder):
-            RunProgress(1).log(f"{cell_id}: finished by another process")
+            RunProgress(1).log(f"{cell.cell_id}: finished by another process")
             return FINISHED
-        return _run_job(Path(out), cell_id, job_id=job_id)
+        return _run_job(Path(out), cell, spec, job_id=job_id)
     finally:
         lock.release()
 
@@ -192,15 +193,15 @@ def _finished(folder: Path) -> bool:
         return False
 
 
-def _run_job(out: Path, cell_id: str, *, job_id: str | None) -> str:
+def _run_job(out: Path, cell: Cell, spec: RunSpec, *, job_id: str | None) -> str:
     """``run_job`` once this process holds the cell's lock."""
-    folder = out / cell_id
-    config = CellConfig.read(folder)
-    job = CellJob.read(folder)
-    where = Where.here(job.executor, gpu_sharing=job.gpu_sharing, job_id=job_id)
+    folder = out / cell.cell_id
     progress = RunProgress(1)
     try:
-        settings = Settings(**job.settings)
+        job = CellJob.read(folder)
+        where = Where.here(job.executor, gpu_sharing=job.gpu_sharing, job_id=job_id)
+        resolved = resolve(spec)
+        settings = resolved.settings
         from skinbench.train import compile_cache, determinism
         from skinbench.train.device import require_gpu
 
@@ -209,15 +210,10 @@ def _run_job(out: Path, cell_id: str, *, job_id: str | None) -> str:
         if settings.deterministic:
             determinism.enable()
         compile_cache.enable()
-        source = DataSource(
-            job.source.name,
-            Path(job.source.data_dir) if job.source.data_dir is not None else None,
-            Synthetic(job.source.synthetic_count, tuple(job.source.synthetic_size), job.source.synthetic_seed),
-            job.source.strict,
-        )
-        plan = plan_of(config)
-        data = PreparedData(source, out, need_metadata=plan.metadata, progress=False, protocols={plan.cell.split})
-        changed = cell_config(plan, settings, data, config.image_size).differences(config)
+        plan = plan_for(cell, settings)
+        data = PreparedData(resolved.source, out, need_metadata=plan.metadata, progress=False, splits={cell.split})
+        config = cell_config(plan, settings, data)
+        changed = CellConfig.read(folder).differences(config)
         if changed:
             raise RunError(
                 f"{folder}: the data or settings changed since the cell was submitted ({'; '.join(changed)}); "
@@ -228,7 +224,7 @@ def _run_job(out: Path, cell_id: str, *, job_id: str | None) -> str:
         CellStatus.now(FAILED, error, traceback.format_exc()).write(folder)
         set_phase(folder, FAILED)
         return f"{FAILED}: {error}"
-    progress.start_cell(cell_id)
+    progress.start_cell(cell.cell_id)
     with stop_on_ctrl_c(progress) as stop:  # stops after the epoch in progress is saved
         error = run_cell(plan, config, settings, data, folder, stop, progress, where)
     progress.end_cell(FINISHED if error is None else f"FAILED: {error}")

@@ -119,8 +119,9 @@ def require_gpu(*, allow_cpu: bool, cpu_sized: bool) -> None:
     ways = [GPU_INSTALL["jax"]] + ([GPU_INSTALL[backend]] if backend != "jax" and backend in GPU_INSTALL else [])
     raise RunError(
         f"no GPU to train on: {reason}. This plan is larger than the smoke and demo matrices and would take days on a "
-        f"CPU ({backend} backend). Install the GPU build ({'; or '.join(ways)}), or pass --allow-cpu to train on the "
-        "CPU anyway"
+        f"CPU ({backend} backend). Install the GPU build ({'; or '.join(ways)}), or set execution.allow_cpu to train on "
+        "the CPU anyway",
+        fields=("execution.allow_cpu",),
     )
 
 

@@ -3,7 +3,8 @@
 
 The submitting command prepares the data first (``train.runner.run_cells``: load, validate,
 split, cache, augmentation) and writes every cell's config.json and job.json; a job receives
-only the run folder and its cell id (``train.jobs.CellTask``) and reads the rest from there.
+the run folder, its cell and the run specification (``train.jobs.CellTask``) and reads the rest
+from the folder.
 
 * ``local``: a scheduler in this process keeps up to ``--jobs`` submitit local jobs running,
   each cell in its own process, and follows them until every cell has run. With several GPUs
@@ -38,7 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from skinbench import catalogue
 from skinbench.catalogue import EXECUTORS, INLINE, LOCAL, SLURM
+from skinbench.config import Cell
 from skinbench.errors import RunError
 from skinbench.records import (
     FAILED,
@@ -51,6 +54,7 @@ from skinbench.records import (
     JobIds,
     RecordError,
 )
+from skinbench.spec import RunSpec
 
 #: A local job runs as long as its cell needs (submitit's default limit is 2 minutes).
 LOCAL_TIMEOUT_MIN = 60 * 24 * 365
@@ -99,31 +103,34 @@ def parse_execution(
     slurm_options: list[str] | None = None,
     shard: bool = False,
 ) -> Execution:
-    """The options of ``--executor`` checked together: each belongs to one executor."""
-    if executor not in EXECUTORS:
-        raise RunError(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    """The options of ``execution.executor`` checked together: each belongs to one executor (errors name
+    the run specification's fields, ``execution.<name>``)."""
+    catalogue.check_choice("execution.executor", executor, EXECUTORS)
     slurm_given = [
-        name for name, value in (
-            ("--partition", partition), ("--time", time_limit), ("--gpus-per-cell", gpus_per_cell),
-            ("--cpus-per-cell", cpus_per_cell), ("--mem", mem), ("--array-parallelism", array_parallelism),
-            ("--slurm-option", slurm_options or None), ("--wait", wait or None),
+        f"execution.{name}" for name, value in (
+            ("partition", partition), ("time_limit", time_limit), ("gpus_per_cell", gpus_per_cell),
+            ("cpus_per_cell", cpus_per_cell), ("mem", mem), ("array_parallelism", array_parallelism),
+            ("slurm_option", slurm_options or None), ("wait", wait or None),
         ) if value is not None
     ]
     if executor != SLURM and slurm_given:
-        raise RunError(f"{', '.join(slurm_given)}: for --executor slurm only")
+        raise RunError(f"{', '.join(slurm_given)}: for execution.executor slurm only",
+                       fields=(*slurm_given, "execution.executor"))
     if executor != LOCAL and jobs is not None:
-        raise RunError("--jobs: for --executor local only (SLURM runs --array-parallelism tasks at once)")
+        raise RunError("execution.jobs: for execution.executor local only (SLURM runs execution.array_parallelism "
+                       "tasks at once)", fields=("execution.jobs", "execution.executor", "execution.array_parallelism"))
     if executor != INLINE and shard:
         raise RunError(
-            f"--shard is for inline runs on machines without SLURM; --executor {executor} runs every cell itself"
+            f"matrix.shard is for inline runs on machines without SLURM; execution.executor {executor} runs every "
+            "cell itself", fields=("matrix.shard", "execution.executor"),
         )
     if jobs is not None and jobs < 1:
-        raise RunError("--jobs must be 1 or more")
-    for name, value in (("--gpus-per-cell", gpus_per_cell), ("--cpus-per-cell", cpus_per_cell)):
-        if value is not None and value < (0 if name == "--gpus-per-cell" else 1):
-            raise RunError(f"{name} {value}: give {'0 or more' if name == '--gpus-per-cell' else '1 or more'}")
+        raise RunError("execution.jobs must be 1 or more", fields=("execution.jobs",))
+    for name, value, least in (("execution.gpus_per_cell", gpus_per_cell, 0), ("execution.cpus_per_cell", cpus_per_cell, 1)):
+        if value is not None and value < least:
+            raise RunError(f"{name} {value}: give {least} or more", fields=(name,))
     if array_parallelism is not None and array_parallelism < 1:
-        raise RunError("--array-parallelism must be 1 or more")
+        raise RunError("execution.array_parallelism must be 1 or more", fields=("execution.array_parallelism",))
     return Execution(
         executor=executor,
         jobs=jobs,
@@ -140,7 +147,8 @@ def parse_execution(
 
 def parse_time(text: str) -> int:
     """SLURM's time formats (``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M``, ``D-H:M:S``) in whole minutes, rounded up."""
-    wrong = RunError(f"--time {text!r}: give minutes (90) or SLURM's [D-]HH:MM[:SS] (e.g. 12:00:00 or 1-12:00)")
+    wrong = RunError(f"execution.time_limit {text!r}: give minutes (90) or SLURM's [D-]HH:MM[:SS] (e.g. 12:00:00 or "
+                     "1-12:00)", fields=("execution.time_limit",))
     try:
         days, dash, rest = text.strip().rpartition("-")
         if dash and not days:
@@ -170,7 +178,8 @@ def parse_slurm_options(options: list[str]) -> tuple[tuple[str, Any], ...]:
         key, sep, value = option.partition("=")
         key = key.strip().lstrip("-")
         if not key or (sep and not value.strip()):
-            raise RunError(f"--slurm-option {option!r}: give KEY=VALUE, e.g. account=myproject or qos=high (or KEY for a flag)")
+            raise RunError(f"execution.slurm_option {option!r}: give KEY=VALUE, e.g. account=myproject or qos=high (or "
+                           "KEY for a flag)", fields=("execution.slurm_option",))
         parsed.append((key, value.strip() if sep else True))
     return tuple(parsed)
 
@@ -413,9 +422,9 @@ def _slurm_states(job_ids: list[str], out: Path) -> dict[str, str]:
 
 
 def run_local(
-    cells: list[str], out: Path, execution: Execution, job: CellJob, progress, *, poll_s: float = POLL_S
+    cells: list[Cell], spec: RunSpec, out: Path, execution: Execution, job: CellJob, progress, *, poll_s: float = POLL_S
 ) -> JobsOutcome:
-    """Run ``cells`` as local jobs, up to ``execution.jobs`` at once, until every one has ended."""
+    """Run ``cells`` of ``spec`` as local jobs, up to ``execution.jobs`` at once, until every one has ended."""
     submitit = _submitit()
     from submitit.helpers import environment_variables
 
@@ -436,7 +445,8 @@ def run_local(
             for index, slot in enumerate(slots):
                 if index in running or not queue:
                     continue
-                cell = queue.pop(0)
+                task = CellTask(str(out), queue.pop(0), spec)
+                cell = task.cell.cell_id
                 gpu = str(slot.gpu) if slot.gpu is not None else None
                 dataclasses.replace(job, executor=LOCAL, gpu=gpu, gpu_sharing=slot.sharing, submitted_at=now_iso()).write(out / cell)
                 if slot.gpu is None:
@@ -445,7 +455,7 @@ def run_local(
                     executor.update_parameters(gpus_per_node=1, visible_gpus=(slot.gpu,))
                 follower.watch(cell)
                 with environment_variables(**memory_environment(slot)):
-                    submitted = executor.submit(CellTask(str(out), cell))
+                    submitted = executor.submit(task)
                 running[index] = (cell, submitted)
                 outcome.jobs[cell] = str(submitted.job_id)
                 _write_jobs(out, LOCAL, outcome.jobs, None)
@@ -476,13 +486,16 @@ def check_available(execution: Execution) -> None:
     missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
     if missing:
         raise RunError(
-            f"--executor slurm needs SLURM's {' and '.join(missing)} on PATH: run the command on the cluster's login "
-            "node; on machines without SLURM, split the run with --shard K/N"
+            f"execution.executor slurm needs SLURM's {' and '.join(missing)} on PATH: run the command on the "
+            "cluster's login node; on machines without SLURM, split the run with matrix.shard K/N",
+            fields=("execution.executor", "matrix.shard"),
         )
 
 
-def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob, progress) -> tuple[JobsOutcome, list]:
-    """Submit ``cells`` as one SLURM job array; the outcome (job ids) and submitit's jobs."""
+def submit_slurm(
+    cells: list[Cell], spec: RunSpec, out: Path, execution: Execution, job: CellJob, progress
+) -> tuple[JobsOutcome, list]:
+    """Submit ``cells`` of ``spec`` as one SLURM job array; the outcome (job ids) and submitit's jobs."""
     check_available(execution)
     submitit = _submitit()
     from skinbench.train.jobs import CellTask
@@ -492,15 +505,15 @@ def submit_slurm(cells: list[str], out: Path, execution: Execution, job: CellJob
     executor.update_parameters(**slurm_parameters(execution, out))
     stamp = now_iso()
     for cell in cells:
-        dataclasses.replace(job, executor=SLURM, gpu=None, gpu_sharing=1, submitted_at=stamp).write(out / cell)
+        dataclasses.replace(job, executor=SLURM, gpu=None, gpu_sharing=1, submitted_at=stamp).write(out / cell.cell_id)
     from submitit.core.utils import FailedJobError, FailedSubmissionError
 
     try:
         with executor.batch():
-            submitted = [executor.submit(CellTask(str(out), cell)) for cell in cells]
+            submitted = [executor.submit(CellTask(str(out), cell, spec)) for cell in cells]
     except (FailedJobError, FailedSubmissionError, OSError) as exc:  # sbatch refused it (partition, account, limits...)
         raise RunError(f"sbatch did not take the job array: {str(exc).strip() or type(exc).__name__}") from None
-    outcome = JobsOutcome(jobs={cell: str(s.job_id) for cell, s in zip(cells, submitted)}, followed=False)
+    outcome = JobsOutcome(jobs={cell.cell_id: str(s.job_id) for cell, s in zip(cells, submitted)}, followed=False)
     outcome.array_job_id = str(submitted[0].job_id).split("_")[0] if submitted else None
     _write_jobs(out, SLURM, outcome.jobs, outcome.array_job_id)
     return outcome, submitted

@@ -1,10 +1,13 @@
-"""The task that ``--executor local|slurm`` runs for one cell: ``CellTask(run_dir, cell_id)``.
+"""The task that ``--executor local|slurm`` runs for one cell: ``CellTask(run_dir, cell, spec)``.
 
-Nothing else travels by pickle: the job reads the cell's config.json and job.json
-(``records.CellJob``: the data source, the settings, the cache the data was prepared in, the
-GPU it was given) from the run folder, and the data the submitting command prepared (the split
-files, the image cache, the augmented sets). It trains the cell as an inline run would
-(``train.cell.run_job``), writing the same files.
+The task carries the run folder, the cell (``config.Cell``) and the run specification
+(``spec.RunSpec``, frozen: submitit pickles it as it is). The job resolves the specification as
+the submitting command did (``train.resolve``), rebuilds the cell's config.json from it and the
+cell (``train.cell.cell_config``, refusing to train when that differs from the config.json the
+command wrote: the data or the code changed since), and reads job.json (``records.CellJob``:
+the cache the data was prepared in, the GPU it was given) and the data the submitting command
+prepared (the split files, the image cache, the augmented sets). It trains the cell as an inline
+run would (``train.cell.run_job``), writing the same files.
 
 Preemption and time limits follow submitit's checkpointing protocol: on the signal SLURM
 sends before it stops a job (USR2, ``signal_delay_s`` before the end), submitit calls
@@ -24,8 +27,9 @@ import os
 import sys
 from pathlib import Path
 
-from skinbench.records import CellConfig
-from skinbench.records import CellJob
+from skinbench.config import Cell
+from skinbench.records import FAILED, CellConfig, CellJob, CellStatus
+from skinbench.spec import RunSpec
 
 #: Comma-separated modules every job imports before its cell runs; a module that defines
 #: ``register()`` has it called (e.g. one that adds a backbone to the catalogue and registry).
@@ -76,29 +80,40 @@ submitit = import_submitit()
 
 
 class CellTask(submitit.helpers.Checkpointable):
-    """Train one cell of a run folder; the submitted callable of every executor job."""
+    """Train one cell of a run folder as its run specification says; the submitted callable of every executor job."""
 
-    def __init__(self, run_dir: str, cell_id: str) -> None:
+    def __init__(self, run_dir: str, cell: Cell, spec: RunSpec) -> None:
         self.run_dir = str(run_dir)
-        self.cell_id = cell_id
+        self.cell = cell
+        self.spec = spec
 
     def __call__(self) -> str:
         """Train the cell; its outcome, ``finished`` or ``failed: <error>`` (also in status.json)."""
-        folder = Path(self.run_dir) / self.cell_id
+        if "spec" not in vars(self):
+            return self._refuse_earlier()
+        folder = Path(self.run_dir) / self.cell.cell_id
         prepare_process(folder)
         from skinbench.train.cell import run_job
 
-        return run_job(Path(self.run_dir), self.cell_id, job_id=current_job_id())
+        return run_job(Path(self.run_dir), self.cell, self.spec, job_id=current_job_id())
+
+    def _refuse_earlier(self) -> str:
+        """A task pickled by a skinbench before tasks carried the specification (``run_dir``, ``cell_id``):
+        the cell is failed, saying how to resubmit it."""
+        error = ("this job was submitted by an earlier skinbench, whose jobs carried no run specification; "
+                 "run the same command again to resubmit the cell")
+        CellStatus.now(FAILED, error).write(Path(self.run_dir) / vars(self)["cell_id"])
+        return f"{FAILED}: {error}"
 
     def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
         """Preempted or out of time: the same job again (the cell's checkpoint holds its state)."""
         from skinbench.train.progress import set_phase
 
-        set_phase(Path(self.run_dir) / self.cell_id, "requeued")
-        return submitit.helpers.DelayedSubmission(CellTask(self.run_dir, self.cell_id))
+        set_phase(Path(self.run_dir) / self.cell.cell_id, "requeued")
+        return submitit.helpers.DelayedSubmission(CellTask(self.run_dir, self.cell, self.spec))
 
     def __repr__(self) -> str:
-        return f"CellTask({self.run_dir!r}, {self.cell_id!r})"
+        return f"CellTask({self.run_dir!r}, {self.cell.cell_id!r})"
 
 
 def prepare_process(folder: Path) -> None:

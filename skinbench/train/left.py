@@ -28,7 +28,8 @@ from skinbench.records import (
     read_split,
     split_file,
 )
-from skinbench.train.plan import CellPlan, planned_config
+from skinbench.train.plan import planned_config
+from skinbench.train.resolve import CellPlan
 
 
 def triage(folder: Path) -> tuple[str, dict[str, str]]:

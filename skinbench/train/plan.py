@@ -12,9 +12,8 @@ bound per epoch cap) and at the cell's own image size and precision policy; a ce
 setting was never measured is said to be unmeasured, never guessed. ``benchmarks/
 time_to_paper.py`` costs the paper's study with the same arithmetic (:func:`cell_seconds`).
 
-``CellPlan`` (a cell and the model it trains), the plans of a matrix or of the ablation, and the
-config.json a plan makes (``planned_config``) are here too, without Keras, so a command resolves
-and checks them before any heavy import.
+The config.json a plan makes (``planned_config``) is here too, without Keras, so that a rerun
+can compare it with the run folder's before any heavy import (``train.left``).
 
 Nothing is built: the synthetic set is not generated (its size is the profile's), splits are
 not drawn (part sizes follow ``data.splits.expected_sizes``) and no model is trained.
@@ -28,57 +27,14 @@ from typing import Sequence
 
 import pandas as pd
 
-from skinbench.catalogue import (
-    ABLATION_BACKBONE, ABLATION_ROWS, DATASETS, ISIC2018_TEST_IMAGES, METADATA, REAL, RECIPES, SYNTHETIC,
-)
+from skinbench.catalogue import ISIC2018_TEST_IMAGES, RECIPES
 from skinbench.classes import NUM_CLASSES
-from skinbench.config import Cell, Schedule, Settings, Synthetic, check_cuts, check_split
-from skinbench.errors import RunError
+from skinbench.config import Schedule, Settings
 from skinbench.gpu_bench import fastest_policy, shipped
 from skinbench.io import free_bytes
 from skinbench.paths import cache_root
 from skinbench.records import CellConfig, DatasetRecord, ScheduleRecord
-
-@dataclass(frozen=True)
-class CellPlan:
-    """A cell and the model it trains (an ablation row changes the cut, head or inputs)."""
-
-    cell: Cell
-    metadata: bool  #: the model takes the metadata input
-    attention: str | None = "paper"
-    cut: str | None = None
-    extra_dense: int = 0
-
-
-def matrix_plans(cells: list[Cell], settings: Settings) -> list[CellPlan]:
-    """Plans for matrix cells: the recipe decides whether the model takes metadata."""
-    return [CellPlan(cell, metadata=RECIPES[cell.recipe].metadata, attention=settings.attention) for cell in cells]
-
-
-def ablation_plans(cuts: list[int] | None, *, split: str, seeds: list[int], attention: str) -> list[CellPlan]:
-    """Plans for paper Table 9's rows, sorted by cell id.
-
-    ``cuts`` keeps the soft-attention rows at those layer numbers (the plain MobileNetV3Large
-    row runs only with the whole table). Every row trains with the metadata recipe's loss and
-    data (class-weighted, no augmentation); a row without metadata drops only that input.
-    """
-    check_split(split)
-    rows = list(ABLATION_ROWS.values())
-    if cuts is not None:
-        cuts = check_cuts(cuts)
-        rows = [row for row in rows if row.attention and row.cut in cuts]
-    plans = [
-        CellPlan(
-            Cell(ABLATION_BACKBONE, METADATA, split, seed, ablation=row.key),
-            metadata=row.metadata,
-            attention=attention if row.attention else None,
-            cut=row.cut_key,
-            extra_dense=row.extra_dense,
-        )
-        for row in rows
-        for seed in seeds
-    ]
-    return sorted(plans, key=lambda p: p.cell.cell_id)
+from skinbench.train.resolve import CellPlan
 
 
 def planned_config(
@@ -123,19 +79,6 @@ def planned_config(
         dataset=dataset,
         backend=backend,
     )
-
-
-def data_root(name: str, data_dir: Path | None, synthetic: Synthetic, *, progress: bool = True) -> Path:
-    """The folder of the dataset a run reads (``--dataset``), generating the synthetic one on first use."""
-    if name == SYNTHETIC:
-        from skinbench.data.synthetic import ensure_synthetic
-
-        return ensure_synthetic(count=synthetic.count, size=synthetic.size, seed=synthetic.seed, progress=progress)
-    if name != REAL:
-        raise RunError(f"--dataset must be one of {', '.join(DATASETS)}, not {name!r}")
-    from skinbench.data.ham10000 import check_data_dir
-
-    return check_data_dir(data_dir)
 
 
 #: Bytes per parameter of a cell's checkpoint: float32 weights and Adam's two moment slots.
@@ -286,7 +229,7 @@ def plan_run(
     """
     from skinbench.data.augment import default_target_total
     from skinbench.data.cache import cache_key
-    from skinbench.data.splits import expected_sizes, reported_part
+    from skinbench.data.splits import expected_sizes
 
     table = shipped() if table is None else table
     device, backend = reference_gpu(table)

@@ -26,7 +26,7 @@ from skinbench.records import (
 )
 from skinbench.train.cell import error_text
 from skinbench.train.celllock import cell_lock, try_lock
-from skinbench.train.plan import CellPlan
+from skinbench.train.resolve import CellPlan
 from skinbench.train.rundata import RunData
 from skinbench.train.state import Checkpoint
 

@@ -1,16 +1,16 @@
 """The data a run prepares once and shares across its cells.
 
-The dataset is loaded and validated once. The split of each (protocol, seed) is written to the
-run folder as ``split-<protocol>-s<seed>.csv`` the first time and read back from there ever
+The dataset is loaded and validated once. The split of each (split, seed) is written to the
+run folder as ``split-<split>-s<seed>.csv`` the first time and read back from there ever
 after, so every cell of that seed, every shard and every rerun uses the identical split. The
 metadata encoder of each split, the image cache of each image size and the offline-augmented
 training set of each (size, split) are built before any cell trains (``RunData.prepare``) and
 shared by the cells that need them; a failure to build one is kept too, so each cell that
 needs it fails at once with that error while the others train.
 
-The ``official`` protocol adds the ISIC 2018 Task 3 test set (``data.ham10000.load_test_set``)
+The ``official`` split adds the ISIC 2018 Task 3 test set (``data.ham10000.load_test_set``)
 as its ``test`` part: it has an image cache of its own, and is never in train or validation.
-A run given that protocol loads the test set up front (a missing test set, or one without
+A run given that split loads the test set up front (a missing test set, or one without
 age, sex and site for the metadata recipe, stops it before any cell starts), and its dataset
 fingerprint covers the test set too.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
@@ -29,11 +28,11 @@ import pandas as pd
 
 from skinbench.classes import CLASSES, NUM_CLASSES
 from skinbench.catalogue import RECIPES
-from skinbench.config import Cell, Synthetic
+from skinbench.config import Cell
 from skinbench.errors import DataError
 from skinbench.records import CellConfig, DataInfo, split_file
 from skinbench.train.inputs import CellInputs
-from skinbench.train.plan import data_root
+from skinbench.train.resolve import DataSource
 
 class Need(NamedTuple):
     """What one cell needs built before training: its image cache, split and augmented set."""
@@ -45,25 +44,11 @@ class Need(NamedTuple):
     augment_per_class: int | None  #: images per class of the augmented set (None: the paper's growth)
 
 
-@dataclass(frozen=True)
-class DataSource:
-    """Where a run's images come from: a HAM10000 folder, or the generated synthetic set."""
-
-    name: str
-    data_dir: Path | None
-    synthetic: Synthetic
-    strict: bool = False  #: unreadable images stop the run instead of being left out
-
-    def root(self, *, progress: bool = True) -> Path:
-        """The dataset folder (generating the synthetic one on first use)."""
-        return data_root(self.name, self.data_dir, self.synthetic, progress=progress)
-
-
 class RunData:
     """Everything the cells of one run read, each piece built once."""
 
     def __init__(
-        self, source: DataSource, out: Path, *, need_metadata: bool, progress: bool = True, protocols: Iterable[str] = ()
+        self, source: DataSource, out: Path, *, need_metadata: bool, progress: bool = True, splits: Iterable[str] = ()
     ) -> None:
         from skinbench.data.ham10000 import load_dataset
 
@@ -75,13 +60,13 @@ class RunData:
         self.training = self.dataset = load_dataset(source.root(progress=progress), require_metadata=need_metadata)
         self._test_set = None
         self._built: dict[tuple, Any] = {}
-        if "official" in set(protocols):
+        if "official" in set(splits):
             test = self.test_set()
             combined = hashlib.sha256(f"{self.training.fingerprint}|{test.fingerprint}".encode()).hexdigest()[:20]
             self.dataset = dataclasses.replace(self.training, fingerprint=combined)
 
     def test_set(self):
-        """The ISIC 2018 Task 3 test set below the data folder (the ``official`` protocol's test part)."""
+        """The ISIC 2018 Task 3 test set below the data folder (the ``official`` split's test part)."""
         from skinbench.data.ham10000 import load_test_set
 
         if self._test_set is None:
@@ -98,14 +83,14 @@ class RunData:
 
         A piece that cannot be built is kept as its error for the cells that need it.
         """
-        for size, protocol, seed, augmented, per_class in dict.fromkeys(needs):
+        for size, split, seed, augmented, per_class in dict.fromkeys(needs):
             with contextlib.suppress(Exception):
-                self.split(protocol, seed)
+                self.split(split, seed)
                 self.cache(size)
-                if protocol == "official":
+                if split == "official":
                     self.test_cache(size)
                 if augmented:
-                    self.augmented(size, protocol, seed, per_class)
+                    self.augmented(size, split, seed, per_class)
 
     def _once(self, key: tuple, build: Callable[[], Any]) -> Any:
         """``build()`` the first time ``key`` is asked for; its value (or its error) after that."""
@@ -119,52 +104,52 @@ class RunData:
             raise value
         return value
 
-    def split_path(self, protocol: str, seed: int) -> Path:
-        return self.out / split_file(protocol, seed)
+    def split_path(self, split: str, seed: int) -> Path:
+        return self.out / split_file(split, seed)
 
-    def split(self, protocol: str, seed: int) -> pd.DataFrame:
-        """The dataset frame with a ``part`` column (train/val/test) for this split."""
-        return self._once(("split", protocol, seed), lambda: self._split(protocol, seed))
+    def split(self, split: str, seed: int) -> pd.DataFrame:
+        """The dataset frame with a ``part`` column (train/val/test): split ``split`` under ``seed``."""
+        return self._once(("split", split, seed), lambda: self._split(split, seed))
 
-    def _split(self, protocol: str, seed: int) -> pd.DataFrame:
+    def _split(self, split: str, seed: int) -> pd.DataFrame:
         from skinbench.data.splits import OFFICIAL_SUBSET, load_split, make_split, save_split
 
-        path = self.split_path(protocol, seed)
-        images = self._split_frame(protocol)
+        path = self.split_path(split, seed)
+        images = self._split_frame(split)
         if path.exists():
-            split = load_split(path)
+            drawn = load_split(path)
         else:
-            split = make_split(images, protocol, seed)
-            save_split(split, path)
-        frame = images.merge(split[["image_id", "part"]], on="image_id", how="left")
-        moved = protocol == "official" and ((frame["part"] == "test") != (frame[OFFICIAL_SUBSET] == "test")).any()
-        if frame["part"].isna().any() or len(split) != len(frame) or moved:
+            drawn = make_split(images, split, seed)
+            save_split(drawn, path)
+        frame = images.merge(drawn[["image_id", "part"]], on="image_id", how="left")
+        moved = split == "official" and ((frame["part"] == "test") != (frame[OFFICIAL_SUBSET] == "test")).any()
+        if frame["part"].isna().any() or len(drawn) != len(frame) or moved:
             raise DataError(
-                f"{path} does not match the dataset in {self.dataset.root} ({len(split):,} split rows, "
+                f"{path} does not match the dataset in {self.dataset.root} ({len(drawn):,} split rows, "
                 f"{len(frame):,} images); results folders hold one dataset: use another --out"
             )
         return frame
 
-    def _split_frame(self, protocol: str) -> pd.DataFrame:
-        """The rows a protocol splits: HAM10000, plus the test set (``subset`` = test) for ``official``."""
+    def _split_frame(self, split: str) -> pd.DataFrame:
+        """The rows a split divides: HAM10000, plus the test set (``subset`` = test) for ``official``."""
         from skinbench.data.splits import OFFICIAL_SUBSET
 
-        if protocol != "official":
+        if split != "official":
             return self.training.frame
         return pd.concat(
             [self.training.frame.assign(**{OFFICIAL_SUBSET: "train"}), self.test_set().frame.assign(**{OFFICIAL_SUBSET: "test"})],
             ignore_index=True,
         )
 
-    def encoder(self, protocol: str, seed: int):
+    def encoder(self, split: str, seed: int):
         """The metadata encoder fitted on this split's training part."""
         from skinbench.data.metadata import MetadataEncoder
 
         def fit():
-            frame = self.split(protocol, seed)
+            frame = self.split(split, seed)
             return MetadataEncoder().fit(frame[frame["part"] == "train"])
 
-        return self._once(("encoder", protocol, seed), fit)
+        return self._once(("encoder", split, seed), fit)
 
     def cache(self, size: int):
         """The decoded, resized uint8 images at ``size`` pixels."""
@@ -183,37 +168,37 @@ class RunData:
             lambda: build_cache(self.test_set(), size, rule="crop", strict=self.source.strict, progress=self.progress),
         )
 
-    def part_cache(self, protocol: str, part: str, size: int):
+    def part_cache(self, split: str, part: str, size: int):
         """The image cache that holds a part: the test set's for ``official``'s test part, else the training data's."""
-        return self.test_cache(size) if protocol == "official" and part == "test" else self.cache(size)
+        return self.test_cache(size) if split == "official" and part == "test" else self.cache(size)
 
-    def augmented(self, size: int, protocol: str, seed: int, per_class: int | None = None):
+    def augmented(self, size: int, split: str, seed: int, per_class: int | None = None):
         """The offline-augmented training set of this split at ``size`` pixels: every class grown to
         ``per_class`` images, or with None the paper's growth (10,015 to 18,015 images, scaled to the
         training part: data.augment's default)."""
         from skinbench.data.augment import augment_offline, per_class_target_total
 
         def build():
-            train = self.part(protocol, seed, "train", size)
+            train = self.part(split, seed, "train", size)
             cache = self.cache(size)
             rows, labels = cache.rows(train["image_id"]), train["label"].to_numpy()
             target = None if per_class is None else per_class_target_total(labels, per_class)
             return augment_offline(cache, rows, labels, target, seed=seed, progress=self.progress)
 
-        return self._once(("augmented", size, protocol, seed, per_class), build)
+        return self._once(("augmented", size, split, seed, per_class), build)
 
-    def n_train(self, protocol: str, seed: int) -> int:
+    def n_train(self, split: str, seed: int) -> int:
         """Images in the split's training part, before augmentation (the notebooks' ``len(train_df)``)."""
-        return int((self.split(protocol, seed)["part"] == "train").sum())
+        return int((self.split(split, seed)["part"] == "train").sum())
 
-    def part(self, protocol: str, seed: int, part: str, size: int) -> pd.DataFrame:
+    def part(self, split: str, seed: int, part: str, size: int) -> pd.DataFrame:
         """One part of a split, without the images the cache at ``size`` could not read.
 
         Unreadable images are named by the cache (or stop the run with ``--strict``); they stay
         in the split file, so the split does not depend on which files happen to be corrupt.
         """
-        frame = self.split(protocol, seed)
-        return self.part_cache(protocol, part, size).drop_failed(frame[frame["part"] == part].reset_index(drop=True))
+        frame = self.split(split, seed)
+        return self.part_cache(split, part, size).drop_failed(frame[frame["part"] == part].reset_index(drop=True))
 
     def inputs(self, cell: Cell, config: CellConfig) -> CellInputs:
         """Batches for one cell as its config.json says: training (augmented or not; its schedule's
@@ -270,18 +255,18 @@ class RunData:
             val_ids=val_frame["image_id"].tolist(),
         )
 
-    def metadata_features(self, protocol: str, seed: int) -> int:
-        return self.encoder(protocol, seed).n_features
+    def metadata_features(self, split: str, seed: int) -> int:
+        return self.encoder(split, seed).n_features
 
     def describe(self, splits: list[tuple[str, int]]) -> DataInfo:
         """data.json: the dataset, its class counts, dropped rows and each split's sizes per class."""
         dataset = self.dataset
         counts = dataset.frame["dx"].value_counts()
         sizes = {}
-        for protocol, seed in splits:
-            frame = self.split(protocol, seed)
+        for split, seed in splits:
+            frame = self.split(split, seed)
             table = pd.crosstab(frame["part"], frame["dx"]).reindex(columns=list(CLASSES), fill_value=0)
-            sizes[f"{protocol}-s{seed}"] = {
+            sizes[f"{split}-s{seed}"] = {
                 part: {c: int(n) for c, n in row.items()} for part, row in table.iterrows()
             }
         return DataInfo(

@@ -1,9 +1,11 @@
 """Run a list of cells into a results folder: skip finished cells, resume killed ones, record failures.
 
-The data is prepared once, here, before any cell trains (load, validate, split, cache,
-augmentation), and every cell to run gets its config.json. The cells then train inline (one
-after another in this process) or as jobs of ``train.executors`` (``--executor local|slurm``),
-each job running ``train.cell.run_job`` from the run folder alone. Each cell folder gets env.json and
+The run specification is resolved (``train.resolve``) and the data prepared once, here, before
+any cell trains (load, validate, split, cache, augmentation), and every cell to run gets its
+config.json (``train.cell.cell_config``). The cells then train inline (one after another in
+this process) or as jobs of ``train.executors`` (``--executor local|slurm``), each job carrying
+the specification and its cell and running ``train.cell.run_job``, which builds the same
+config.json by the same path. Each cell folder gets env.json and
 progress.json when the cell starts, the trainer's result files, and status.json last; a cell
 is finished only when status.json says so. A cell that fails (NaN loss, out of memory,
 unreadable data...) gets status ``failed`` with its error and the run goes on; running the
@@ -23,7 +25,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from skinbench.catalogue import RECIPES
-from skinbench.config import Settings
+from skinbench.config import Cell, Settings
 from skinbench.errors import RunError
 from skinbench.io import exclusive
 from skinbench.records import (
@@ -37,17 +39,17 @@ from skinbench.records import (
     CellMetrics,
     CellStatus,
     DataInfo,
-    SourceRecord,
     status_of,
 )
+from skinbench.spec import RunSpec
 from skinbench.train.cell import cell_config, error_text, run_cell, stop_on_ctrl_c
 from skinbench.train.celllock import cell_lock, try_lock, wait_for_lock
 from skinbench.train.executors import Execution
 from skinbench.train.left import triage
-from skinbench.train.plan import CellPlan
 from skinbench.train.progress import RunProgress, Where, make_progress, now_iso
 from skinbench.train.repair import repair_cells
-from skinbench.train.rundata import DataSource, Need, RunData
+from skinbench.train.resolve import CellPlan, plan_for, resolve
+from skinbench.train.rundata import Need, RunData
 from skinbench.train.state import Checkpoint, StopRequest
 
 @dataclass
@@ -65,37 +67,37 @@ class RunSummary:
 
 
 def run_cells(
-    plans: list[CellPlan],
-    settings: Settings,
-    source: DataSource,
+    spec: RunSpec,
+    cells: list[Cell],
     out: Path,
     *,
-    quiet: bool = False,
     execution: Execution | None = None,
     require_gpu: bool = False,
 ) -> RunSummary:
-    """Train every cell of ``plans`` not yet finished in ``out``; RunError at the end if any failed.
+    """Train every cell of ``cells`` not yet finished in ``out`` as ``spec`` says; RunError at the end if any failed.
 
     ``execution`` (default inline) says where the cells train (``train.executors``); the data
     is prepared here first either way, and jobs only read it. ``require_gpu``: each job fails
     its cell when it finds no GPU (the command checked this machine; a SLURM job checks its node).
     """
-    from skinbench.models.backbones import get_backbone
     from skinbench.train import compile_cache, determinism
 
     execution = execution or Execution()
+    quiet = spec.execution.quiet
+    resolved = resolve(spec)
+    settings = resolved.settings
+    plans = [plan_for(cell, settings) for cell in cells]
     if settings.deterministic:
         determinism.enable()
     compile_cache.enable()
-    sizes = {p.cell.cell_id: get_backbone(p.cell.backbone).check_size(settings.image_size) for p in plans}
     out = Path(out)
     data = RunData(
-        source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet,
-        protocols={p.cell.split for p in plans},
+        resolved.source, out, need_metadata=any(p.metadata for p in plans), progress=not quiet,
+        splits={p.cell.split for p in plans},
     )
     out.mkdir(parents=True, exist_ok=True)  # once the data is usable: a mistake leaves no empty folder
     _check_dataset(out, data)
-    configs = {p.cell.cell_id: cell_config(p, settings, data, sizes[p.cell.cell_id]) for p in plans}
+    configs = {p.cell.cell_id: cell_config(p, settings, data) for p in plans}
     states = {p.cell.cell_id: triage(out / p.cell.cell_id) for p in plans}
     for plan in plans:
         if CellConfig.FILE not in states[plan.cell.cell_id][1]:  # an unreadable one is damaged: the cell trains again
@@ -126,7 +128,7 @@ def run_cells(
     if execution.inline:
         _train(todo, configs, settings, data, summary, quiet=quiet)
     else:
-        _run_as_jobs(todo, configs, settings, data, summary, execution, quiet=quiet, require_gpu=require_gpu)
+        _run_as_jobs(todo, configs, spec, data, summary, execution, quiet=quiet, require_gpu=require_gpu)
     if summary.failed:
         submitted = "" if summary.followed else f"; the {len(summary.submitted)} others were submitted (job ids in {out}/jobs.json)"
         raise RunError(
@@ -195,7 +197,7 @@ def _train_locked(
 def _run_as_jobs(
     todo: list[CellPlan],
     configs: dict[str, CellConfig],
-    settings: Settings,
+    spec: RunSpec,
     data: RunData,
     summary: RunSummary,
     execution: Execution,
@@ -203,7 +205,7 @@ def _run_as_jobs(
     quiet: bool,
     require_gpu: bool,
 ) -> None:
-    """Submit the cells to ``execution``'s executor, each as a job that reads the run folder.
+    """Submit the cells to ``execution``'s executor, each as a job that carries ``spec`` and its cell.
 
     A cell whose inputs cannot be built from the prepared data fails here, as it would inline,
     so a job never builds anything; a cell that an earlier job still runs is left to it.
@@ -227,7 +229,7 @@ def _run_as_jobs(
             (out / cell_id / CellStatus.FILE).unlink(missing_ok=True)  # a failed cell being retried
             error = _check_inputs(plan, configs[cell_id], data, out / cell_id)
             if error is None:
-                cells.append(cell_id)
+                cells.append(plan.cell)
             else:
                 summary.failed[cell_id] = error
                 progress.job_ended(cell_id, f"FAILED: {error}")
@@ -235,32 +237,23 @@ def _run_as_jobs(
             return
         job = CellJob(
             executor=execution.executor,
-            source=SourceRecord(
-                name=data.source.name,
-                data_dir=str(data.source.data_dir) if data.source.data_dir is not None else None,
-                strict=data.source.strict,
-                synthetic_count=data.source.synthetic.count,
-                synthetic_size=tuple(data.source.synthetic.size),
-                synthetic_seed=data.source.synthetic.seed,
-            ),
             cache_root=str(_cache_root()),
-            settings=dataclasses.asdict(settings),
             gpu=None,
             gpu_sharing=1,
             require_gpu=require_gpu,
             submitted_at=now_iso(),
         )
         if execution.executor == "local":
-            outcome = executors.run_local(cells, out, execution, job, progress)
+            outcome = executors.run_local(cells, spec, out, execution, job, progress)
         else:
-            outcome, jobs = executors.submit_slurm(cells, out, execution, job, progress)
-            first, last = outcome.jobs[cells[0]], outcome.jobs[cells[-1]]
+            outcome, jobs = executors.submit_slurm(cells, spec, out, execution, job, progress)
+            first, last = outcome.jobs[cells[0].cell_id], outcome.jobs[cells[-1].cell_id]
             progress.log(
                 f"submitted {len(cells)} cell(s) as SLURM job {'array ' + outcome.array_job_id if len(cells) > 1 else first}"
                 f" ({first}{' ... ' + last if len(cells) > 1 else ''}); job ids in {out / 'jobs.json'}"
             )
             if execution.wait:
-                outcome = executors.follow(out, dict(zip(cells, jobs)), outcome, progress)
+                outcome = executors.follow(out, dict(zip([cell.cell_id for cell in cells], jobs)), outcome, progress)
     summary.submitted.update(outcome.jobs)
     summary.array_job_id = outcome.array_job_id
     summary.followed = outcome.followed

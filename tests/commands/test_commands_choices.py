@@ -131,27 +131,18 @@ def test_refusals_read_like_the_librarys_own_errors() -> None:
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
     """Run `run` and `ablate mobilenetv3` up to training: what they hand the runner."""
-    from skinbench.train import plan
+    from skinbench.train.resolve import resolve
 
     seen: dict = {}
     runner = types.ModuleType("skinbench.train.runner")
 
-    def matrix_plans(cells, settings):
-        seen["cells"] = cells
-        return [types.SimpleNamespace(cell=cell) for cell in cells]
-
-    def ablation_plans(cuts, *, split, seeds, attention):
-        seen.update(cuts=cuts, split=split, attention=attention)
-        return []
-
-    def run_cells(plans, settings, source, out, **options):
-        seen.update(plans=plans, settings=settings, dataset=source.name, **options)
+    def run_cells(spec, cells, out, **options):
+        resolved = resolve(spec)  # as the runner does
+        seen.update(spec=spec, cells=cells, settings=resolved.settings, dataset=resolved.source.name, **options)
         return types.SimpleNamespace(running=[], repaired=[], followed=True, finished=[], skipped=[], out=out)
 
     runner.run_cells = run_cells
     monkeypatch.setitem(sys.modules, "skinbench.train.runner", runner)
-    monkeypatch.setattr(plan, "matrix_plans", matrix_plans)
-    monkeypatch.setattr(plan, "ablation_plans", ablation_plans)
     monkeypatch.chdir(tmp_path)  # the run folder (results/<matrix>) keeps its run.toml here
     return seen
 
@@ -192,11 +183,12 @@ def test_bn_momentum_is_the_backbones_own_unless_given(captured: dict) -> None:
 
 def test_shards_split_the_cells(captured: dict) -> None:
     parts = []
-    for k in (1, 2):
-        result = CliRunner().invoke(app, ["run", "--matrix", "smoke", "--dataset", "synthetic", "--shard", f"{k}/2"])
+    for shard in ("1/2", "2/2", None):
+        result = CliRunner().invoke(app, ["run", "--matrix", "smoke", "--dataset", "synthetic",
+                                          *(["--shard", shard] if shard else [])])
         assert result.exit_code == 0, result.output
-        parts.append({plan.cell.cell_id for plan in captured["plans"]})
-    every = {cell.cell_id for cell in captured["cells"]}
+        parts.append({cell.cell_id for cell in captured["cells"]})
+    every = parts.pop()
     assert parts[0] and parts[1] and not parts[0] & parts[1] and parts[0] | parts[1] == every
 
 
@@ -205,8 +197,8 @@ def test_ablation_hands_the_library_plain_strings(captured: dict) -> None:
         app, ["ablate", "mobilenetv3", "--smoke", "--split", "lesion", "--attention", "reference", "--dataset", "synthetic"]
     )
     assert result.exit_code == 0, result.output
-    assert (captured["split"], captured["attention"]) == ("lesion", "reference")
-    assert type(captured["split"]) is str and type(captured["attention"]) is str
+    assert {cell.split for cell in captured["cells"]} == {"lesion"} and captured["settings"].attention == "reference"
+    assert all(type(cell.split) is str for cell in captured["cells"]) and type(captured["settings"].attention) is str
 
 
 def test_check_choice_is_the_one_message() -> None:

@@ -89,7 +89,7 @@ def test_slurm_submission_is_not_refused_but_a_job_without_a_gpu_needs_allow_cpu
     from skinbench.train.executors import Execution
 
     assert api._require_gpu(Execution(executor=SLURM), allow_cpu=False, cpu_sized=False, dry_run=False) is True
-    with pytest.raises(RunError, match="--gpus-per-cell 0 gives the jobs no GPU"):
+    with pytest.raises(RunError, match="execution.gpus_per_cell 0 gives the jobs no GPU"):
         api._require_gpu(Execution(executor=SLURM, gpus_per_cell=0), allow_cpu=False, cpu_sized=False, dry_run=False)
 
 

@@ -45,8 +45,9 @@ def test_time_limits_in_slurm_formats(text: str, minutes: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "two hours", "1:2:3:4", "0", "-5"])
 def test_a_wrong_time_limit_is_refused(text: str) -> None:
-    with pytest.raises(RunError, match="--time"):
+    with pytest.raises(RunError, match="^execution.time_limit ") as refused:
         parse_time(text)
+    assert refused.value.fields == ("execution.time_limit",)
 
 
 def test_slurm_options_become_sbatch_parameters(tmp_path) -> None:

@@ -109,3 +109,41 @@ def test_execution_defaults_are_the_fields() -> None:
     for field in dataclasses.fields(ExecutionSection):
         expected = None if field.default == () else field.default
         assert run[field.name].default == expected, field.name
+
+
+#: A wrong specification, the fields its error names, and the same mistake on the command line.
+WRONG = [
+    ({"matrix": "smoke", "weights": "no-such-weights.h5"}, ("model.weights",),
+     ["run", "--matrix", "smoke", "--weights", "no-such-weights.h5"]),
+    ({"matrix": "smoke", "seeds": "0,x"}, ("matrix.seeds",), ["run", "--matrix", "smoke", "--seeds", "0,x"]),
+    ({"matrix": "smoke", "gradient_accumulation": 5}, ("training.gradient_accumulation", "training.batch_size"),
+     ["run", "--matrix", "smoke", "--gradient-accumulation", "5"]),
+    ({"ablation": "mobilenetv3", "smoke": True, "cuts": "231"}, ("matrix.cuts",),
+     ["ablate", "mobilenetv3", "--smoke", "--cuts", "231"]),
+    ({"matrix": "smoke", "executor": "local", "partition": "gpu"}, ("execution.partition", "execution.executor"),
+     ["run", "--matrix", "smoke", "--executor", "local", "--partition", "gpu"]),
+    ({"matrix": "smoke", "cuts": "230"}, ("matrix.cuts", "matrix.smoke", "matrix.ablation"),
+     ["run", "--matrix", "smoke", "--cuts", "230"]),
+]
+
+
+@pytest.mark.parametrize("options, fields, args", WRONG, ids=lambda value: None)
+def test_the_library_names_fields_and_the_command_line_their_flags(
+    options: dict, fields: tuple[str, ...], args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import skinbench
+    from skinbench.commands.run import FLAGS
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RunError) as refused:
+        skinbench.run(RunSpec.from_options(**options))
+    said = str(refused.value)
+    assert refused.value.fields == fields
+    assert all(field in said for field in fields) and "--" not in said, said
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    line = " ".join(result.output.split())
+    assert line == "error: " + " ".join(refused.value.named(FLAGS).split())  # the same sentence, in flags
+    assert all(FLAGS[field] in line for field in fields) and not any(field in line for field in fields), line
+    assert not list(tmp_path.iterdir())  # refused before anything was written

@@ -83,20 +83,20 @@ def test_paper_split_is_unchanged_by_the_leaky_one(frame: pd.DataFrame) -> None:
 
 
 def test_paper_split_leaks_lesions(frame: pd.DataFrame) -> None:
-    """The paper's protocol ignores lesion_id: some lesions sit on both sides (the known leak)."""
+    """The paper's split ignores lesion_id: some lesions sit on both sides (the known leak)."""
     split = make_split(frame, "paper", seed=0)
     parts = frame[["lesion_id"]].assign(part=split["part"].to_numpy())
     assert (parts.groupby("lesion_id")["part"].nunique() > 1).sum() > 50
 
 
-@pytest.mark.parametrize("protocol", ["paper", "leaky", "lesion"])
-def test_same_seed_same_file(frame: pd.DataFrame, tmp_path: Path, protocol: str) -> None:
-    first = save_split(make_split(frame, protocol, seed=3), tmp_path / "a.csv")
-    second = save_split(make_split(frame, protocol, seed=3), tmp_path / "b.csv")
-    other = save_split(make_split(frame, protocol, seed=4), tmp_path / "c.csv")
+@pytest.mark.parametrize("split", ["paper", "leaky", "lesion"])
+def test_same_seed_same_file(frame: pd.DataFrame, tmp_path: Path, split: str) -> None:
+    first = save_split(make_split(frame, split, seed=3), tmp_path / "a.csv")
+    second = save_split(make_split(frame, split, seed=3), tmp_path / "b.csv")
+    other = save_split(make_split(frame, split, seed=4), tmp_path / "c.csv")
     assert first.read_bytes() == second.read_bytes()
     assert first.read_bytes() != other.read_bytes()
-    pd.testing.assert_frame_equal(load_split(first), make_split(frame, protocol, seed=3))
+    pd.testing.assert_frame_equal(load_split(first), make_split(frame, split, seed=3))
 
 
 def test_custom_fractions_and_reported_part(frame: pd.DataFrame) -> None:

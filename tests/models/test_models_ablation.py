@@ -15,7 +15,7 @@ from skinbench.studies.do2022.published import published
 
 
 def _build_row(row: AblationRow, **kwargs) -> keras.Model:
-    """The row's model as the runner builds it (train.plan.ablation_plans gives these settings)."""
+    """The row's model as the runner builds it (train.resolve.plan_for gives these settings)."""
     return build_model(
         BACKBONE, metadata_features=HAM10000_METADATA_FEATURES if row.metadata else 0,
         attention="paper" if row.attention else None, cut=row.cut_key, extra_dense=row.extra_dense, **kwargs,

@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from job_plugin import HOLD_ENV, RELEASE_ENV
+from skinbench.config import Cell
 from skinbench.records import FINISHED, CellStatus, Timing
+from skinbench.spec import RunSpec
 from tiny_backbone import CLI_WITH_TINY
 from train_helpers import wait_for
 
@@ -103,7 +105,9 @@ def test_a_job_waits_and_does_not_train_a_cell_the_other_process_finished(tmp_pa
     said: list[str] = []
     monkeypatch.setattr(RunProgress, "log", lambda self, message: said.append(message))
     outcome: list[str] = []
-    job = threading.Thread(target=lambda: outcome.append(cell_module.run_job(tmp_path / "run", CELL)))
+    cell = Cell("tiny", "metadata", "paper", 0)
+    assert cell.cell_id == CELL
+    job = threading.Thread(target=lambda: outcome.append(cell_module.run_job(tmp_path / "run", cell, RunSpec())))
     job.start()
     deadline = time.monotonic() + 60
     while not said and time.monotonic() < deadline:

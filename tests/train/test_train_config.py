@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skinbench import config
+from skinbench import catalogue, config
 from skinbench.config import Cell
 from skinbench.errors import RunError
 
@@ -59,25 +59,31 @@ def test_shards_cover_the_matrix_exactly_once(n: int) -> None:
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "2", "a/b"])
 def test_bad_shards(text: str) -> None:
-    with pytest.raises(RunError, match="--shard"):
+    with pytest.raises(RunError, match="^matrix.shard "):
         config.parse_shard(text)
 
 
 def test_image_size_and_settings() -> None:
-    assert config.parse_image_size("native") is None and config.parse_image_size("64") == 64
-    with pytest.raises(RunError):
-        config.parse_image_size("16")
+    assert config.parse_image_size("native", "model.image_size") is None
+    assert config.parse_image_size("64", "model.image_size") == 64
+    with pytest.raises(RunError, match="^--image-size 16 is too small"):
+        config.parse_image_size("16", "--image-size")
     settings = config.SMOKE.settings.override(epochs=3, image_size=None)
     assert settings.epochs == 3 and settings.image_size == 64
 
 
-def test_ablation_plans() -> None:
-    from skinbench.train.plan import ablation_plans
+def test_ablation_cells_and_their_plans() -> None:
+    from skinbench.train.resolve import plan_for
 
-    every = ablation_plans(None, split="paper", seeds=[0], attention="paper")
-    assert len(every) == 10 and all(p.cell.recipe == "metadata" for p in every)
-    chosen = ablation_plans([230, 246], split="paper", seeds=[0], attention="paper")
-    assert sorted(p.cell.ablation for p in chosen) == ["cut230", "cut230-nometa", "cut246", "cut246-dense512"]
-    assert {p.cell.ablation: p.metadata for p in chosen}["cut230-nometa"] is False
+    every = config.ablation_cells(None, split="paper", seeds=[0])
+    assert len(every) == 10 and all(cell.recipe == "metadata" for cell in every)
+    chosen = config.ablation_cells([230, 246], split="paper", seeds=[0])
+    assert sorted(cell.ablation for cell in chosen) == ["cut230", "cut230-nometa", "cut246", "cut246-dense512"]
+    plans = {cell.ablation: plan_for(cell, config.Settings(attention="reference")) for cell in chosen}
+    assert plans["cut230-nometa"].metadata is False and plans["cut230"].metadata is True
+    assert plans["cut246"].attention == "reference" and plans["cut246"].cut == "cut246"
+    assert plans["cut246-dense512"].extra_dense == 512
+    plain = next(cell for cell in every if not catalogue.ABLATION_ROWS[cell.ablation].attention)
+    assert plan_for(plain, config.Settings()).attention is None
     with pytest.raises(RunError, match="no cut at 231"):
-        ablation_plans([231], split="paper", seeds=[0], attention="paper")
+        config.ablation_cells([231], split="paper", seeds=[0])

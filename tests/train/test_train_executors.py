@@ -68,6 +68,8 @@ def test_local_jobs_run_every_cell_as_an_inline_run_and_prepare_the_data_once(
         job = CellJob.read(folder)
         assert job.executor == "local" and job.gpu is None and job.gpu_sharing == 2
         assert Timing.read(folder).gpu_sharing == 2  # two cells shared this machine's CPU
+        # The job rebuilt config.json from the run specification it carries, byte for byte as the inline run wrote it.
+        assert (folder / "config.json").read_bytes() == (two_cells / cell / "config.json").read_bytes()
         # Same seeds, same predictions as the inline run.
         mine, inline = pd.read_csv(folder / "predictions.csv"), pd.read_csv(two_cells / cell / "predictions.csv")
         assert list(mine["image"]) == list(inline["image"]) and list(mine["label"]) == list(inline["label"])

@@ -21,7 +21,9 @@ import cloudpickle
 import pandas as pd
 import pytest
 
+from skinbench.config import Cell
 from skinbench.records import FAILED, FINISHED, CellJob, CellProgress, CellStatus, JobIds, Timing
+from skinbench.spec import RunSpec
 from job_plugin import HOLD_ENV
 from train_helpers import wait_for
 
@@ -163,9 +165,9 @@ def test_a_job_array_is_submitted_preempted_requeued_and_resumed(
     jobs = JobIds.read(out)
     assert jobs.executor == "slurm" and jobs.array_job_ids == ("4242",)
     assert jobs.cells == {CELLS[0]: "4242_0", CELLS[1]: "4242_1"}
-    for cell in CELLS:  # each job finds what it needs in the run folder
+    for cell in CELLS:  # each job finds what it needs in its task and the run folder
         job = CellJob.read(out / cell)
-        assert (job.executor, job.gpu, job.gpu_sharing) == ("slurm", None, 1) and job.settings["epochs"] == EPOCHS
+        assert (job.executor, job.gpu, job.gpu_sharing) == ("slurm", None, 1)
         assert (out / cell / "config.json").exists() and not (out / cell / "status.json").exists()
     status = invoke(["status", str(out)])
     assert status.exit_code == 0 and status.output.count("queued as job 4242_") == 2
@@ -232,13 +234,44 @@ def test_wait_follows_the_jobs_until_every_cell_has_run(
     assert CellProgress.read(out / CELLS[0]).job_id == "5000"
 
 
-def test_a_job_carries_only_the_run_folder_and_the_cell_id(tmp_path: Path) -> None:
+def test_a_job_carries_the_run_folder_its_cell_and_the_run_specification(tmp_path: Path) -> None:
     from skinbench.train.jobs import CellTask as Job
 
-    job = Job(str(tmp_path), CELLS[0])
-    assert vars(cloudpickle.loads(cloudpickle.dumps(job))) == {"run_dir": str(tmp_path), "cell_id": CELLS[0]}
+    spec = RunSpec.from_options(backbones="tiny", recipes="metadata", epochs=EPOCHS, data_dir=tmp_path, slurm_option=("a=b",))
+    cell = Cell("tiny", "metadata", "paper", 0)
+    job = Job(str(tmp_path), cell, spec)
+    assert vars(cloudpickle.loads(cloudpickle.dumps(job))) == {"run_dir": str(tmp_path), "cell": cell, "spec": spec}
+    (tmp_path / cell.cell_id).mkdir()
     again = job.checkpoint()  # what submitit calls on preemption: the same job, resubmitted
     assert isinstance(again.function, Job) and vars(again.function) == vars(job) and again.args == ()
+
+
+def test_the_submitted_job_holds_the_run_specification(tmp_path: Path, slurm: Path, run_args: list[str], invoke) -> None:
+    """What submitit pickled for SLURM: the task with the specification the command was given, and the cell."""
+    out = tmp_path / "run"
+    args = ["run", "--backbones", "tiny", "--recipes", "metadata", "--epochs", str(EPOCHS), "--executor", "slurm",
+            "--partition", "gpu", "--out", str(out), *run_args]
+    result = invoke(args)
+    assert result.exit_code == 0, result.output
+    pickles = list((out / "jobs").glob("*/*_submitted.pkl"))
+    assert len(pickles) == 1
+    with pickles[0].open("rb") as file:
+        task = cloudpickle.load(file).function
+    assert task.spec.to_toml() == (out / "run.toml").read_text()  # the specification the command was given
+    assert task.spec.training.epochs == EPOCHS and task.spec.execution.partition == "gpu"
+    assert task.cell == Cell("tiny", "metadata", "paper", 0)
+    assert not hasattr(CellJob.read(out / CELLS[0]), "settings")  # the settings travel in the task alone
+
+
+def test_a_job_submitted_by_an_earlier_skinbench_fails_its_cell_saying_how_to_resubmit(tmp_path: Path) -> None:
+    from skinbench.train.jobs import CellTask as Job
+
+    earlier = Job.__new__(Job)  # as an earlier skinbench pickled it: the run folder and the cell id
+    earlier.__dict__.update(run_dir=str(tmp_path), cell_id=CELLS[0])
+    (tmp_path / CELLS[0]).mkdir()
+    assert cloudpickle.loads(cloudpickle.dumps(earlier))().startswith("failed: this job was submitted by an earlier")
+    status = CellStatus.read(tmp_path / CELLS[0])
+    assert status.status == FAILED and status.error.endswith("run the same command again to resubmit the cell")
 
 
 def test_a_refused_submission_gives_sbatch_s_reason(tmp_path: Path, slurm: Path, run_args: list[str], invoke, monkeypatch) -> None:

@@ -1,4 +1,4 @@
-"""The ``official`` protocol: HAM10000 for training and model selection, the ISIC 2018 Task 3 test set reported.
+"""The ``official`` split: HAM10000 for training and model selection, the ISIC 2018 Task 3 test set reported.
 
 The data come the way a user gets them: ``skinbench data fetch --with-test`` from a loopback
 server serving small synthetic archives in the real file names and layouts.
@@ -22,8 +22,8 @@ from skinbench.config import Cell, Settings, Synthetic  # noqa: E402
 from skinbench.data.splits import make_split, reported_part  # noqa: E402
 from skinbench.errors import DataError  # noqa: E402
 from skinbench.train.cell import cell_config  # noqa: E402
-from skinbench.train.plan import CellPlan  # noqa: E402
-from skinbench.train.rundata import DataSource, RunData  # noqa: E402
+from skinbench.train.resolve import CellPlan, DataSource  # noqa: E402
+from skinbench.train.rundata import RunData  # noqa: E402
 
 runner = CliRunner()
 
@@ -50,9 +50,9 @@ def _source(folder: Path) -> DataSource:
     return DataSource("ham10000", folder, Synthetic())
 
 
-def test_the_test_set_is_the_reported_part_and_never_trains(fetched, tmp_path: Path, train_cache: Path) -> None:
+def test_the_test_set_is_the_reported_part_and_never_trains(fetched, tmp_path: Path, train_cache: Path, tiny: str) -> None:
     folder, archives = fetched
-    data = RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, protocols={"official"})
+    data = RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, splits={"official"})
     split = data.split("official", 0)
     assert reported_part("official") == "test"
     assert sorted(split.loc[split["part"] == "test", "image_id"]) == archives.test_ids
@@ -65,9 +65,9 @@ def test_the_test_set_is_the_reported_part_and_never_trains(fetched, tmp_path: P
     assert not set(train["lesion_id"]) & set(val["lesion_id"])
     # The saved split is read back by the next run, and the cell's reported images are the test set.
     assert sorted(pd.read_csv(tmp_path / "run" / "split-official-s0.csv").query("part == 'test'")["image_id"]) == archives.test_ids
-    again = RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, protocols={"official"})
+    again = RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, splits={"official"})
     cell = Cell("tiny", "metadata", "official", 0)
-    inputs = again.inputs(cell, cell_config(CellPlan(cell, metadata=True), Settings(batch_size=8), again, 32))
+    inputs = again.inputs(cell, cell_config(CellPlan(cell, metadata=True), Settings(batch_size=8, image_size=32), again))
     assert inputs.report_part == "test" and sorted(inputs.report_ids) == archives.test_ids
     # The run's dataset fingerprint covers the test set; the training images' cache is the training data's.
     assert again.dataset.fingerprint != again.training.fingerprint
@@ -86,15 +86,15 @@ def test_make_split_refuses_a_frame_without_the_test_set(fetched) -> None:
 def test_metadata_recipe_is_refused_when_the_test_set_has_no_metadata(tmp_path: Path, train_cache: Path) -> None:
     folder, _ = _fetch_into(tmp_path, test_metadata=False)
     with pytest.raises(DataError, match=r"ISIC2018_Task3_Test_GroundTruth\.csv has only their one-hot labels"):
-        RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, protocols={"official"})
+        RunData(_source(folder), tmp_path / "run", need_metadata=True, progress=False, splits={"official"})
     # The augmented recipe needs no metadata and runs on it.
-    data = RunData(_source(folder), tmp_path / "run", need_metadata=False, progress=False, protocols={"official"})
+    data = RunData(_source(folder), tmp_path / "run", need_metadata=False, progress=False, splits={"official"})
     assert (data.split("official", 0)["part"] == "test").sum() == 21
 
 
 def test_missing_test_set_names_the_fetch_command(tiny_data: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no ISIC 2018 Task 3 test set below .*skinbench data fetch .* --with-test"):
-        RunData(_source(tiny_data), tmp_path / "run", need_metadata=False, progress=False, protocols={"official"})
+        RunData(_source(tiny_data), tmp_path / "run", need_metadata=False, progress=False, splits={"official"})
 
 
 def test_run_split_official_end_to_end(fetched, tmp_path: Path, tiny: str, invoke) -> None:
@@ -112,7 +112,7 @@ def test_run_split_official_end_to_end(fetched, tmp_path: Path, tiny: str, invok
         assert sorted(pd.read_csv(cell / "predictions.csv")["image"]) == archives.test_ids
     described = json.loads((out / "data.json").read_text())["splits"]["official-s0"]
     assert sum(described["test"].values()) == len(archives.test_ids)
-    # The report's section for the protocol: this run beside the leaderboard's published figure, with its source.
+    # The report's section for the split: this run beside the leaderboard's published figure, with its source.
     from skinbench.report.official import official_section
     from skinbench.report.runs import load_results
     from skinbench.report.summary import summarise

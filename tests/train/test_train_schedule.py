@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from skinbench.catalogue import AUTHOR_METADATA_BATCH
-from skinbench.config import SCHEDULES, Settings
+from skinbench.config import SCHEDULES, Schedule, Settings
 from skinbench.data.pipeline import Batches
 from skinbench.records import CellConfig, ScheduleRecord, Timing, read_history, read_split
 
@@ -46,6 +46,14 @@ def test_the_code_schedule_is_the_notebooks_per_recipe() -> None:
         assert (paper.batch_size, paper.epoch_steps(8962), paper.learning_rate, paper.monitor, paper.patience) == (
             32, None, 1e-3, "val_accuracy", 25)
     assert SCHEDULES["paper"]["augmented"].class_weights is None and SCHEDULES["paper"]["metadata"].class_weights == "balanced"
+
+
+def test_a_schedule_is_built_by_field_name() -> None:
+    """Twelve values in a row are a bare tuple: a Schedule names each."""
+    paper = SCHEDULES["paper"]["metadata"]
+    assert Schedule(**dataclasses.asdict(paper)) == paper
+    with pytest.raises(TypeError):
+        Schedule(*dataclasses.astuple(paper))
 
 
 def test_settings_put_batch_size_and_epochs_in_place_of_the_schedules() -> None:

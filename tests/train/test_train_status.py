@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from skinbench.records import (
     CellStatus,
     JobIds,
     Record,
-    SourceRecord,
+    RecordError,
     read_history,
 )
 from skinbench.train.status import RUNNING, run_status
@@ -173,8 +174,7 @@ def test_tensorboard_logs_hold_every_epoch(two_cells: Path, cell: str) -> None:
 
 EXAMPLES: list[Record] = [
     _progress(),
-    CellJob("local", SourceRecord("synthetic", None, False, 300, (128, 96), 0), "/tmp/cache",
-            {"image_size": 64, "epochs": 2}, "0", 2, True, NOW.isoformat()),
+    CellJob("local", "/tmp/cache", "0", 2, True, NOW.isoformat()),
     JobIds("slurm", NOW.isoformat(), "/tmp/run/jobs", ("4242",), {"a-cell": "4242_0"}),
 ]
 
@@ -183,6 +183,19 @@ EXAMPLES: list[Record] = [
 def test_executor_records_round_trip(record: Record, tmp_path: Path) -> None:
     record.write(tmp_path)
     assert type(record).read(tmp_path) == record
+
+
+def test_a_job_json_of_an_earlier_skinbench_is_refused_saying_how_to_resubmit(tmp_path: Path) -> None:
+    """Before jobs carried the run specification, job.json held the data source and the settings."""
+    job = EXAMPLES[1]
+    job.write(tmp_path)
+    path = tmp_path / CellJob.FILE
+    earlier = {**json.loads(path.read_text()), "source": {"name": "synthetic"}, "settings": {"epochs": 2}}
+    path.write_text(json.dumps(earlier))
+    with pytest.raises(RecordError) as refused:
+        CellJob.read(tmp_path)
+    assert str(refused.value) == (f"{path}: written by an earlier skinbench, whose jobs read their settings from it; "
+                                  "run the same command again to resubmit the cell")
 
 
 def _documented_keys(doc: Path, file: str) -> set[str]:
