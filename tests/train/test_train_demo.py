@@ -60,6 +60,7 @@ def test_the_makefile_demo_runs_the_demo_matrix_once_and_the_full_one_under_thre
     assert all(c[:3] == ["run", "--matrix", "demo"] and "--seeds" in c for c in commands)
 
 
+@pytest.mark.slow  # about 35 s on a 2-core CPU; the default suite keeps under 15 minutes
 def test_the_demo_command_twice_gives_byte_identical_predictions(tmp_path: Path, tiny_data: Path, invoke) -> None:
     command = demo_run_commands()[0]
     dataset = command.index("--dataset")

@@ -50,6 +50,7 @@ def test_nothing_to_explain_and_no_model(two_cells: Path, tmp_path: Path, invoke
     assert result.exit_code == 2 and "has no kept model" in result.output
 
 
+@pytest.mark.slow  # about 50 s on a 2-core CPU; the default suite keeps under 15 minutes
 def test_a_trained_models_attention_falls_on_the_lesion_more_than_randomised_weights(
     tmp_path: Path, run_args: list[str], invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
