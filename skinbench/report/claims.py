@@ -45,7 +45,7 @@ so and why, without quoting another version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -124,6 +124,7 @@ class Measure:
     """
 
     metric: str  # a key of MEASURES, or of RATIOS (then ``kind`` "ratio": a / b, no verdict)
+    _: KW_ONLY  # the rest by name: a bare tuple of numbers is easy to misorder
     direction: int = 1
     threshold: float = 0.0
     paper_a: float | None = None
@@ -391,8 +392,8 @@ def _measure(claim: Claim, definition: MeasureDef, ref: PaperRef | None, reverse
         fixed = f"the margin, {margin:g}, is fixed in advance"
         source = f"{source}; {fixed}, not the paper's gap" if source else fixed
     holds = SPREADS[definition.metric][1] if definition.metric in SPREADS and direction < 0 else None
-    return Measure(definition.metric, direction, -direction * margin if margin else 0.0, paper_a, paper_b, source,
-                   holds=holds, paper_like=claim.paper_difference)
+    return Measure(definition.metric, direction=direction, threshold=-direction * margin if margin else 0.0,
+                   paper_a=paper_a, paper_b=paper_b, paper_source=source, holds=holds, paper_like=claim.paper_difference)
 
 
 def _paper_values(paper: Published, ref: PaperRef | None, metric: str, a: list[_Member], b: list[_Member]
