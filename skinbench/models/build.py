@@ -86,7 +86,8 @@ def build_model(
     if point.needs_top and not include_top:
         raise ModelError(
             f"cut {cut} lies in {spec.display}'s classifier top, which ImageNet weights only fit at "
-            f"{spec.native_size} pixels; use --image-size {spec.native_size} or --weights none"
+            f"{spec.native_size} pixels; set model.image_size (--image-size) to {spec.native_size} or model.weights "
+            "(--weights) to none"
         )
 
     image = keras.Input((size, size, 3), dtype="uint8", name="image")

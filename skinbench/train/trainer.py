@@ -209,7 +209,7 @@ def _train_cell(
             raise RunError(
                 f"batch size {schedule.batch_size} does not split evenly over {replicas} GPUs"
                 + (f" in {accumulation} micro-batches" if accumulation > 1 else "")
-                + f"; give --batch-size, a multiple of {replicas * accumulation}"
+                + f"; set training.batch_size (--batch-size) to a multiple of {replicas * accumulation}"
             )
         steps = inputs.micro_batches(accumulation) if accumulation > 1 else inputs
         with scope:

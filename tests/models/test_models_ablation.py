@@ -126,6 +126,6 @@ def test_row_errors() -> None:
         get_row("cut245")
     # Cuts inside the classifier top need include_top=True, which ImageNet weights allow
     # only at 224 pixels: refused before anything is downloaded.
-    with pytest.raises(ModelError, match="--image-size 224"):
+    with pytest.raises(ModelError, match=r"model.image_size \(--image-size\) to 224"):
         _build_row(ABLATION_ROWS["cut270"], image_size=64, weights="imagenet")
     assert get_row(" CUT246 ").key == "cut246" and BACKBONE == "mobilenetv3large"

@@ -119,6 +119,6 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path, monk
 
     monkeypatch.setattr(trainer, "distribution", lambda: (contextlib.nullcontext(), 2))
     settings = Settings(batch_size=15)
-    with pytest.raises(RunError, match="batch size 15 does not split evenly over 2 GPUs; give --batch-size, a multiple of 2"):
+    with pytest.raises(RunError, match=r"batch size 15 does not split evenly over 2 GPUs; set training.batch_size \(--batch-size\) to a multiple of 2"):
         trainer.train_cell(build, None, tmp_path, seed=0, settings=settings, schedule=settings.schedule_for("metadata"),
                            stop=StopRequest())
