@@ -118,18 +118,18 @@ def dataset() -> pd.DataFrame:
     return pd.DataFrame({"image_id": [f"SYN_{i:07d}" for i in range(len(labels))], "lesion_id": lesions, "label": labels})
 
 
-def split(frame: pd.DataFrame, seed: int, protocol: str = "paper") -> pd.DataFrame:
+def split(frame: pd.DataFrame, seed: int, split_name: str = "paper") -> pd.DataFrame:
     """A stratified split: ``paper`` makes every tenth image of each class (after a seeded shuffle)
     validation, lesions ignored; ``leaky`` every seventh image test and the one after it validation,
     lesions ignored; ``lesion`` every seventh lesion of each class test and the one after it
     validation, each lesion whole."""
     rng = np.random.default_rng(seed)
     part = np.full(len(frame), "train", dtype=object)
-    if protocol in ("paper", "leaky"):
+    if split_name in ("paper", "leaky"):
         order = rng.permutation(len(frame))
         for label in range(len(CLASSES)):
             members = order[frame["label"].to_numpy()[order] == label]
-            if protocol == "paper":
+            if split_name == "paper":
                 part[members[::10]] = "val"
             else:
                 part[members[::7]] = "test"
@@ -235,25 +235,25 @@ def main(out: Path = FIXTURES) -> None:
     frame = dataset()
     for shard, cells in CELLS.items():
         run = out / f"shard-{shard}"
-        protocols = ["paper", *sorted({split for _, _, _, _, _, *given in cells for split in given} - {"paper"})]
-        splits = {(protocol, seed): split(frame, seed, protocol) for protocol in protocols for seed in SEEDS}
+        split_names = ["paper", *sorted({split for _, _, _, _, _, *given in cells for split in given} - {"paper"})]
+        splits = {(split_name, seed): split(frame, seed, split_name) for split_name in split_names for seed in SEEDS}
         sizes = {
-            f"{protocol}-s{seed}": {
+            f"{split_name}-s{seed}": {
                 part: {c: int(((parts["part"] == part) & (frame["label"] == i)).sum()) for i, c in enumerate(CLASSES)}
-                for part in (("train", "val") if protocol == "paper" else ("train", "val", "test"))
+                for part in (("train", "val") if split_name == "paper" else ("train", "val", "test"))
             }
-            for (protocol, seed), parts in splits.items()
+            for (split_name, seed), parts in splits.items()
         }
         DataInfo(
             name="ham10000", synthetic=False, root="synthetic", layout="ham10000", has_metadata=True,
             fingerprint=FINGERPRINT, n_images=len(frame), class_counts=CLASS_COUNTS, dropped={}, problems=[],
             splits=sizes,
         ).write(run)
-        for (protocol, seed), parts in splits.items():
-            write_split(run / split_file(protocol, seed), parts)
+        for (split_name, seed), parts in splits.items():
+            write_split(run / split_file(split_name, seed), parts)
         for backbone, recipe, ablation, seed, status, *given in cells:
-            protocol = given[0] if given else "paper"
-            write_cell(run, frame, splits[protocol, seed], backbone, recipe, ablation, seed, status, protocol)
+            split_name = given[0] if given else "paper"
+            write_cell(run, frame, splits[split_name, seed], backbone, recipe, ablation, seed, status, split_name)
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES)

@@ -20,9 +20,9 @@ MODEL = "DenseNet201 + Metadata and WeightLoss"
 
 def _run(folder: Path, splits: tuple[str, ...], seeds: tuple[int, ...]) -> Path:
     frame = dataset()
-    for protocol in splits:
+    for split_name in splits:
         for seed in seeds:
-            write_cell(folder, frame, split(frame, seed, protocol), "densenet201", "metadata", None, seed, FINISHED, protocol)
+            write_cell(folder, frame, split(frame, seed, split_name), "densenet201", "metadata", None, seed, FINISHED, split_name)
     return folder
 
 
@@ -31,8 +31,8 @@ def three_seeds(tmp_path_factory: pytest.TempPathFactory):
     return summarise(load_results([_run(tmp_path_factory.mktemp("leak"), ("paper", "leaky", "lesion"), (0, 1, 2))]), 300)
 
 
-def _values(summary, protocol: str, metric: str) -> list[float]:
-    return [r.values[metric] for r in summary.cells if r.cell.split == protocol]
+def _values(summary, split_name: str, metric: str) -> list[float]:
+    return [r.values[metric] for r in summary.cells if r.cell.split == split_name]
 
 
 def test_the_leaky_split_takes_the_paper_splits_optimism_apart(three_seeds) -> None:
