@@ -145,16 +145,12 @@ def resampled_metrics(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray)
     """
     counts = np.asarray(counts, dtype=np.float64)
     k = probs.shape[1]
-    y_pred = probs.argmax(axis=1)
-    pairs = np.zeros((len(y_true), k * k))
-    pairs[np.arange(len(y_true)), y_true * k + y_pred] = 1.0
-    matrices = (counts @ pairs).reshape(len(counts), k, k)
+    matrices = _confusions(counts, y_true, probs)
     tp = np.diagonal(matrices, axis1=1, axis2=2)
     actual, predicted = matrices.sum(axis=2), matrices.sum(axis=1)
+    recall = _recalls(matrices)
     with np.errstate(invalid="ignore", divide="ignore"):
-        present = actual > 0  # per resample; NaN marks a class left out of the macro means
-        recall = np.where(present, tp / actual, np.nan)
-        f1 = np.where(present, 2 * tp / (actual + predicted), np.nan)  # 2TP / (2TP + FP + FN)
+        f1 = np.where(actual > 0, 2 * tp / (actual + predicted), np.nan)  # 2TP / (2TP + FP + FN)
         auc = np.stack([_resampled_auc(counts, y_true == c, probs[:, c]) for c in range(k)], axis=1)
         return {
             "accuracy": tp.sum(axis=1) / counts.sum(axis=1),
@@ -162,6 +158,28 @@ def resampled_metrics(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray)
             "macro_f1": _nanmean_rows(f1),
             "macro_auc": _nanmean_rows(auc),
         }
+
+
+def resampled_balanced_accuracy(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``resampled_metrics(counts, y_true, probs)["balanced_accuracy"]`` without the other metrics (no AUCs):
+    for many weightings of the same images, e.g. permutations of group labels."""
+    return _nanmean_rows(_recalls(_confusions(np.asarray(counts, dtype=np.float64), y_true, probs)))
+
+
+def _confusions(counts: np.ndarray, y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``(n, k, k)``: the confusion matrix (true, predicted) of each row of ``counts``."""
+    k = probs.shape[1]
+    pairs = np.zeros((len(y_true), k * k))
+    pairs[np.arange(len(y_true)), np.asarray(y_true) * k + probs.argmax(axis=1)] = 1.0
+    return (counts @ pairs).reshape(len(counts), k, k)
+
+
+def _recalls(matrices: np.ndarray) -> np.ndarray:
+    """``(n, k)``: each class's recall per confusion matrix; NaN for a class with no image (left out of
+    the macro means)."""
+    tp, actual = np.diagonal(matrices, axis1=1, axis2=2), matrices.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(actual > 0, tp / actual, np.nan)
 
 
 def intervals(samples: Sequence[Mapping[str, np.ndarray]], level: float = 0.95) -> dict[str, dict[str, float | None]]:

@@ -15,7 +15,15 @@ from skinbench.eval.predictions import read_predictions
 from skinbench.records import FINISHED
 from skinbench.report.build import build_report
 from skinbench.report.runs import load_results
-from skinbench.report.subgroups import MIN_IMAGES, age_band, site_group, subgroup_frame, worst_group_gaps
+from skinbench.report.subgroups import (
+    MIN_IMAGES,
+    age_band,
+    gap_p_value,
+    lesion_shuffles,
+    site_group,
+    subgroup_frame,
+    worst_group_gaps,
+)
 from skinbench.report.summary import summarise
 
 CELL = "densenet201-metadata-paper-s0"
@@ -68,10 +76,48 @@ def test_groups_cover_every_image_and_match_an_independent_computation(run: Path
 def test_worst_group_gap_leaves_out_small_groups() -> None:
     frame = pd.DataFrame({
         "cell": ["c"] * 3, "attribute": ["sex"] * 3, "group": ["female", "male", "unknown"],
-        "balanced_accuracy": [0.6, 0.7, 0.1], "too_small": [False, False, True],
+        "balanced_accuracy": [0.6, 0.7, 0.1], "too_small": [False, False, True], "gap_p": [0.04] * 3,
     })
     gaps = worst_group_gaps(frame)
-    assert gaps["gap"].tolist() == pytest.approx([0.1])
+    assert gaps["gap"].tolist() == pytest.approx([0.1]) and gaps["p"].tolist() == [0.04]
+
+
+def _groups_and_predictions(seed: int, favoured: bool) -> tuple:
+    """400 lesions of 1-3 images in groups a, b, c; predictions right 80% of the time, or, with
+    ``favoured``, always right in group a."""
+    rng = np.random.default_rng(seed)
+    per_lesion = rng.integers(1, 4, 400)
+    lesions = np.repeat(np.arange(400), per_lesion)
+    labels = np.repeat(rng.choice(["a", "b", "c"], 400), per_lesion)
+    y = rng.integers(0, 7, len(lesions))
+    right = rng.random(len(lesions)) < 0.8
+    if favoured:
+        right |= labels == "a"
+    predicted = np.where(right, y, (y + 1) % 7)
+    return y, np.eye(7)[predicted] * 0.9 + 0.1 / 7, lesions, labels
+
+
+def test_the_gap_p_value_counts_shuffles_of_whole_lesions_as_a_plain_loop_does() -> None:
+    y, probs, lesions, labels = _groups_and_predictions(0, favoured=False)
+    shuffled = lesion_shuffles(labels, lesions, 99, seed=5)
+    assert (shuffled[0] == labels).all()
+    for row in shuffled[1:]:  # whole lesions move, and each group keeps its number of lesions
+        assert pd.Series(row).groupby(lesions).nunique().max() == 1
+        assert sorted(pd.Series(row).groupby(lesions).first().value_counts()) == sorted(
+            pd.Series(labels).groupby(lesions).first().value_counts())
+    gaps = []
+    for row in shuffled:
+        accuracy = [balanced_accuracy_score(y[row == g], probs[row == g].argmax(1)) for g in ("a", "b", "c")]
+        gaps.append(max(accuracy) - min(accuracy))
+    expected = (1 + sum(g >= gaps[0] - 1e-12 for g in gaps[1:])) / 100
+    assert gap_p_value(y, probs, lesions, labels, ["a", "b", "c"], 99, seed=5) == pytest.approx(expected)
+
+
+def test_a_group_the_model_serves_better_gets_a_small_p_and_too_few_groups_none() -> None:
+    y, probs, lesions, labels = _groups_and_predictions(1, favoured=True)
+    assert gap_p_value(y, probs, lesions, labels, ["a", "b", "c"], 199, seed=2) == pytest.approx(1 / 200)
+    assert gap_p_value(y, probs, lesions, labels, ["a"], 199, seed=2) is None
+    assert gap_p_value(y, probs, lesions, labels, ["a", "b"], 0, seed=2) is None
 
 
 def test_bands_and_sites_are_stated_and_unknown_is_a_group() -> None:
