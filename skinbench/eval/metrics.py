@@ -185,12 +185,13 @@ def _recalls(matrices: np.ndarray) -> np.ndarray:
 def intervals(samples: Sequence[Mapping[str, np.ndarray]], level: float = 0.95) -> dict[str, dict[str, float | None]]:
     """Percentile interval of the mean over cells (e.g. seeds) of bootstrap samples.
 
-    Each element of ``samples`` is one cell's ``bootstrap`` output, all drawn with the same
-    ``n``; resample r of every cell is averaged before taking percentiles.
+    Each element of ``samples`` is one cell's ``bootstrap`` output (or any samples with the same
+    keys), all drawn with the same ``n``; resample r of every cell is averaged before taking
+    percentiles.
     """
     tail = (1 - level) / 2 * 100
     result: dict[str, dict[str, float | None]] = {}
-    for metric in BOOTSTRAP_METRICS:
+    for metric in samples[0]:
         stacked = np.stack([np.asarray(s[metric], dtype=np.float64) for s in samples])
         with np.errstate(invalid="ignore"):
             means = _nanmean_rows(stacked.T)

@@ -62,17 +62,25 @@ def _rates(positive: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[
     return float(called[positive].mean()), float((~called[~positive]).mean())
 
 
+def resampled_rates(
+    counts: np.ndarray, positive: np.ndarray, scores: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sensitivity, specificity) at ``threshold`` in each row of bootstrap ``counts`` ``(n, images)``;
+    NaN in a resample without positives (or negatives)."""
+    called = scores >= threshold
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((counts @ (called & positive)) / (counts @ positive),
+                (counts @ (~called & ~positive)) / (counts @ ~positive))
+
+
 def rate_intervals(
     counts: np.ndarray, positive: np.ndarray, scores: np.ndarray, threshold: float, level: float = 0.95
 ) -> tuple[tuple[float | None, float | None], tuple[float | None, float | None]]:
     """Percentile intervals of (sensitivity, specificity) at ``threshold`` over bootstrap ``counts``
     ``(n, images)``; a resample without positives (or negatives) is left out of that rate's interval."""
-    called = scores >= threshold
     tails = [50 * (1 - level), 50 * (1 + level)]
     result = []
-    for hits, members in ((called & positive, positive), (~called & ~positive, ~positive)):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates = (counts @ hits) / (counts @ members)
+    for rates in resampled_rates(counts, positive, scores, threshold):
         rates = rates[~np.isnan(rates)]
         result.append(tuple(float(v) for v in np.percentile(rates, tails)) if len(rates) else (None, None))
     return result[0], result[1]

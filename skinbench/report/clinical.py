@@ -17,8 +17,17 @@ import numpy as np
 import pandas as pd
 
 from skinbench.eval.calibration import BINS, calibration, fit_temperature, reliability, scale
-from skinbench.eval.operating_points import LEVELS, MIN_TPR, TARGETS, operating_points, partial_auc, positives, score
-from skinbench.eval.metrics import resample_counts
+from skinbench.eval.operating_points import (
+    LEVELS,
+    MIN_TPR,
+    TARGETS,
+    operating_points,
+    partial_auc,
+    positives,
+    resampled_rates,
+    score,
+)
+from skinbench.eval.metrics import intervals, resample_counts
 from skinbench.eval.predictions import read_predictions
 from skinbench.records import VAL_PREDICTIONS_FILE
 from skinbench.report.render import DASH
@@ -35,9 +44,17 @@ def _validation(result: CellResult) -> tuple[np.ndarray, np.ndarray] | None:
     return y_true, probs
 
 
-def cell_frames(result: CellResult, bootstrap_n: int = 0, bootstrap_seed: int = 0) -> tuple[dict, list[dict]]:
+#: The comparison's columns: (label, target, fixed rate, level) of an operating point.
+COMPARED = (("Melanoma: sens @ spec 90%", "melanoma", "specificity", 0.90),
+            ("Malignant: sens @ spec 90%", "malignant", "specificity", 0.90))
+
+
+def cell_frames(
+    result: CellResult, bootstrap_n: int = 0, bootstrap_seed: int = 0
+) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
     """One cell's calibration row and operating-point rows; with ``bootstrap_n`` resamples of the reported
-    part's lesions (the cell's own stream, as its metrics' intervals draw), the operating points' intervals."""
+    part's lesions (the cell's own stream, as its metrics' intervals draw), the operating points' intervals
+    and, per COMPARED label, the resampled sensitivities (for the comparison's intervals over seeds)."""
     y_true, probs = result.y_true, result.probs
     recorded = result.cell.metrics()
     part = recorded.part if recorded is not None else DASH
@@ -47,7 +64,7 @@ def cell_frames(result: CellResult, bootstrap_n: int = 0, bootstrap_seed: int = 
         positive = positives(y_true, target)
         row[f"pauc_{target}"] = partial_auc(positive, score(probs, target)) if 0 < positive.sum() < len(y_true) else None
     validation = _validation(result)
-    points = []
+    points, compared = [], {}
     if validation is not None:
         val_true, val_probs = validation
         temperature = fit_temperature(val_true, val_probs)
@@ -56,19 +73,24 @@ def cell_frames(result: CellResult, bootstrap_n: int = 0, bootstrap_seed: int = 
                 "fitted_on": "val (the reported part itself)" if part == "val" else "val"}
         counts = (resample_counts(len(y_true), bootstrap_n, bootstrap_stream(bootstrap_seed, result.cell.cell_id),
                                   result.lesions) if bootstrap_n else None)
-        points = [{"cell": result.cell.cell_id, **vars(p)}
-                  for p in operating_points(val_true, val_probs, y_true, probs, counts)]
-    return row, points
+        found = operating_points(val_true, val_probs, y_true, probs, counts)
+        points = [{"cell": result.cell.cell_id, **vars(p)} for p in found]
+        for label, target, fixed, level in COMPARED if counts is not None else ():
+            point = next((p for p in found if (p.target, p.fixed) == (target, fixed) and np.isclose(p.level, level)), None)
+            if point is not None:
+                compared[label] = resampled_rates(counts, positives(y_true, target), score(probs, target), point.threshold)[0]
+    return row, points, compared
 
 
-def clinical_frames(summary: Summary) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """calibration.csv and operating_points.csv: one row per finished cell, and per cell, target and level."""
-    rows, points = [], []
+def clinical_frames(summary: Summary) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, np.ndarray]]]:
+    """calibration.csv and operating_points.csv: one row per finished cell, and per cell, target and level;
+    and per cell the resampled sensitivities of the COMPARED points (none without a bootstrap)."""
+    rows, points, samples = [], [], {}
     for result in summary.cells:
-        row, cell_points = cell_frames(result, summary.bootstrap_n, summary.bootstrap_seed)
+        row, cell_points, samples[result.cell.cell_id] = cell_frames(result, summary.bootstrap_n, summary.bootstrap_seed)
         rows.append(row)
         points += cell_points
-    return pd.DataFrame(rows), pd.DataFrame(points)
+    return pd.DataFrame(rows), pd.DataFrame(points), samples
 
 
 def _number(value, digits: int = 3) -> str:
@@ -84,7 +106,7 @@ def _with_interval(hit: pd.Series, measured: str) -> str:
 
 def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """Markdown for report.md (empty without finished cells) and the two frames written as CSVs."""
-    calibrated, points = clinical_frames(summary)
+    calibrated, points, samples = clinical_frames(summary)
     if calibrated.empty:
         return "", calibrated, points
     scaled = "temperature" in calibrated
@@ -121,33 +143,38 @@ def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]
                     values.append(_with_interval(hit.iloc[0], measured) if len(hit) else DASH)
             lines.append(f"| {row['cell']} | {' | '.join(values)} | {_number(row[f'pauc_{target}'])} |")
         lines.append("")
-    lines += _comparison(summary, calibrated, points)
+    lines += _comparison(summary, calibrated, points, samples)
     return "\n".join(lines), calibrated, points
 
 
-#: The comparison's columns: (label, target, fixed rate, level) of an operating point.
-COMPARED = (("Melanoma: sens @ spec 90%", "melanoma", "specificity", 0.90),
-            ("Malignant: sens @ spec 90%", "malignant", "specificity", 0.90))
-
-
-def _comparison(summary: Summary, calibrated: pd.DataFrame, points: pd.DataFrame) -> list[str]:
+def _comparison(summary: Summary, calibrated: pd.DataFrame, points: pd.DataFrame,
+                samples: dict[str, dict[str, np.ndarray]]) -> list[str]:
     """The backbones side by side: each group of cells (backbone, recipe or ablation row, split) averaged over
-    its seeds: the operating points at specificity 90%, the partial AUCs and the ECE."""
+    its seeds: the operating points at specificity 90% (with the 95% interval of that mean over the seeds'
+    lesion resamples, as the cells table's), the partial AUCs and the ECE."""
     groups: dict = {}
     for result in summary.cells:
         groups.setdefault(result.key, []).append(result.cell.cell_id)
     if len(groups) < 2:
         return []
     by_cell = calibrated.set_index("cell")
-    lines = ["**The backbones compared** (mean over each group's seeds, n = seeds)", "",
+    lines = ["**The backbones compared** (mean over each group's seeds, n = seeds" + (
+                 "; brackets: 95% interval of that mean over each seed's lesion resamples, thresholds held fixed: the "
+                 "images' sampling only, not retraining)" if summary.bootstrap_n else ")"), "",
              "| Group | n | " + " | ".join(label for label, *_ in COMPARED)
              + " | pAUC melanoma | pAUC malignant | ECE |", "|---|---|" + "---|" * (len(COMPARED) + 3)]
     for key, cells in groups.items():
         values = []
-        for _, target, fixed, level in COMPARED:
+        for label, target, fixed, level in COMPARED:
             hit = points[points["cell"].isin(cells) & (points["target"] == target) & (points["fixed"] == fixed)
                          & np.isclose(points["level"], level)] if not points.empty else points
-            values.append(_number(hit["sensitivity"].mean()) if len(hit) else DASH)
+            drawn = [samples[cell][label] for cell in cells if label in samples.get(cell, {})]
+            interval = (intervals([{label: s} for s in drawn])[label] if len(hit) and len(drawn) == len(cells)
+                        else {"low": None, "high": None})
+            values.append(_with_interval(pd.Series({"sensitivity": hit["sensitivity"].mean(),
+                                                    "sensitivity_ci_low": interval["low"],
+                                                    "sensitivity_ci_high": interval["high"]}), "sensitivity")
+                          if len(hit) else DASH)
         for column in ("pauc_melanoma", "pauc_malignant", "ece"):
             values.append(_number(by_cell.loc[cells, column].astype(float).mean()))
         lines.append(f"| {key.label()}{summary.split_suffix(key)} | {len(cells)} | {' | '.join(values)} |")
