@@ -97,11 +97,10 @@ def _number(value, digits: int = 3) -> str:
     return DASH if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
-def _with_interval(hit: pd.Series, measured: str) -> str:
-    """An operating point's rate, with its interval where one was computed."""
-    low, high = hit.get(f"{measured}_ci_low"), hit.get(f"{measured}_ci_high")
+def _with_interval(value: float | None, low: float | None, high: float | None) -> str:
+    """A rate, with its interval where one was computed."""
     interval = "" if low is None or high is None or pd.isna(low) or pd.isna(high) else f" [{low:.2f}, {high:.2f}]"
-    return _number(hit[measured]) + interval
+    return _number(value) + interval
 
 
 def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -140,7 +139,9 @@ def clinical_section(summary: Summary) -> tuple[str, pd.DataFrame, pd.DataFrame]
             for fixed, measured in (("specificity", "sensitivity"), ("sensitivity", "specificity")):
                 for level in LEVELS:
                     hit = mine[(mine["fixed"] == fixed) & np.isclose(mine["level"], level)] if not mine.empty else mine
-                    values.append(_with_interval(hit.iloc[0], measured) if len(hit) else DASH)
+                    point = hit.iloc[0] if len(hit) else None
+                    values.append(DASH if point is None else _with_interval(
+                        point[measured], point.get(f"{measured}_ci_low"), point.get(f"{measured}_ci_high")))
             lines.append(f"| {row['cell']} | {' | '.join(values)} | {_number(row[f'pauc_{target}'])} |")
         lines.append("")
     lines += _comparison(summary, calibrated, points, samples)
@@ -171,10 +172,8 @@ def _comparison(summary: Summary, calibrated: pd.DataFrame, points: pd.DataFrame
             drawn = [samples[cell][label] for cell in cells if label in samples.get(cell, {})]
             interval = (intervals([{label: s} for s in drawn])[label] if len(hit) and len(drawn) == len(cells)
                         else {"low": None, "high": None})
-            values.append(_with_interval(pd.Series({"sensitivity": hit["sensitivity"].mean(),
-                                                    "sensitivity_ci_low": interval["low"],
-                                                    "sensitivity_ci_high": interval["high"]}), "sensitivity")
-                          if len(hit) else DASH)
+            values.append(_with_interval(hit["sensitivity"].mean(), interval["low"], interval["high"]) if len(hit)
+                          else DASH)
         for column in ("pauc_melanoma", "pauc_malignant", "ece"):
             values.append(_number(by_cell.loc[cells, column].astype(float).mean()))
         lines.append(f"| {key.label()}{summary.split_suffix(key)} | {len(cells)} | {' | '.join(values)} |")
