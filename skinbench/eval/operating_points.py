@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from skinbench.classes import CLASSES
+from skinbench.eval.metrics import intervals
 
 #: Each question's positive classes.
 TARGETS: dict[str, tuple[str, ...]] = {"melanoma": ("mel",), "malignant": ("mel", "bcc", "akiec")}
@@ -78,12 +79,10 @@ def rate_intervals(
 ) -> tuple[tuple[float | None, float | None], tuple[float | None, float | None]]:
     """Percentile intervals of (sensitivity, specificity) at ``threshold`` over bootstrap ``counts``
     ``(n, images)``; a resample without positives (or negatives) is left out of that rate's interval."""
-    tails = [50 * (1 - level), 50 * (1 + level)]
-    result = []
-    for rates in resampled_rates(counts, positive, scores, threshold):
-        rates = rates[~np.isnan(rates)]
-        result.append(tuple(float(v) for v in np.percentile(rates, tails)) if len(rates) else (None, None))
-    return result[0], result[1]
+    sensitivity, specificity = resampled_rates(counts, positive, scores, threshold)
+    found = intervals([{"sensitivity": sensitivity, "specificity": specificity}], level)
+    return ((found["sensitivity"]["low"], found["sensitivity"]["high"]),
+            (found["specificity"]["low"], found["specificity"]["high"]))
 
 
 def threshold_at(positive: np.ndarray, scores: np.ndarray, fixed: str, level: float) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from skinbench.classes import CLASSES
-from skinbench.eval.metrics import resample_counts, resampled_balanced_accuracy, resampled_metrics
+from skinbench.eval.metrics import intervals, resample_counts, resampled_balanced_accuracy, resampled_metrics
 from skinbench.report.render import DASH
 from skinbench.report.summary import CellResult, Summary
 
@@ -86,10 +86,8 @@ def _group_row(y: np.ndarray, probs: np.ndarray, lesions: np.ndarray, n: int, se
         recall = (counts @ hits) / (counts @ melanomas)
     for name, values in (("balanced_accuracy", balanced), ("mel_recall", recall)):
         row[name] = None if np.isnan(values[0]) else float(values[0])
-        low, high = (np.nanpercentile(values[1:], [2.5, 97.5]) if n and not np.all(np.isnan(values[1:]))
-                     else (np.nan, np.nan))
-        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (None if np.isnan(low) else float(low),
-                                                         None if np.isnan(high) else float(high))
+        interval = intervals([{name: values[1:]}])[name]
+        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = interval["low"], interval["high"]
     return row
 
 
